@@ -1,0 +1,147 @@
+"""Probe environments: tiny MDPs whose values and best actions are known in closed form.
+
+After Andy Jones' "Debugging RL, without the agonizing pain". Each probe isolates one thing
+an actor-critic must get right. Observations are 1-d; a probe is discrete (2 actions) or
+continuous (1-d action in [-1, 1]) by its `continuous` flag.
+
+| probe       | what it checks                    | known values (discount g)                  |
+|-------------|-----------------------------------|--------------------------------------------|
+| constant    | value fitting at all              | V = 1                                      |
+| obs         | value depends on the observation  | V(o) = o, o in {-1, +1}                    |
+| delayed     | discounting across two steps      | V(0) = g, V(1) = 1                         |
+| action      | the policy finds the good action  | best action 1 (discrete) / 0.5 (continuous)|
+| obs_action  | action must depend on observation | best action: 1 iff o > 0 / 0.5 * o         |
+| truncation  | time-limit bootstrapping          | V(1) = 1/(1-g), V(0) = g/(1-g)             |
+
+`truncation` never terminates: it starts in state 0, moves to state 1 and stays there, paying
+reward = state, and is truncated after `horizon` steps. Only a learner that bootstraps a
+truncated step from the *final* observation learns the infinite-horizon values above.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Tuple
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from jaxac.env import Box, Discrete, make_timestep
+from jaxac.types import Array
+
+
+@struct.dataclass
+class ProbeParams:
+    horizon: int = struct.field(pytree_node=False, default=3)
+
+
+@struct.dataclass
+class ProbeState:
+    s: Array  # float32 scalar: the observation's value
+    time: Array
+
+
+@dataclasses.dataclass(frozen=True)
+class Probe:
+    """Shared mechanics; subclasses define `_start` and `_transition`."""
+
+    continuous: bool = False
+
+    def default_params(self) -> ProbeParams:
+        return ProbeParams()
+
+    def reset(self, key, params):
+        state = ProbeState(self._start(key), jnp.zeros((), jnp.int32))
+        return state, make_timestep(self._obs(state), 0.0, False, False)
+
+    def step(self, key, state, action, params):
+        reward, s_next, terminated = self._transition(state.s, self._scalar(action))
+        state = ProbeState(jnp.asarray(s_next, jnp.float32), state.time + 1)
+        truncated = state.time >= params.horizon
+        return state, make_timestep(self._obs(state), reward, terminated, truncated)
+
+    def observation_space(self, params):
+        return Box(-1.0, 1.0, (1,))
+
+    def action_space(self, params):
+        return Box(-1.0, 1.0, (1,)) if self.continuous else Discrete(2)
+
+    @staticmethod
+    def _obs(state: ProbeState) -> Array:
+        return jnp.reshape(state.s, (1,)).astype(jnp.float32)
+
+    @staticmethod
+    def _scalar(action: Array) -> Array:
+        return jnp.reshape(action, (-1,))[0].astype(jnp.float32)
+
+    def _start(self, key) -> Array:
+        return jnp.zeros((), jnp.float32)
+
+    def _transition(self, s: Array, a: Array) -> Tuple[Array, Array, Array]:
+        raise NotImplementedError
+
+    def _action_reward(self, a: Array, best: Array) -> Array:
+        """+1 for the best action, -1 otherwise (discrete); 1 - (a - best)^2 (continuous)."""
+        if self.continuous:
+            return 1.0 - (a - best) ** 2
+        return jnp.where(a == best, 1.0, -1.0)
+
+
+def _random_sign(key) -> Array:
+    return jnp.where(jax.random.bernoulli(key), 1.0, -1.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class ConstantReward(Probe):
+    def _transition(self, s, a):
+        return 1.0, s, True
+
+
+@dataclasses.dataclass(frozen=True)
+class ObsReward(Probe):
+    def _start(self, key):
+        return _random_sign(key)
+
+    def _transition(self, s, a):
+        return s, s, True
+
+
+@dataclasses.dataclass(frozen=True)
+class DelayedReward(Probe):
+    def _transition(self, s, a):
+        second = s > 0.5
+        return jnp.where(second, 1.0, 0.0), jnp.ones(()), second
+
+
+@dataclasses.dataclass(frozen=True)
+class ActionReward(Probe):
+    def _transition(self, s, a):
+        best = 0.5 if self.continuous else 1.0
+        return self._action_reward(a, best), s, True
+
+
+@dataclasses.dataclass(frozen=True)
+class ObsActionReward(Probe):
+    def _start(self, key):
+        return _random_sign(key)
+
+    def _transition(self, s, a):
+        best = 0.5 * s if self.continuous else jnp.where(s > 0, 1.0, 0.0)
+        return self._action_reward(a, best), s, True
+
+
+@dataclasses.dataclass(frozen=True)
+class TruncationOnly(Probe):
+    def _transition(self, s, a):
+        return s, jnp.ones(()), False
+
+
+PROBES = {
+    "constant": ConstantReward,
+    "obs": ObsReward,
+    "delayed": DelayedReward,
+    "action": ActionReward,
+    "obs_action": ObsActionReward,
+    "truncation": TruncationOnly,
+}

@@ -1,0 +1,1 @@
+"""Algorithms: each module has Config, State, init, update and train."""

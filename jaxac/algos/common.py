@@ -1,0 +1,61 @@
+"""Pieces every algorithm shares: environment set-up, optimiser, config checks."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Optional, Tuple
+
+import jax.numpy as jnp
+import optax
+
+from jaxac import config as C
+from jaxac.env import wrap_for_training
+from jaxac.envs import registry
+
+
+def training_env(name: str, env_kwargs: Tuple[Tuple[str, Any], ...]) -> Tuple[Any, Any]:
+    """The registered environment wrapped with action rescaling, statistics and auto-reset."""
+    env, params = registry.make(name, **dict(env_kwargs))
+    return wrap_for_training(env), params
+
+
+def check_env(name: str, env_kwargs) -> None:
+    """Fails fast (before compiling) on an unknown environment or bad env kwargs."""
+    try:
+        registry.make(name, **dict(env_kwargs))
+    except registry.UnknownEnvironmentError as err:
+        raise C.ConfigError(f"env={name!r} is invalid: {err}") from None
+    except (TypeError, ValueError) as err:
+        raise C.ConfigError(f"env_kwargs={env_kwargs!r} is invalid for {name}: {err}") from None
+
+
+def optimizer(
+    learning_rate: Any,
+    max_grad_norm: Any,
+    eps: Any,
+    kind: str = "adam",
+    lr_scale: Optional[Callable[[Any], Any]] = None,
+) -> optax.GradientTransformation:
+    """Global-norm clipping then Adam or RMSprop; `lr_scale(count)` multiplies the rate.
+
+    Hyperparameters may be traced (vmapped), so the rate is a closure over them rather than
+    a Python float baked into the chain.
+    """
+    schedule = (lambda count: learning_rate * lr_scale(count)) if lr_scale else learning_rate
+    if kind == "adam":
+        inner = optax.adam(schedule, eps=eps)
+    elif kind == "rmsprop":
+        inner = optax.rmsprop(schedule, decay=0.99, eps=eps)
+    else:
+        raise ValueError(f"unknown optimizer {kind!r}")
+    return optax.chain(optax.clip_by_global_norm(max_grad_norm), inner)
+
+
+def linear_decay(total: int, per_step: int = 1) -> Callable[[Any], Any]:
+    """1 -> 0 over `total` periods of `per_step` optimiser steps each."""
+    return lambda count: 1.0 - (count // per_step) / total
+
+
+def explained_variance(pred, target):
+    """1 - Var[target - pred] / Var[target] (NaN-free: 0 when the target is constant)."""
+    var = jnp.var(target)
+    return jnp.where(var > 0, 1.0 - jnp.var(target - pred) / jnp.maximum(var, 1e-12), 0.0)

@@ -1,0 +1,181 @@
+"""The environment contract jaxac owns, its spaces, and the wrappers every algorithm uses.
+
+Contract (one environment, no batch axis; vmap for batches):
+
+    reset(key, params) -> (state, TimeStep)
+    step(key, state, action, params) -> (state, TimeStep)
+
+`state` and `params` are frozen pytree dataclasses; the environment object itself holds only
+static configuration (it is hashable and never traced). Time limits are part of the
+environment (it reports `truncated`); automatic reset and episode statistics are wrappers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Protocol, Tuple, Union
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from jaxac.types import Array, PRNGKey, TimeStep
+
+
+@struct.dataclass
+class Discrete:
+    """Actions 0..n-1."""
+
+    n: int = struct.field(pytree_node=False)
+
+    @property
+    def shape(self) -> Tuple[int, ...]:
+        return ()
+
+    def sample(self, key: PRNGKey) -> Array:
+        return jax.random.randint(key, (), 0, self.n)
+
+
+@struct.dataclass
+class Box:
+    """A box in R^shape with (broadcastable) bounds `low` and `high`."""
+
+    low: Any
+    high: Any
+    shape: Tuple[int, ...] = struct.field(pytree_node=False)
+
+    def sample(self, key: PRNGKey) -> Array:
+        return jax.random.uniform(key, self.shape, minval=self.low, maxval=self.high)
+
+
+Space = Union[Discrete, Box]
+
+
+class Env(Protocol):
+    """What jaxac needs from an environment."""
+
+    def default_params(self) -> Any: ...
+
+    def reset(self, key: PRNGKey, params: Any) -> Tuple[Any, TimeStep]: ...
+
+    def step(self, key: PRNGKey, state: Any, action: Array, params: Any) -> Tuple[Any, TimeStep]: ...
+
+    def observation_space(self, params: Any) -> Box: ...
+
+    def action_space(self, params: Any) -> Space: ...
+
+
+def make_timestep(obs: Array, reward: Array, terminated: Array, truncated: Array) -> TimeStep:
+    """A TimeStep for a base environment: no reset happened, no statistics tracked."""
+    return TimeStep(
+        obs=obs,
+        reward=jnp.asarray(reward, jnp.float32),
+        terminated=jnp.asarray(terminated, bool),
+        truncated=jnp.asarray(truncated, bool) & ~jnp.asarray(terminated, bool),
+        final_obs=obs,
+        episode_return=jnp.zeros((), jnp.float32),
+        episode_length=jnp.zeros((), jnp.int32),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class Wrapper:
+    """Base for wrappers: delegate everything to `env` (static, hashable, never traced)."""
+
+    env: Any
+
+    def default_params(self):
+        return self.env.default_params()
+
+    def reset(self, key, params):
+        return self.env.reset(key, params)
+
+    def step(self, key, state, action, params):
+        return self.env.step(key, state, action, params)
+
+    def observation_space(self, params):
+        return self.env.observation_space(params)
+
+    def action_space(self, params):
+        return self.env.action_space(params)
+
+    @property
+    def unwrapped(self):
+        return getattr(self.env, "unwrapped", self.env)
+
+
+@dataclasses.dataclass(frozen=True)
+class AutoReset(Wrapper):
+    """Resets finished episodes inside `step`, keeping the pre-reset observation in `final_obs`.
+
+    Under vmap a reset has to be computed for every environment anyway (a `cond` becomes a
+    `select`), so it is computed unconditionally and selected with `where`.
+    """
+
+    def step(self, key, state, action, params):
+        key_step, key_reset = jax.random.split(key)
+        state, ts = self.env.step(key_step, state, action, params)
+        reset_state, reset_ts = self.env.reset(key_reset, params)
+        done = ts.done
+        state = jax.tree.map(lambda r, s: jnp.where(_bcast(done, s), r, s), reset_state, state)
+        obs = jnp.where(_bcast(done, ts.obs), reset_ts.obs, ts.obs)
+        return state, ts.replace(obs=obs, final_obs=ts.obs)
+
+
+@struct.dataclass
+class EpisodeStatsState:
+    inner: Any
+    episode_return: Array
+    episode_length: Array
+
+
+@dataclasses.dataclass(frozen=True)
+class EpisodeStats(Wrapper):
+    """Tracks the running return and length; a done step carries the completed episode's.
+
+    Wrap it *inside* `AutoReset` (`AutoReset(EpisodeStats(env))`) so the counters restart with
+    the episode.
+    """
+
+    def reset(self, key, params):
+        inner, ts = self.env.reset(key, params)
+        zero_r, zero_l = jnp.zeros((), jnp.float32), jnp.zeros((), jnp.int32)
+        return EpisodeStatsState(inner, zero_r, zero_l), ts
+
+    def step(self, key, state, action, params):
+        inner, ts = self.env.step(key, state.inner, action, params)
+        ret = state.episode_return + ts.reward
+        length = state.episode_length + 1
+        new_state = EpisodeStatsState(inner, ret, length)
+        return new_state, ts.replace(episode_return=ret, episode_length=length)
+
+
+@dataclasses.dataclass(frozen=True)
+class RescaleAction(Wrapper):
+    """Maps actions from [-1, 1] (clipped) to the environment's Box bounds.
+
+    Policies of every algorithm act in [-1, 1]; this keeps bounds out of the networks.
+    """
+
+    def step(self, key, state, action, params):
+        space = self.env.action_space(params)
+        unit = jnp.clip(action, -1.0, 1.0)
+        low, high = jnp.asarray(space.low, jnp.float32), jnp.asarray(space.high, jnp.float32)
+        scaled = low + (unit + 1.0) * 0.5 * (high - low)
+        return self.env.step(key, state, scaled, params)
+
+    def action_space(self, params):
+        space = self.env.action_space(params)
+        return Box(-1.0, 1.0, space.shape)
+
+
+def wrap_for_training(env) -> Wrapper:
+    """The standard stack: action rescaling (continuous), episode statistics, auto-reset."""
+    if isinstance(env.action_space(env.default_params()), Box):
+        env = RescaleAction(env)
+    return AutoReset(EpisodeStats(env))
+
+
+def _bcast(mask: Array, like: Array) -> Array:
+    """Broadcasts a scalar-per-env mask against a leaf with trailing dims."""
+    return jnp.reshape(mask, mask.shape + (1,) * (jnp.ndim(like) - jnp.ndim(mask)))

@@ -1,0 +1,153 @@
+"""Torsos and policy heads.
+
+A policy is a flax module producing distribution parameters plus an `ActionDist` (a static,
+hashable description) that turns them into samples, log-probs and entropies. Distributions
+come from distrax; the tanh-Gaussian keeps the *pre-tanh* sample as the action so that its
+log-prob is recomputed exactly (no atanh of a saturated action) with the stable log-det
+`2 (log 2 - u - softplus(-2u))` (distrax's `Tanh` bijector).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable, Sequence, Tuple
+
+import distrax
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from jaxac.env import Box, Discrete
+from jaxac.types import Array, PRNGKey
+
+ACTIVATIONS: dict = {
+    "tanh": nn.tanh,
+    "relu": nn.relu,
+    "gelu": nn.gelu,
+    "swish": nn.swish,
+    "elu": nn.elu,
+}
+
+
+class MLP(nn.Module):
+    """Dense layers with orthogonal init; last layer linear with gain `out_scale`.
+
+    Input [..., D] -> output [..., out_dim].
+    """
+
+    hidden: Sequence[int]
+    out_dim: int
+    activation: str = "tanh"
+    out_scale: float = 1.0
+    layer_norm: bool = False
+
+    @nn.compact
+    def __call__(self, x: Array) -> Array:
+        act = ACTIVATIONS[self.activation]
+        for width in self.hidden:
+            x = nn.Dense(width, kernel_init=nn.initializers.orthogonal(jnp.sqrt(2.0)))(x)
+            if self.layer_norm:
+                x = nn.LayerNorm()(x)
+            x = act(x)
+        return nn.Dense(self.out_dim, kernel_init=nn.initializers.orthogonal(self.out_scale))(x)
+
+
+class PolicyNet(nn.Module):
+    """Outputs logits [..., n] (discrete) or (mean, log_std) each [..., A] (continuous).
+
+    `state_dependent_std`: log-std from the torso (SAC) or one free parameter per action
+    dimension (PPO, as in PureJaxRL and CleanRL).
+    """
+
+    hidden: Sequence[int]
+    out_dim: int
+    continuous: bool
+    activation: str = "tanh"
+    state_dependent_std: bool = False
+    init_log_std: float = 0.0
+
+    @nn.compact
+    def __call__(self, obs: Array):
+        n_out = 2 * self.out_dim if (self.continuous and self.state_dependent_std) else self.out_dim
+        out = MLP(self.hidden, n_out, self.activation, out_scale=0.01)(obs)
+        if not self.continuous:
+            return out
+        if self.state_dependent_std:
+            mean, log_std = jnp.split(out, 2, axis=-1)
+            return mean, log_std + self.init_log_std
+        log_std = self.param(
+            "log_std", nn.initializers.constant(self.init_log_std), (self.out_dim,)
+        )
+        return out, jnp.broadcast_to(log_std, out.shape)
+
+
+@dataclasses.dataclass(frozen=True)
+class ActionDist:
+    """How network outputs become actions. `kind`: categorical | gaussian | tanh_gaussian.
+
+    For continuous kinds the environment action lies in [-1, 1] (see `RescaleAction`).
+    `log_std_min/max` bound a state-dependent log-std.
+    """
+
+    kind: str
+    log_std_min: float = -20.0
+    log_std_max: float = 2.0
+
+    def _base(self, out):
+        if self.kind == "categorical":
+            return distrax.Categorical(logits=out)
+        mean, log_std = out
+        log_std = jnp.clip(log_std, self.log_std_min, self.log_std_max)
+        return distrax.MultivariateNormalDiag(mean, jnp.exp(log_std))
+
+    def _tanh_log_det(self, u: Array) -> Array:
+        return distrax.Tanh().forward_log_det_jacobian(u).sum(-1)
+
+    def sample_and_log_prob(self, out, key: PRNGKey) -> Tuple[Array, Array]:
+        """A reparameterised (continuous) sample and its log-prob."""
+        u, log_prob = self._base(out).sample_and_log_prob(seed=key)
+        if self.kind == "tanh_gaussian":
+            log_prob = log_prob - self._tanh_log_det(u)
+        return u, log_prob
+
+    def log_prob(self, out, action: Array) -> Array:
+        log_prob = self._base(out).log_prob(action)
+        if self.kind == "tanh_gaussian":
+            log_prob = log_prob - self._tanh_log_det(action)
+        return log_prob
+
+    def entropy(self, out, key: PRNGKey) -> Array:
+        """Exact for categorical and Gaussian; a one-sample estimate for tanh-Gaussian."""
+        if self.kind == "tanh_gaussian":
+            return -self.sample_and_log_prob(out, key)[1]
+        return self._base(out).entropy()
+
+    def mode(self, out) -> Array:
+        return self._base(out).mode()
+
+    def to_env(self, action: Array) -> Array:
+        """The environment action for a distribution sample."""
+        return jnp.tanh(action) if self.kind == "tanh_gaussian" else action
+
+
+def policy_for(action_space, hidden: Sequence[int], activation: str, continuous_kind: str,
+               state_dependent_std: bool = False, init_log_std: float = 0.0,
+               ) -> Tuple[PolicyNet, ActionDist]:
+    """The policy network and distribution that fit an action space."""
+    if isinstance(action_space, Discrete):
+        return PolicyNet(tuple(hidden), action_space.n, False, activation), ActionDist("categorical")
+    if isinstance(action_space, Box):
+        net = PolicyNet(tuple(hidden), int(action_space.shape[0]), True, activation,
+                        state_dependent_std, init_log_std)
+        return net, ActionDist(continuous_kind)
+    raise TypeError(f"unsupported action space {action_space!r}")
+
+
+def sampling_policy(net: nn.Module, dist: ActionDist) -> Callable:
+    """A `jaxac.rollout.Policy` that samples from the distribution."""
+
+    def policy(params, obs, key):
+        action, _ = dist.sample_and_log_prob(net.apply(params, obs), key)
+        return action, dist.to_env(action)
+
+    return policy

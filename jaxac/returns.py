@@ -1,0 +1,55 @@
+"""Advantage and return estimation with the bootstrap value passed separately.
+
+rlax's `truncated_generalized_advantage_estimation` takes one value sequence `v[0..T]` and
+bootstraps step t from `v[t+1]`. After an automatic reset `v[t+1]` is the value of the *reset*
+observation, so a time-limit truncation cannot bootstrap from the episode's final observation
+there. Here `next_value[t]` is V(final observation of step t), so:
+
+    delta_t = r_t + gamma * (1 - terminated_t) * next_value_t - value_t
+    A_t     = delta_t + gamma * lambda * (1 - done_t) * A_{t+1},   done = terminated | truncated
+
+A terminated step bootstraps from zero; a truncated one from its final observation; the
+advantage chain is cut at both.
+"""
+
+from __future__ import annotations
+
+from typing import Tuple
+
+import jax
+import jax.numpy as jnp
+
+from jaxac.types import Array
+
+
+def gae(
+    reward: Array,
+    value: Array,
+    next_value: Array,
+    terminated: Array,
+    truncated: Array,
+    gamma: Array | float,
+    lam: Array | float,
+) -> Tuple[Array, Array]:
+    """Generalised advantage estimates and lambda-returns.
+
+    Args:
+      reward, value, next_value, terminated, truncated: [T, ...] (any trailing batch dims).
+      gamma: discount; lam: GAE lambda (0: one-step TD, 1: Monte-Carlo with bootstrap).
+
+    Returns:
+      (advantages [T, ...], returns [T, ...]) with returns = advantages + value.
+    """
+    not_terminated = 1.0 - terminated.astype(value.dtype)
+    not_done = 1.0 - (terminated | truncated).astype(value.dtype)
+    delta = reward + gamma * not_terminated * next_value - value
+
+    def backward(next_adv, xs):
+        delta_t, not_done_t = xs
+        adv = delta_t + gamma * lam * not_done_t * next_adv
+        return adv, adv
+
+    _, adv = jax.lax.scan(
+        backward, jnp.zeros_like(delta[0]), (delta, not_done), reverse=True
+    )
+    return adv, adv + value

@@ -1,0 +1,83 @@
+"""The one collection primitive every algorithm uses."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Tuple
+
+import jax
+from flax import struct
+
+from jaxac.types import Array, PRNGKey, Transition
+
+# policy(params, obs [B, ...], key) -> (action [B, ...], env_action [B, ...])
+Policy = Callable[[Any, Array, PRNGKey], Tuple[Array, Array]]
+
+
+@struct.dataclass
+class EnvCarry:
+    """B vectorised environments between rollouts: their states and current observations."""
+
+    state: Any
+    obs: Array
+
+
+def reset_envs(env, params, key: PRNGKey, num_envs: int) -> EnvCarry:
+    """Resets `num_envs` environments with independent keys."""
+    keys = jax.random.split(key, num_envs)
+    state, ts = jax.vmap(env.reset, in_axes=(0, None))(keys, params)
+    return EnvCarry(state, ts.obs)
+
+
+def unroll(
+    env,
+    env_params: Any,
+    policy: Policy,
+    policy_params: Any,
+    carry: EnvCarry,
+    key: PRNGKey,
+    num_steps: int,
+) -> Tuple[EnvCarry, Transition]:
+    """Collects `num_steps` steps from the B environments in `carry`.
+
+    `env` must reset itself (wrap it with `jaxac.env.AutoReset`); `next_obs` holds the
+    observation before any reset so that truncated steps can bootstrap from it.
+
+    Returns:
+      (carry after the last step, Transition with leaves [num_steps, B, ...]).
+    """
+    num_envs = carry.obs.shape[0]
+    step_env = jax.vmap(env.step, in_axes=(0, 0, 0, None))
+
+    def one_step(carry: EnvCarry, key: PRNGKey):
+        key_policy, key_env = jax.random.split(key)
+        action, env_action = policy(policy_params, carry.obs, key_policy)
+        state, ts = step_env(jax.random.split(key_env, num_envs), carry.state, env_action, env_params)
+        transition = Transition(
+            obs=carry.obs,
+            action=action,
+            env_action=env_action,
+            reward=ts.reward,
+            terminated=ts.terminated,
+            truncated=ts.truncated,
+            next_obs=ts.final_obs,
+            episode_return=ts.episode_return,
+            episode_length=ts.episode_length,
+        )
+        return EnvCarry(state, ts.obs), transition
+
+    return jax.lax.scan(one_step, carry, jax.random.split(key, num_steps))
+
+
+def episode_metrics(traj: Transition) -> dict:
+    """Mean return and length of the episodes that ended in `traj` (NaN if none ended)."""
+    done = traj.done
+    count = done.sum()
+    denom = jax.numpy.maximum(count, 1)
+    nan = jax.numpy.nan
+    mean_return = (traj.episode_return * done).sum() / denom
+    mean_length = (traj.episode_length * done).sum() / denom
+    return {
+        "episode_return": jax.numpy.where(count > 0, mean_return, nan),
+        "episode_length": jax.numpy.where(count > 0, mean_length, nan),
+        "episodes": count.astype(jax.numpy.int32),
+    }

@@ -16,6 +16,7 @@ import distrax
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxac.env import Box, Discrete
 from jaxac.types import Array, PRNGKey
@@ -27,6 +28,42 @@ ACTIVATIONS: dict = {
     "swish": nn.swish,
     "elu": nn.elu,
 }
+
+
+def orthogonal(scale: float = 1.0):
+    """Orthogonal initializer equal to flax's `nn.initializers.orthogonal`, without LAPACK.
+
+    flax computes `Q, R = qr(A)` and returns `Q * sign(diag(R))`. Under `vmap` (a seed sweep)
+    that QR becomes jaxlib's batched LAPACK kernel, which fans out onto XLA's intra-op thread
+    pool and blocks waiting for it; two such kernels running at once on a 2-thread pool wait
+    on each other forever (seen here: `jit(vmap(train))` over 8 seeds hung in most runs, both
+    pool threads parked in `lapack_sgeqrf_ffi` -> `ParallelBatchMap`). Gram-Schmidt with
+    re-orthogonalisation gives exactly `Q * sign(diag(R))` (its R has a positive diagonal)
+    from plain matrix-vector products, so the distribution and values match flax's.
+    """
+
+    def init(key, shape, dtype=jnp.float32):
+        n_rows, n_cols = int(np.prod(shape[:-1])), shape[-1]
+        tall = (n_rows, n_cols) if n_rows >= n_cols else (n_cols, n_rows)
+        q = _gram_schmidt(jax.random.normal(key, tall, jnp.float32))
+        q = q if n_rows >= n_cols else q.T
+        return (scale * q).reshape(shape).astype(dtype)
+
+    return init
+
+
+def _gram_schmidt(a: Array) -> Array:
+    """Orthonormal columns of a tall [m, n] matrix (classical Gram-Schmidt, applied twice)."""
+    n = a.shape[1]
+
+    def column(j, q):
+        v = a[:, j]
+        earlier = (jnp.arange(n) < j).astype(a.dtype)
+        for _ in range(2):  # the second pass restores orthogonality lost to rounding
+            v = v - q @ ((q.T @ v) * earlier)
+        return q.at[:, j].set(v / jnp.linalg.norm(v))
+
+    return jax.lax.fori_loop(0, n, column, jnp.zeros_like(a))
 
 
 class MLP(nn.Module):
@@ -45,11 +82,11 @@ class MLP(nn.Module):
     def __call__(self, x: Array) -> Array:
         act = ACTIVATIONS[self.activation]
         for width in self.hidden:
-            x = nn.Dense(width, kernel_init=nn.initializers.orthogonal(jnp.sqrt(2.0)))(x)
+            x = nn.Dense(width, kernel_init=orthogonal(np.sqrt(2.0)))(x)
             if self.layer_norm:
                 x = nn.LayerNorm()(x)
             x = act(x)
-        return nn.Dense(self.out_dim, kernel_init=nn.initializers.orthogonal(self.out_scale))(x)
+        return nn.Dense(self.out_dim, kernel_init=orthogonal(self.out_scale))(x)
 
 
 class PolicyNet(nn.Module):

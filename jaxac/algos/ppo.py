@@ -10,7 +10,7 @@ One update = one rollout of `num_steps` x `num_envs`, GAE with separate bootstra
 
 from __future__ import annotations
 
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, NamedTuple, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -132,7 +132,20 @@ class Batch:
     target: Array
 
 
-def _parts(cfg: Config):
+class Components(NamedTuple):
+    """What `cfg` builds: wrapped env and its params, policy net and distribution, critic,
+    optimiser. Rebuilt (cheaply, at trace time) by `init` and `update`; tests and evaluation
+    use it to read values and actions out of a trained state."""
+
+    env: Any
+    env_params: Any
+    net: Any
+    dist: Any
+    critic: Any
+    tx: optax.GradientTransformation
+
+
+def components(cfg: Config) -> Components:
     """Environment, policy network, action distribution, critic and optimiser for `cfg`."""
     env, env_params = common.training_env(cfg.env, cfg.env_kwargs)
     net, dist = policy_for(
@@ -143,11 +156,11 @@ def _parts(cfg: Config):
     steps_per_update = cfg.update_epochs * cfg.num_minibatches
     scale = common.linear_decay(cfg.num_updates, steps_per_update) if cfg.anneal_lr else None
     tx = common.optimizer(cfg.learning_rate, cfg.max_grad_norm, cfg.adam_eps, "adam", scale)
-    return env, env_params, net, dist, critic, tx
+    return Components(env, env_params, net, dist, critic, tx)
 
 
 def init(cfg: Config, key: PRNGKey) -> State:
-    env, env_params, net, dist, critic, tx = _parts(cfg)
+    env, env_params, net, dist, critic, tx = components(cfg)
     key, k_env, k_actor, k_critic = jax.random.split(key, 4)
     carry = reset_envs(env, env_params, k_env, cfg.num_envs)
     params = {"actor": net.init(k_actor, carry.obs[0]), "critic": critic.init(k_critic, carry.obs[0], None)}
@@ -191,7 +204,7 @@ def _shuffled_minibatches(batch: Batch, key: PRNGKey, num_minibatches: int) -> B
 
 def update(cfg: Config, state: State) -> Tuple[State, Metrics]:
     """One rollout and `update_epochs` x `num_minibatches` gradient steps."""
-    env, env_params, net, dist, critic, tx = _parts(cfg)
+    env, env_params, net, dist, critic, tx = components(cfg)
     key, k_roll, k_value, k_learn = jax.random.split(state.key, 4)
     policy = sampling_policy(net, dist)
     carry, traj = unroll(env, env_params, policy, state.params["actor"], state.env, k_roll, cfg.num_steps)

@@ -1,0 +1,72 @@
+"""Run directories: `config.json` (config, versions, commit) and `metrics.csv`."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from importlib import metadata
+from typing import Any, Dict, Optional
+
+import numpy as np
+
+FIRST_COLUMNS = ("seed", "update", "step", "episode_return", "episode_length", "episodes")
+
+
+def versions() -> Dict[str, str]:
+    out = {"python": sys.version.split()[0]}
+    for pkg in ("jaxac", "jax", "jaxlib", "flax", "optax", "chex", "distrax", "numpy"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def git_commit() -> Optional[str]:
+    here = os.path.dirname(os.path.abspath(__file__))
+    try:
+        out = subprocess.run(
+            ["git", "-C", here, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def config_dict(cfg: Any) -> Dict[str, Any]:
+    """The config's fields as JSON-friendly values (tuples become lists)."""
+    out = {}
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        out[f.name] = np.asarray(value).tolist() if hasattr(value, "shape") else value
+    return out
+
+
+def write_config(path: str, algo: str, cfg: Any, **extra: Any) -> None:
+    record = {"algorithm": algo, "config": config_dict(cfg), "versions": versions(),
+              "git_commit": git_commit(), **extra}
+    with open(path, "w") as fh:
+        json.dump(record, fh, indent=2, default=str)
+
+
+def write_metrics_csv(path: str, metrics: Dict[str, Any], steps_per_update: int,
+                      seeds: Optional[np.ndarray] = None) -> None:
+    """One row per seed and update. `metrics` leaves are [num_seeds, num_updates]."""
+    arrays = {k: np.asarray(v) for k, v in metrics.items()}
+    num_seeds, num_updates = next(iter(arrays.values())).shape[:2]
+    seeds = np.arange(num_seeds) if seeds is None else np.asarray(seeds)
+    names = [c for c in FIRST_COLUMNS[3:] if c in arrays] + sorted(
+        k for k in arrays if k not in FIRST_COLUMNS
+    )
+    updates = np.arange(1, num_updates + 1)
+    with open(path, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["seed", "update", "step", *names])
+        for s in range(num_seeds):
+            columns = [np.full(num_updates, seeds[s]), updates, updates * steps_per_update]
+            columns += [arrays[n][s] for n in names]
+            writer.writerows(zip(*(c.tolist() for c in columns)))

@@ -1,0 +1,57 @@
+"""Initialisers and action distributions."""
+
+import re
+
+import distrax
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxac
+from jaxac.algos import ppo
+from jaxac.networks import ActionDist, orthogonal
+
+
+@pytest.mark.parametrize("shape", [(4, 64), (64, 64), (64, 2), (128, 96), (3, 1)])
+def test_orthogonal_matches_flax_without_lapack(shape):
+    key = jax.random.key(3)
+    ours = orthogonal(1.3)(key, shape)
+    np.testing.assert_allclose(ours, nn.initializers.orthogonal(1.3)(key, shape), atol=2e-6)
+    small = min(shape)
+    gram = ours.T @ ours if shape[0] >= shape[1] else ours @ ours.T
+    np.testing.assert_allclose(gram, 1.69 * np.eye(small), atol=1e-5)
+
+
+def test_vmapped_training_graph_has_no_lapack_custom_calls():
+    """Batched LAPACK kernels deadlock XLA's CPU pool when two run at once (see `orthogonal`)."""
+    cfg = ppo.Config(env="Pendulum-v1", total_steps=512, num_envs=4, num_steps=32)
+    keys = jax.random.split(jax.random.key(0), 4)
+    text = jax.jit(jax.vmap(ppo.train, in_axes=(None, 0))).lower(cfg, keys).as_text()
+    assert re.findall(r'custom_call_target\s*=\s*"([^"]+)"', text) == []
+
+
+def test_tanh_gaussian_log_prob_matches_distrax_transformed():
+    dist = ActionDist("tanh_gaussian")
+    mean, log_std = jnp.array([[0.3, -1.0]]), jnp.array([[-0.5, 0.2]])
+    u, logp = dist.sample_and_log_prob((mean, log_std), jax.random.key(0))
+    ref = distrax.Transformed(distrax.MultivariateNormalDiag(mean, jnp.exp(log_std)),
+                              distrax.Block(distrax.Tanh(), 1))
+    np.testing.assert_allclose(logp, ref.log_prob(jnp.tanh(u)), rtol=1e-4)
+    np.testing.assert_allclose(dist.log_prob((mean, log_std), u), logp, rtol=1e-6)
+
+
+def test_tanh_gaussian_log_prob_is_finite_when_saturated():
+    dist = ActionDist("tanh_gaussian")
+    u = jnp.array([[30.0, -30.0]])  # tanh(u) == +-1 in float32
+    logp = dist.log_prob((jnp.zeros((1, 2)), jnp.zeros((1, 2))), u)
+    assert np.isfinite(np.asarray(logp)).all()
+
+
+def test_categorical_and_gaussian_entropy_exact():
+    cat = ActionDist("categorical")
+    np.testing.assert_allclose(cat.entropy(jnp.zeros(4), None), np.log(4), rtol=1e-6)
+    gauss = ActionDist("gaussian")
+    h = gauss.entropy((jnp.zeros(2), jnp.zeros(2)), None)
+    np.testing.assert_allclose(h, 2 * 0.5 * np.log(2 * np.pi * np.e), rtol=1e-6)

@@ -1,0 +1,201 @@
+"""PPO: learning, probes, jit/vmap conformance, determinism, config errors."""
+
+import subprocess
+import sys
+import textwrap
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxac
+from jaxac.algos import ppo
+from jaxac.summary import final_return
+
+SMALL = dict(total_steps=4 * 32 * 3, num_envs=4, num_steps=32, update_epochs=2, num_minibatches=2,
+             hidden=(16, 16))
+
+
+@pytest.fixture(scope="module")
+def small_cfg():
+    return ppo.Config(**SMALL)
+
+
+# ------------------------------------------------------------------------------------------
+# learning
+# ------------------------------------------------------------------------------------------
+def test_learns_cartpole_short_budget():
+    """Default-run learning test: 8 seeds x 1e5 steps of PureJaxRL's config in one call."""
+    cfg = ppo.Config(total_steps=100_000)
+    keys = jax.random.split(jax.random.key(42), 8)
+    _, metrics = jax.jit(jax.vmap(ppo.train, in_axes=(None, 0)))(cfg, keys)
+    first = np.nanmean(np.asarray(metrics["episode_return"])[:, :5])
+    final = final_return(metrics, 0.1)
+    assert first < 40
+    assert np.mean(final) >= 150, final
+
+
+@pytest.mark.slow
+def test_cartpole_reaches_475_with_purejaxrl_defaults():
+    cfg = ppo.Config(total_steps=500_000)
+    keys = jax.random.split(jax.random.key(0), 8)
+    _, metrics = jax.jit(jax.vmap(ppo.train, in_axes=(None, 0)))(cfg, keys)
+    final = final_return(metrics, 0.05)
+    assert np.mean(final) >= 475, final
+
+
+@pytest.mark.slow
+def test_pendulum_preset_reaches_minus_250():
+    cfg = jaxac.presets.config("ppo", "Pendulum-v1")
+    assert cfg.total_steps <= 500_000
+    keys = jax.random.split(jax.random.key(1), 8)
+    _, metrics = jax.jit(jax.vmap(ppo.train, in_axes=(None, 0)))(cfg, keys)
+    final = final_return(metrics, 0.05)
+    assert np.mean(final) >= -250, final
+
+
+# ------------------------------------------------------------------------------------------
+# probes: the critic learns known values, the policy the known action
+# ------------------------------------------------------------------------------------------
+def train_probe(name, continuous=False):
+    cfg = ppo.Config(
+        env=f"probe/{name}", env_kwargs=(("continuous", continuous),), total_steps=16 * 16 * 100,
+        num_envs=16, num_steps=16, update_epochs=4, num_minibatches=4, gamma=0.9,
+        learning_rate=3e-3, ent_coef=0.0, clip_value_loss=False, hidden=(32, 32),
+    )
+    state, _ = jax.jit(ppo.train)(cfg, jax.random.key(0))
+    parts = ppo.components(cfg)
+
+    def value(o):
+        return float(parts.critic.value(state.params["critic"], jnp.array([[o]]))[0])
+
+    def action(o):
+        return np.asarray(parts.dist.mode(parts.net.apply(state.params["actor"], jnp.array([[o]]))))[0]
+
+    return value, action
+
+
+@pytest.mark.parametrize("name,expected", [
+    ("constant", {0.0: 1.0}),
+    ("obs", {-1.0: -1.0, 1.0: 1.0}),
+    ("delayed", {0.0: 0.9, 1.0: 1.0}),             # V(0) = gamma
+    ("truncation", {0.0: 9.0, 1.0: 10.0}),         # bootstraps from the final observation
+])
+def test_probe_values(name, expected):
+    value, _ = train_probe(name)
+    for obs, v in expected.items():
+        assert value(obs) == pytest.approx(v, rel=0.05, abs=0.02), (name, obs)
+
+
+def test_probe_discrete_actions():
+    _, action = train_probe("action")
+    assert action(0.0) == 1
+    _, action = train_probe("obs_action")
+    assert action(1.0) == 1 and action(-1.0) == 0
+
+
+def test_probe_continuous_actions():
+    _, action = train_probe("action", continuous=True)
+    assert action(0.0)[0] == pytest.approx(0.5, abs=0.1)
+    _, action = train_probe("obs_action", continuous=True)
+    assert action(1.0)[0] == pytest.approx(0.5, abs=0.1)
+    assert action(-1.0)[0] == pytest.approx(-0.5, abs=0.1)
+
+
+# ------------------------------------------------------------------------------------------
+# conformance: jit, vmap over seeds and a float hyperparameter, no recompiles, stable state
+# ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("env,dist", [("CartPole-v1", "gaussian"), ("Pendulum-v1", "gaussian"),
+                                      ("Pendulum-v1", "tanh_gaussian")])
+def test_update_does_not_recompile_and_keeps_state_types(env, dist):
+    cfg = ppo.Config(env=env, continuous_dist=dist, **SMALL)
+    update = jax.jit(ppo.update)
+    state = jax.jit(ppo.init)(cfg, jax.random.key(0))
+    s1, m1 = update(cfg, state)
+    compiled = update._cache_size()  # jit caches are shared per function: compare, not count
+    s2, m2 = update(cfg, s1)
+    assert update._cache_size() == compiled
+    assert jax.tree.structure(state) == jax.tree.structure(s2)
+    for a, b in zip(jax.tree.leaves(state), jax.tree.leaves(s2)):
+        assert a.dtype == b.dtype and a.shape == b.shape
+    for name, value in m2.items():
+        if name not in ("episode_return", "episode_length"):  # NaN when no episode ended
+            assert np.isfinite(np.asarray(value)).all(), name
+    assert int(s2.update_step) == 2
+
+
+def test_vmap_over_seeds_and_learning_rate(small_cfg):
+    keys = jax.random.split(jax.random.key(0), 3)
+    _, m = jax.jit(jax.vmap(ppo.train, in_axes=(None, 0)))(small_cfg, keys)
+    assert m["loss"].shape == (3, small_cfg.num_updates)
+    assert not np.allclose(m["loss"][0], m["loss"][1])
+
+    lrs = jnp.array([1e-4, 1e-3, 1e-2])
+    cfgs = small_cfg.replace(learning_rate=lrs)
+    axes = jaxac.axes(small_cfg, learning_rate=0)
+    _, m = jax.jit(jax.vmap(ppo.train, in_axes=(axes, None)))(cfgs, jax.random.key(0))
+    assert m["loss"].shape == (3, small_cfg.num_updates)
+    # one learning rate in the sweep equals the same run done alone
+    _, single = jax.jit(ppo.train)(small_cfg.replace(learning_rate=1e-3), jax.random.key(0))
+    np.testing.assert_allclose(m["loss"][1], single["loss"], rtol=1e-4, atol=1e-5)
+
+
+def test_same_seed_gives_identical_metrics(small_cfg):
+    train = jax.jit(ppo.train)
+    _, a = train(small_cfg, jax.random.key(7))
+    _, b = train(small_cfg, jax.random.key(7))
+    for k in a:
+        np.testing.assert_array_equal(np.asarray(a[k]), np.asarray(b[k]), err_msg=k)
+
+
+def test_metrics_cover_the_documented_names(small_cfg):
+    _, m = jax.jit(ppo.train)(small_cfg, jax.random.key(0))
+    for name in ["episode_return", "episode_length", "episodes", "loss", "policy_loss", "value_loss",
+                 "entropy", "approx_kl", "clip_fraction", "explained_variance"]:
+        assert m[name].shape == (small_cfg.num_updates,), name
+
+
+SIXTY_FOUR_SEEDS = textwrap.dedent("""
+    import jax, numpy as np, jaxac
+    cfg = jaxac.ppo.Config(total_steps=4 * 128 * 4)
+    keys = jax.random.split(jax.random.key(0), 64)
+    _, m = jax.jit(jax.vmap(jaxac.ppo.train, in_axes=(None, 0)))(cfg, keys)
+    loss = np.asarray(m["loss"])
+    assert loss.shape == (64, 4) and np.isfinite(loss).all()
+    print("ok")
+""")
+
+
+def test_64_seeds_in_one_call_completes_within_timeout():
+    """Run in a subprocess with a hard timeout so a runtime hang fails instead of stalling CI."""
+    out = subprocess.run([sys.executable, "-c", SIXTY_FOUR_SEEDS], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-2000:]
+
+
+# ------------------------------------------------------------------------------------------
+# configuration errors name the field and the fix, before compiling
+# ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("kwargs,field", [
+    (dict(num_minibatches=7), "num_minibatches"),
+    (dict(learning_rate=-1.0), "learning_rate"),
+    (dict(gamma=1.5), "gamma"),
+    (dict(gae_lambda=-0.1), "gae_lambda"),
+    (dict(num_envs=0), "num_envs"),
+    (dict(total_steps=10), "total_steps"),
+    (dict(activation="sigmoid"), "activation"),
+    (dict(continuous_dist="beta"), "continuous_dist"),
+    (dict(env="CartPol-v1"), "env"),
+    (dict(env_kwargs=(("not_a_param", 1.0),)), "env_kwargs"),
+])
+def test_invalid_config_raises_naming_field(kwargs, field):
+    with pytest.raises(jaxac.ConfigError, match=field):
+        ppo.Config(**kwargs)
+
+
+def test_traced_and_axes_configs_skip_value_checks(small_cfg):
+    axes = jaxac.axes(small_cfg, learning_rate=0, gamma=0)
+    assert axes.learning_rate == 0 and axes.clip_eps is None
+    with pytest.raises(jaxac.ConfigError):
+        jaxac.axes(small_cfg, not_a_field=0)

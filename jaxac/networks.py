@@ -184,7 +184,7 @@ def sampling_policy(net: nn.Module, dist: ActionDist) -> Callable:
     """A `jaxac.rollout.Policy` that samples from the distribution."""
 
     def policy(params, obs, key):
-        action, _ = dist.sample_and_log_prob(net.apply(params, obs), key)
-        return action, dist.to_env(action)
+        action, log_prob = dist.sample_and_log_prob(net.apply(params, obs), key)
+        return action, dist.to_env(action), log_prob
 
     return policy

@@ -9,8 +9,8 @@ from flax import struct
 
 from jaxac.types import Array, PRNGKey, Transition
 
-# policy(params, obs [B, ...], key) -> (action [B, ...], env_action [B, ...])
-Policy = Callable[[Any, Array, PRNGKey], Tuple[Array, Array]]
+# policy(params, obs [B, ...], key) -> (action [B, ...], env_action [B, ...], log_prob [B])
+Policy = Callable[[Any, Array, PRNGKey], Tuple[Array, Array, Array]]
 
 
 @struct.dataclass
@@ -50,12 +50,13 @@ def unroll(
 
     def one_step(carry: EnvCarry, key: PRNGKey):
         key_policy, key_env = jax.random.split(key)
-        action, env_action = policy(policy_params, carry.obs, key_policy)
+        action, env_action, log_prob = policy(policy_params, carry.obs, key_policy)
         state, ts = step_env(jax.random.split(key_env, num_envs), carry.state, env_action, env_params)
         transition = Transition(
             obs=carry.obs,
             action=action,
             env_action=env_action,
+            log_prob=log_prob,
             reward=ts.reward,
             terminated=ts.terminated,
             truncated=ts.truncated,

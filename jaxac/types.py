@@ -55,6 +55,7 @@ class Transition:
         can be recomputed exactly.
       env_action: the action the environment received (in [-1, 1] for continuous control
         before the environment's rescaling; the integer action for discrete control).
+      log_prob: the behaviour policy's log-probability of `action` (on-policy ratios).
       reward, terminated, truncated: as in `TimeStep`.
       next_obs: the observation reached, before any automatic reset (bootstrap input).
       episode_return, episode_length: statistics of completed episodes where `done`.
@@ -63,6 +64,7 @@ class Transition:
     obs: Array
     action: Array
     env_action: Array
+    log_prob: Array
     reward: Array
     terminated: Array
     truncated: Array

@@ -209,15 +209,14 @@ def update(cfg: Config, state: State) -> Tuple[State, Metrics]:
     policy = sampling_policy(net, dist)
     carry, traj = unroll(env, env_params, policy, state.params["actor"], state.env, k_roll, cfg.num_steps)
 
-    k_v, k_nv = jax.random.split(k_value)
-    value = critic.value(state.params["critic"], traj.obs, None, k_v)
-    next_value = critic.value(state.params["critic"], traj.next_obs, None, k_nv)
+    # one critic pass over [obs; next_obs] (next_obs is pre-reset: truncation bootstraps)
+    both = critic.value(state.params["critic"], jnp.concatenate([traj.obs, traj.next_obs]), None, k_value)
+    value, next_value = jnp.split(both, 2)
     advantage, target = gae(
         traj.reward * cfg.reward_scale, value, next_value,
         traj.terminated, traj.truncated, cfg.gamma, cfg.gae_lambda,
     )
-    log_prob = dist.log_prob(net.apply(state.params["actor"], traj.obs), traj.action)
-    batch = Batch(traj.obs, traj.action, log_prob, value, advantage, target)
+    batch = Batch(traj.obs, traj.action, traj.log_prob, value, advantage, target)
     batch = jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), batch)
     grad_fn = jax.grad(lambda p, b, k: _loss(cfg, net, dist, critic, p, b, k), has_aux=True)
 

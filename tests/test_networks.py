@@ -9,7 +9,6 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import jaxac
 from jaxac.algos import ppo
 from jaxac.networks import ActionDist, orthogonal
 

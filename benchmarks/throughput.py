@@ -34,13 +34,34 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 def timed_compile_and_run(fn, *args):
     """(compile seconds, run seconds on the 2nd call, output of the 2nd call)."""
-    t0 = time.perf_counter()
-    compiled = jax.jit(fn).lower(*args).compile()
-    compile_s = time.perf_counter() - t0
-    jax.block_until_ready(compiled(*args))  # warm-up: first-call allocations
-    t0 = time.perf_counter()
-    out = jax.block_until_ready(compiled(*args))
-    return compile_s, time.perf_counter() - t0, out
+    compile_s, run_s, out = measure_side_by_side([(lambda: fn, args)], reps=1)[0]
+    return compile_s, run_s, out
+
+
+def measure_side_by_side(jobs, reps: int):
+    """[(min compile s, min run s, output)] for each (make_fn, args) job.
+
+    `make_fn()` builds a fresh function each time, so that no compile is served from jax's
+    caches.
+    The jobs are compiled `reps` times and then run `reps` times in alternation, and the
+    minimum of each is kept: on a shared machine the load drifts over a run, and the
+    minimum of interleaved repeats is the figure least affected by it.
+    """
+    compile_s = [[] for _ in jobs]
+    run_s = [[] for _ in jobs]
+    compiled = [None] * len(jobs)
+    for _ in range(reps):
+        for i, (make_fn, args) in enumerate(jobs):
+            t0 = time.perf_counter()
+            compiled[i] = jax.jit(make_fn()).lower(*args).compile()
+            compile_s[i].append(time.perf_counter() - t0)
+    outs = [jax.block_until_ready(c(*args)) for c, (_, args) in zip(compiled, jobs)]  # warm-up
+    for _ in range(reps):
+        for i, (c, (_, args)) in enumerate(zip(compiled, jobs)):
+            t0 = time.perf_counter()
+            outs[i] = jax.block_until_ready(c(*args))
+            run_s[i].append(time.perf_counter() - t0)
+    return [(min(c), min(r), o) for c, r, o in zip(compile_s, run_s, outs)]
 
 
 def env_only(num_envs: int, num_steps: int):
@@ -65,18 +86,26 @@ def env_only(num_envs: int, num_steps: int):
     return num_envs * num_steps / run_s, compile_s
 
 
-def jaxac_ppo(cfg, seeds: int):
+def jaxac_job(cfg, seeds: int):
     keys = jax.random.split(jax.random.key(0), seeds)
-    fn = jax.vmap(ppo.train, in_axes=(None, 0))
-    compile_s, run_s, (_, metrics) = timed_compile_and_run(fn, cfg, keys)
+    return (lambda: jax.vmap(lambda c, k: ppo.train(c, k), in_axes=(None, 0))), (cfg, keys)
+
+
+def jaxac_result(cfg, seeds, compile_s, run_s, out):
     steps = seeds * cfg.num_updates * cfg.batch_size
-    return steps / run_s, compile_s, float(np.nanmean(final_return(jax.device_get(metrics))))
+    return steps / run_s, compile_s, float(np.nanmean(final_return(jax.device_get(out[1]))))
 
 
-def reference_ppo(config, seeds: int):
+def jaxac_ppo(cfg, seeds: int, reps: int = 1):
+    return jaxac_result(cfg, seeds, *measure_side_by_side([jaxac_job(cfg, seeds)], reps)[0])
+
+
+def reference_job(config, seeds: int):
     keys = jax.random.split(jax.random.key(0), seeds)
-    fn = jax.vmap(purejaxrl_ppo.make_train(config))
-    compile_s, run_s, out = timed_compile_and_run(fn, keys)
+    return (lambda: jax.vmap(purejaxrl_ppo.make_train(config))), (keys,)
+
+
+def reference_result(config, seeds, compile_s, run_s, out):
     info = jax.device_get(out["metrics"])
     done = np.asarray(info["returned_episode"]).reshape(seeds, info["returned_episode"].shape[1], -1)
     rets = np.asarray(info["returned_episode_returns"]).reshape(done.shape)
@@ -100,6 +129,7 @@ def cli_wall_time(seeds: int, total_steps: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--reps", type=int, default=3, help="interleaved repeats; the minimum is kept")
     parser.add_argument("--out", default=os.path.join(HERE, "results", "throughput.md"))
     args = parser.parse_args()
     total = 50_000 if args.quick else 500_000
@@ -117,8 +147,11 @@ def main() -> None:
         f"- machine: {platform.platform()}, {os.cpu_count()} CPU cores, backend {jax.default_backend()}",
         f"- versions: {versions()}",
         f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
-        "- steps/s count env steps over all seeds, measured on a second call after compile;",
-        "  compile is XLA `lower().compile()` time. Both learners step the same pure-JAX CartPole.",
+        "- steps/s count env steps over all seeds, measured after a warm-up call; compile is",
+        "  `jit(f).lower().compile()` time. jaxac and the peer are compiled, then run, `--reps`",
+        f"  times in alternation ({args.reps} here) and the minimum of each is reported (the machine is",
+        "  shared; the minimum of interleaved repeats is least affected by its load).",
+        "  Both learners step the same pure-JAX CartPole.",
         "",
     ]
 
@@ -138,9 +171,10 @@ def main() -> None:
     ref_cfg = dict(purejaxrl_ppo.CONFIG, TOTAL_TIMESTEPS=total)
     cfg64 = ppo.Config(total_steps=total, num_envs=64, num_steps=16)
     for seeds in (1, 8):
-        sps, comp, ret = jaxac_ppo(cfg4, seeds)
+        mine, peer = measure_side_by_side([jaxac_job(cfg4, seeds), reference_job(ref_cfg, seeds)], args.reps)
+        sps, comp, ret = jaxac_result(cfg4, seeds, *mine)
         row("jaxac", "4 x 128", seeds, f"{total:,}", f"{sps:,.0f}", f"{comp:.2f}", f"{ret:.1f}", f"{sps / (env_sps[4] * seeds):.2f}")
-        sps_r, comp_r, ret_r = reference_ppo(ref_cfg, seeds)
+        sps_r, comp_r, ret_r = reference_result(ref_cfg, seeds, *peer)
         row("PureJaxRL-shaped", "4 x 128", seeds, f"{total:,}", f"{sps_r:,.0f}", f"{comp_r:.2f}", f"{ret_r:.1f}", f"{sps_r / (env_sps[4] * seeds):.2f}")
         row("**ratio jaxac / peer**", "", seeds, "", f"**{sps / sps_r:.2f}x**", f"**{comp / comp_r:.2f}x**", "", "")
     sps, comp, ret = jaxac_ppo(cfg4.replace(total_steps=total_64), 64)

@@ -114,11 +114,20 @@ class AutoReset(Wrapper):
 
     def step(self, key, state, action, params):
         key_step, key_reset = jax.random.split(key)
-        state, ts = self.env.step(key_step, state, action, params)
         reset_state, reset_ts = self.env.reset(key_reset, params)
+        return self.step_or_reset(key_step, state, action, params, reset_state, reset_ts.obs)
+
+    def step_or_reset(self, key, state, action, params, reset_state, reset_obs):
+        """Steps, then continues from (`reset_state`, `reset_obs`) where the episode ended.
+
+        `step` draws the reset itself; `jaxac.rollout.unroll` draws all the resets of a
+        rollout in one batched call instead (on CPU each random draw is a loop of its own,
+        so one draw per rollout instead of one per step is a large saving).
+        """
+        state, ts = self.env.step(key, state, action, params)
         done = ts.done
         state = jax.tree.map(lambda r, s: jnp.where(_bcast(done, s), r, s), reset_state, state)
-        obs = jnp.where(_bcast(done, ts.obs), reset_ts.obs, ts.obs)
+        obs = jnp.where(_bcast(done, ts.obs), reset_obs, ts.obs)
         return state, ts.replace(obs=obs, final_obs=ts.obs)
 
 

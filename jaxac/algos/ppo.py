@@ -195,17 +195,15 @@ def _loss(cfg: Config, net, dist, critic, params, batch: Batch, key: PRNGKey) ->
     }
 
 
-def _shuffled_minibatches(batch: Batch, key: PRNGKey, num_minibatches: int) -> Batch:
-    """A random permutation of the batch split into [num_minibatches, size, ...]."""
-    n = batch.obs.shape[0]
-    perm = jax.random.permutation(key, n)
+def _shuffled_minibatches(batch: Batch, perm: Array, num_minibatches: int) -> Batch:
+    """`batch` reordered by `perm` and split into [num_minibatches, size, ...]."""
     return jax.tree.map(lambda x: x[perm].reshape((num_minibatches, -1) + x.shape[1:]), batch)
 
 
 def update(cfg: Config, state: State) -> Tuple[State, Metrics]:
     """One rollout and `update_epochs` x `num_minibatches` gradient steps."""
     env, env_params, net, dist, critic, tx = components(cfg)
-    key, k_roll, k_value, k_learn = jax.random.split(state.key, 4)
+    key, k_roll, k_value, k_perm, k_mb = jax.random.split(state.key, 5)
     policy = sampling_policy(net, dist)
     carry, traj = unroll(env, env_params, policy, state.params["actor"], state.env, k_roll, cfg.num_steps)
 
@@ -227,14 +225,16 @@ def update(cfg: Config, state: State) -> Tuple[State, Metrics]:
         updates, opt_state = tx.update(grads, opt_state, params)
         return (optax.apply_updates(params, updates), opt_state), metrics
 
-    def epoch(carry, k):
-        k_perm, k_mb = jax.random.split(k)
-        mbs = _shuffled_minibatches(batch, k_perm, cfg.num_minibatches)
-        return jax.lax.scan(minibatch_step, carry, (mbs, jax.random.split(k_mb, cfg.num_minibatches)))
+    def epoch(carry, xs):
+        perm, keys = xs
+        mbs = _shuffled_minibatches(batch, perm, cfg.num_minibatches)
+        return jax.lax.scan(minibatch_step, carry, (mbs, keys))
 
-    (params, opt_state), metrics = jax.lax.scan(
-        epoch, (state.params, state.opt_state), jax.random.split(k_learn, cfg.update_epochs)
-    )
+    # every epoch's permutation and minibatch keys in one batched draw each (see `unroll`)
+    n = batch.obs.shape[0]
+    perms = jax.vmap(lambda k: jax.random.permutation(k, n))(jax.random.split(k_perm, cfg.update_epochs))
+    mb_keys = jax.random.split(k_mb, cfg.update_epochs * cfg.num_minibatches).reshape(cfg.update_epochs, -1)
+    (params, opt_state), metrics = jax.lax.scan(epoch, (state.params, state.opt_state), (perms, mb_keys))
     metrics = jax.tree.map(jnp.mean, metrics)
     metrics["explained_variance"] = common.explained_variance(value, target)
     metrics.update(episode_metrics(traj))

@@ -1,4 +1,4 @@
-"""Command line: `jaxac train ppo --env CartPole-v1 --seeds 8 --total-steps 500000 --out runs/cp`.
+"""Command line: `jaxac train {ppo,a2c,sac} --env CartPole-v1 --seeds 8 --total-steps 500000 --out runs/cp`.
 
 Every Config field is a flag (generated from the dataclass, so the CLI never drifts from the
 API); unset flags take the environment's preset, then the Config default. Built on argparse
@@ -108,14 +108,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     compiled = train.lower(cfg, keys).compile()
     compile_s = time.perf_counter() - t0
-    print(f"{args.algo} on {cfg.env}: {args.seeds} seed(s) x {cfg.num_updates * cfg.steps_per_update:,} "
+    env_steps = cfg.warmup_steps + cfg.num_updates * cfg.steps_per_update
+    print(f"{args.algo} on {cfg.env}: {args.seeds} seed(s) x {env_steps:,} "
           f"env steps; compiled in {compile_s:.1f} s", flush=True)
 
     t0 = time.perf_counter()
     _, metrics = compiled(cfg, keys)
     metrics = jax.device_get(metrics)
     run_s = time.perf_counter() - t0
-    total_steps = args.seeds * cfg.num_updates * cfg.steps_per_update
+    total_steps = args.seeds * env_steps
     finals = final_return(metrics)
     print(f"trained in {run_s:.1f} s: {total_steps / run_s:,.0f} env steps/s over all seeds", flush=True)
     print(f"final return (episodes in the last 5% of training): "
@@ -125,7 +126,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         os.makedirs(args.out, exist_ok=True)
         seeds = np.arange(args.seeds)
         run_logs.write_metrics_csv(os.path.join(args.out, "metrics.csv"), metrics,
-                                   cfg.steps_per_update, seeds)
+                                   cfg.steps_per_update, seeds, first_step=cfg.warmup_steps)
         run_logs.write_config(
             os.path.join(args.out, "config.json"), args.algo, cfg,
             seeds=args.seeds, seed=args.seed, command=sys.argv,

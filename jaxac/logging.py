@@ -54,8 +54,11 @@ def write_config(path: str, algo: str, cfg: Any, **extra: Any) -> None:
 
 
 def write_metrics_csv(path: str, metrics: Dict[str, Any], steps_per_update: int,
-                      seeds: Optional[np.ndarray] = None) -> None:
-    """One row per seed and update. `metrics` leaves are [num_seeds, num_updates]."""
+                      seeds: Optional[np.ndarray] = None, first_step: int = 0) -> None:
+    """One row per seed and update. `metrics` leaves are [num_seeds, num_updates].
+
+    `step` counts env steps per seed at the end of each update, starting from `first_step`
+    (the random warm-up steps an off-policy `init` takes)."""
     arrays = {k: np.asarray(v) for k, v in metrics.items()}
     num_seeds, num_updates = next(iter(arrays.values())).shape[:2]
     seeds = np.arange(num_seeds) if seeds is None else np.asarray(seeds)
@@ -67,6 +70,6 @@ def write_metrics_csv(path: str, metrics: Dict[str, Any], steps_per_update: int,
         writer = csv.writer(fh)
         writer.writerow(["seed", "update", "step", *names])
         for s in range(num_seeds):
-            columns = [np.full(num_updates, seeds[s]), updates, updates * steps_per_update]
+            columns = [np.full(num_updates, seeds[s]), updates, first_step + updates * steps_per_update]
             columns += [arrays[n][s] for n in names]
             writer.writerows(zip(*(c.tolist() for c in columns)))

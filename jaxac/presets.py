@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Dict
 
-from jaxac.algos import ppo
+from jaxac.algos import a2c, ppo, sac
 
-ALGORITHMS = {"ppo": ppo}
+ALGORITHMS = {"ppo": ppo, "a2c": a2c, "sac": sac}
 
 PRESETS: Dict[str, Dict[str, Dict[str, Any]]] = {
     "ppo": {
@@ -25,6 +25,20 @@ PRESETS: Dict[str, Dict[str, Dict[str, Any]]] = {
             num_minibatches=32, gamma=0.95, gae_lambda=0.95, learning_rate=1e-3,
             ent_coef=0.0, reward_scale=0.1, clip_value_loss=False,
         ),
+    },
+    "a2c": {
+        # SB3 / RL-zoo defaults are the Config defaults (8 envs x 5 steps, RMSprop 7e-4).
+        "CartPole-v1": {},
+    },
+    "sac": {
+        # SB3 zoo's Pendulum budget and learning rate, with rejax's 64x64 networks (the same
+        # sizes as the peer in the benchmark; 256x256 learns the same at 10x the compute).
+        "Pendulum-v1": dict(total_steps=20_000, hidden=(64, 64), actor_lr=1e-3, critic_lr=1e-3,
+                            alpha_lr=1e-3),
+        # Discrete SAC: exact expectations over the 2 actions, target entropy 0.5 log 2.
+        "CartPole-v1": dict(total_steps=200_000, num_envs=4, rollout_length=4, utd=0.25, hidden=(64, 64),
+                            actor_lr=3e-4, critic_lr=1e-3, alpha_lr=3e-4, tau=0.01,
+                            learning_starts=2_000),
     },
 }
 

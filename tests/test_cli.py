@@ -70,3 +70,31 @@ def test_presets_apply_and_flags_override():
     assert cfg.num_envs == 8 and cfg.update_epochs == 10 and cfg.gamma == 0.95
     args = cli.build_parser().parse_args(["train", "ppo", "--env", "Pendulum-v1", "--no-preset"])
     assert cli._config_from_args(args).update_epochs == 4
+
+
+def test_sac_and_a2c_train_from_the_cli(tmp_path):
+    out = run_cli("train", "sac", "--env", "Pendulum-v1", "--seeds", "2", "--total-steps", "320",
+                  "--learning-starts", "256", "--batch-size", "32", "--hidden", "16", "16",
+                  "--num-envs", "2", "--utd", "0.5", "--out", str(tmp_path / "sac"))
+    assert out.returncode == 0, out.stderr
+    assert "2 seed(s) x 320 env steps" in out.stdout
+    rows = list(csv.DictReader(open(tmp_path / "sac" / "metrics.csv")))
+    assert len(rows) == 2 * 32 and rows[0]["step"] == "258" and rows[-1]["step"] == "320"
+    assert {"critic_loss", "actor_loss", "alpha", "entropy"} <= set(rows[0])
+
+    out = run_cli("train", "a2c", "--env", "CartPole-v1", "--total-steps", "400", "--hidden", "16",
+                  "--out", str(tmp_path / "a2c"))
+    assert out.returncode == 0, out.stderr
+    assert json.load(open(tmp_path / "a2c" / "config.json"))["config"]["optimizer"] == "rmsprop"
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["train", "sac", "--utd", "0"], "utd"),
+    (["train", "sac", "--batch-size", "2048"], "batch_size"),
+    (["train", "sac", "--tau", "1.5"], "tau"),
+    (["train", "a2c", "--optimizer", "sgd"], "optimizer"),
+])
+def test_bad_off_policy_and_a2c_input_exits_nonzero_with_one_line(capsys, args, needle):
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err
+    assert needle in err and "Traceback" not in err and len(err.strip().splitlines()) == 1

@@ -125,22 +125,6 @@ def test_update_does_not_recompile_and_keeps_state_types(env, dist):
     assert int(s2.update_step) == 2
 
 
-def test_vmap_over_seeds_and_learning_rate(small_cfg):
-    keys = jax.random.split(jax.random.key(0), 3)
-    _, m = jax.jit(jax.vmap(ppo.train, in_axes=(None, 0)))(small_cfg, keys)
-    assert m["loss"].shape == (3, small_cfg.num_updates)
-    assert not np.allclose(m["loss"][0], m["loss"][1])
-
-    lrs = jnp.array([1e-4, 1e-3, 1e-2])
-    cfgs = small_cfg.replace(learning_rate=lrs)
-    axes = jaxac.axes(small_cfg, learning_rate=0)
-    _, m = jax.jit(jax.vmap(ppo.train, in_axes=(axes, None)))(cfgs, jax.random.key(0))
-    assert m["loss"].shape == (3, small_cfg.num_updates)
-    # one learning rate in the sweep equals the same run done alone
-    _, single = jax.jit(ppo.train)(small_cfg.replace(learning_rate=1e-3), jax.random.key(0))
-    np.testing.assert_allclose(m["loss"][1], single["loss"], rtol=1e-4, atol=1e-5)
-
-
 def test_same_seed_gives_identical_metrics(small_cfg):
     train = jax.jit(ppo.train)
     _, a = train(small_cfg, jax.random.key(7))

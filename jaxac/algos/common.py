@@ -28,6 +28,11 @@ def check_env(name: str, env_kwargs) -> None:
         raise C.ConfigError(f"env_kwargs={env_kwargs!r} is invalid for {name}: {err}") from None
 
 
+def check_hidden(hidden) -> None:
+    if not isinstance(hidden, tuple) or any(not isinstance(h, int) or h < 1 for h in hidden):
+        raise C.ConfigError(f"hidden={hidden!r} is invalid: use a tuple of positive layer widths.")
+
+
 def optimizer(
     learning_rate: Any,
     max_grad_norm: Any,
@@ -44,7 +49,8 @@ def optimizer(
     if kind == "adam":
         inner = optax.adam(schedule, eps=eps)
     elif kind == "rmsprop":
-        inner = optax.rmsprop(schedule, decay=0.99, eps=eps)
+        # TensorFlow's RMSprop (SB3's RMSpropTFLike): eps inside the sqrt, average starts at 1
+        inner = optax.rmsprop(schedule, decay=0.99, eps=eps, initial_scale=1.0, eps_in_sqrt=True)
     else:
         raise ValueError(f"unknown optimizer {kind!r}")
     return optax.chain(optax.clip_by_global_norm(max_grad_norm), inner)

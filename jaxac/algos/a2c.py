@@ -1,0 +1,80 @@
+"""Advantage Actor-Critic (synchronous A2C) for discrete and continuous actions.
+
+    cfg = jaxac.a2c.Config(env="CartPole-v1", total_steps=500_000)
+    state, metrics = jax.jit(jaxac.a2c.train)(cfg, jax.random.key(0))
+
+One update = a short rollout (`num_steps` x `num_envs`, 5 x 8 by default), n-step returns
+(GAE with lambda = 1 by default) bootstrapped through the critic protocol, and one gradient
+step of `-A log pi + vf_coef * value_loss - ent_coef * entropy` on the whole batch.
+Defaults follow Stable-Baselines3 / the RL zoo: RMSprop (decay 0.99, eps 1e-5, eps inside the
+square root and the square average initialised to 1 as in TensorFlow's RMSprop, which SB3's
+`RMSpropTFLike` copies), lr 7e-4, gradient clip 0.5, no entropy bonus, no advantage
+normalisation.
+"""
+
+from __future__ import annotations
+
+from typing import Tuple
+
+import jax
+from flax import struct
+
+from jaxac import config as C
+from jaxac.algos import onpolicy
+from jaxac.algos.onpolicy import State  # noqa: F401  (part of the API)
+from jaxac.train import run
+from jaxac.types import Metrics, PRNGKey
+
+
+@struct.dataclass
+class Config(onpolicy.Config):
+    """A2C hyperparameters; defaults are SB3's A2C with the RL zoo's 8 CartPole envs.
+
+    Static (structure), besides the shared ones: optimizer ("rmsprop" | "adam").
+    Leaves (vmappable floats), besides the shared ones: optimizer_eps.
+    """
+
+    num_envs: int = C.static(8)
+    num_steps: int = C.static(5)
+    anneal_lr: bool = C.static(False)
+    normalize_advantages: bool = C.static(False)
+    optimizer: str = C.static("rmsprop")
+    learning_rate: float = 7e-4
+    gae_lambda: float = 1.0
+    ent_coef: float = 0.0
+    optimizer_eps: float = 1e-5
+
+    def validate(self) -> None:
+        super().validate()
+        C.check_choice("optimizer", self.optimizer, ("rmsprop", "adam"))
+        C.check_number("optimizer_eps", self.optimizer_eps, C.positive, "> 0")
+
+
+def components(cfg: Config) -> onpolicy.Components:
+    """Environment, policy network, action distribution, critic and optimiser for `cfg`."""
+    return onpolicy.components(cfg, cfg.optimizer, cfg.optimizer_eps, 1)
+
+
+def init(cfg: Config, key: PRNGKey) -> State:
+    return onpolicy.init(cfg, components(cfg), key)
+
+
+def update(cfg: Config, state: State) -> Tuple[State, Metrics]:
+    """One rollout and one gradient step on all of it."""
+    comps = components(cfg)
+    key, k_collect, k_loss = jax.random.split(state.key, 3)
+    carry, batch, rollout_metrics = onpolicy.collect(cfg, comps, state, k_collect)
+
+    def loss_fn(params, batch, k):
+        return onpolicy.loss(cfg, comps, params, batch, k)
+
+    params, opt_state, metrics = onpolicy.gradient_step(
+        comps, loss_fn, state.params, state.opt_state, batch, k_loss
+    )
+    metrics.update(rollout_metrics)
+    return State(params, opt_state, carry, key, state.update_step + 1), metrics
+
+
+def train(cfg: Config, key: PRNGKey) -> Tuple[State, Metrics]:
+    """`init` then `cfg.num_updates` updates in one `lax.scan`; metrics are [num_updates]."""
+    return run(init, update, cfg, key)

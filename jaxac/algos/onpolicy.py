@@ -1,0 +1,227 @@
+"""What PPO and A2C share: config fields, state, rollout-and-GAE batch, and the loss.
+
+Both collect `num_steps` x `num_envs` transitions with the one rollout primitive, compute
+values through the critic protocol and GAE with separate bootstrap values, and minimise
+
+    policy_loss + vf_coef * value_loss - ent_coef * entropy
+
+PPO's policy term is the clipped ratio objective over epochs of minibatches; A2C's is the
+plain policy gradient `-A log pi` in one step over the whole batch.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, NamedTuple, Optional, Tuple
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+from jaxac import config as C
+from jaxac.algos import common
+from jaxac.critics import CRITICS, Particles, make_critic
+from jaxac.networks import ACTIVATIONS, policy_for, sampling_policy
+from jaxac.returns import gae
+from jaxac.rollout import EnvCarry, episode_metrics, reset_envs, unroll
+from jaxac.types import Array, Metrics, PRNGKey
+
+
+@struct.dataclass
+class Config:
+    """Fields every on-policy actor-critic has. Subclasses override defaults and add fields.
+
+    Static (structure): env, env_kwargs, total_steps, num_envs, num_steps, hidden, activation,
+    critic, continuous_dist, anneal_lr, normalize_advantages, init_log_std. Leaves (vmappable
+    floats): learning_rate, gamma, gae_lambda, ent_coef, vf_coef, max_grad_norm, reward_scale.
+    """
+
+    env: str = C.static("CartPole-v1")
+    env_kwargs: Tuple[Tuple[str, Any], ...] = C.static(())
+    total_steps: int = C.static(500_000)
+    num_envs: int = C.static(4)
+    num_steps: int = C.static(128)
+    hidden: Tuple[int, ...] = C.static((64, 64))
+    activation: str = C.static("tanh")
+    critic: str = C.static("scalar")
+    continuous_dist: str = C.static("gaussian")
+    anneal_lr: bool = C.static(True)
+    normalize_advantages: bool = C.static(True)
+    init_log_std: float = C.static(0.0)
+    learning_rate: float = 2.5e-4
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    ent_coef: float = 0.01
+    vf_coef: float = 0.5
+    max_grad_norm: float = 0.5
+    reward_scale: float = 1.0
+
+    def __post_init__(self):
+        if C.checking():
+            self.validate()
+
+    def validate(self) -> None:
+        for name in ("total_steps", "num_envs", "num_steps"):
+            C.check_positive_int(name, getattr(self, name))
+        common.check_env(self.env, self.env_kwargs)
+        C.check_choice("activation", self.activation, tuple(ACTIVATIONS))
+        C.check_choice("critic", self.critic, tuple(CRITICS))
+        C.check_choice("continuous_dist", self.continuous_dist, ("gaussian", "tanh_gaussian"))
+        common.check_hidden(self.hidden)
+        if self.total_steps < self.batch_size:
+            raise C.ConfigError(
+                f"total_steps={self.total_steps} is invalid: it must be at least one batch "
+                f"(num_envs * num_steps = {self.batch_size})."
+            )
+        C.check_number("learning_rate", self.learning_rate, C.positive, "> 0")
+        C.check_number("gamma", self.gamma, C.unit_interval, "in [0, 1]")
+        C.check_number("gae_lambda", self.gae_lambda, C.unit_interval, "in [0, 1]")
+        C.check_number("ent_coef", self.ent_coef, C.non_negative, ">= 0")
+        C.check_number("vf_coef", self.vf_coef, C.non_negative, ">= 0")
+        C.check_number("max_grad_norm", self.max_grad_norm, C.positive, "> 0")
+        C.check_number("reward_scale", self.reward_scale, C.positive, "> 0")
+        C.check_number("init_log_std", self.init_log_std, lambda x: abs(x) < 10, "in (-10, 10)")
+
+    @property
+    def batch_size(self) -> int:
+        return self.num_envs * self.num_steps
+
+    @property
+    def num_updates(self) -> int:
+        return self.total_steps // self.batch_size
+
+    @property
+    def steps_per_update(self) -> int:
+        return self.batch_size
+
+    @property
+    def warmup_steps(self) -> int:
+        """Env steps taken by `init` before the first update (none on-policy)."""
+        return 0
+
+
+@struct.dataclass
+class State:
+    params: Dict[str, Any]  # {"actor": ..., "critic": ...}
+    opt_state: optax.OptState
+    env: EnvCarry
+    key: PRNGKey
+    update_step: Array  # int32 count of completed updates
+
+
+@struct.dataclass
+class Batch:
+    """Flattened rollout data for the loss, leaves [N, ...]."""
+
+    obs: Array
+    action: Array
+    log_prob: Array
+    value: Array
+    advantage: Array
+    target: Array
+
+
+class Components(NamedTuple):
+    """What a config builds: wrapped env and its params, policy net and distribution, critic,
+    optimiser. Rebuilt (cheaply, at trace time) by `init` and `update`; tests and evaluation
+    use it to read values and actions out of a trained state."""
+
+    env: Any
+    env_params: Any
+    net: Any
+    dist: Any
+    critic: Any
+    tx: optax.GradientTransformation
+
+
+def components(cfg: Config, optimizer: str, eps: Any, optimizer_steps_per_update: int) -> Components:
+    """Environment, policy network, action distribution, critic and optimiser for `cfg`."""
+    env, env_params = common.training_env(cfg.env, cfg.env_kwargs)
+    net, dist = policy_for(
+        env.action_space(env_params), cfg.hidden, cfg.activation, cfg.continuous_dist,
+        init_log_std=cfg.init_log_std,
+    )
+    critic = make_critic(cfg.critic, hidden=cfg.hidden, activation=cfg.activation)
+    scale = common.linear_decay(cfg.num_updates, optimizer_steps_per_update) if cfg.anneal_lr else None
+    tx = common.optimizer(cfg.learning_rate, cfg.max_grad_norm, eps, optimizer, scale)
+    return Components(env, env_params, net, dist, critic, tx)
+
+
+def init(cfg: Config, comps: Components, key: PRNGKey) -> State:
+    env, env_params, net, _, critic, tx = comps
+    key, k_env, k_actor, k_critic = jax.random.split(key, 4)
+    carry = reset_envs(env, env_params, k_env, cfg.num_envs)
+    params = {"actor": net.init(k_actor, carry.obs[0]), "critic": critic.init(k_critic, carry.obs[0], None)}
+    return State(params, tx.init(params), carry, key, jnp.zeros((), jnp.int32))
+
+
+def collect(cfg: Config, comps: Components, state: State, key: PRNGKey) -> Tuple[EnvCarry, Batch, Metrics]:
+    """One rollout, its values and GAE: (env carry after it, flattened batch, rollout metrics)."""
+    k_roll, k_value = jax.random.split(key)
+    policy = sampling_policy(comps.net, comps.dist)
+    carry, traj = unroll(
+        comps.env, comps.env_params, policy, state.params["actor"], state.env, k_roll, cfg.num_steps
+    )
+    # one critic pass over [obs; next_obs] (next_obs is pre-reset: truncation bootstraps)
+    both = comps.critic.value(
+        state.params["critic"], jnp.concatenate([traj.obs, traj.next_obs]), None, k_value
+    )
+    value, next_value = jnp.split(both, 2)
+    advantage, target = gae(
+        traj.reward * cfg.reward_scale, value, next_value,
+        traj.terminated, traj.truncated, cfg.gamma, cfg.gae_lambda,
+    )
+    batch = Batch(traj.obs, traj.action, traj.log_prob, value, advantage, target)
+    batch = jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), batch)
+    metrics = dict(episode_metrics(traj))
+    metrics["explained_variance"] = common.explained_variance(value, target)
+    return carry, batch, metrics
+
+
+def loss(
+    cfg: Config,
+    comps: Components,
+    params: Dict[str, Any],
+    batch: Batch,
+    key: PRNGKey,
+    clip_eps: Optional[Array] = None,
+    clip_value: bool = False,
+) -> Tuple[Array, Metrics]:
+    """Actor-critic loss on `batch`.
+
+    `clip_eps=None`: policy gradient `-A log pi` (A2C). Otherwise PPO's clipped ratio
+    objective, and with `clip_value` its clipped value loss.
+    """
+    net, dist, critic = comps.net, comps.dist, comps.critic
+    out = net.apply(params["actor"], batch.obs)
+    log_prob = dist.log_prob(out, batch.action)
+    log_ratio = log_prob - batch.log_prob
+    ratio = jnp.exp(log_ratio)
+    adv = batch.advantage
+    if cfg.normalize_advantages:
+        adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+    metrics = {"approx_kl": ((ratio - 1.0) - log_ratio).mean()}
+    if clip_eps is None:
+        policy_loss = -(log_prob * adv).mean()
+    else:
+        clipped = jnp.clip(ratio, 1.0 - clip_eps, 1.0 + clip_eps)
+        policy_loss = -jnp.minimum(ratio * adv, clipped * adv).mean()
+        metrics["clip_fraction"] = (jnp.abs(ratio - 1.0) > clip_eps).mean()
+    key_entropy, key_value = jax.random.split(key)
+    entropy = dist.entropy(out, key_entropy).mean()
+    old = (batch.value, clip_eps) if clip_value else (None, None)
+    value_loss, _ = critic.loss(
+        params["critic"], batch.obs, None, Particles.point(batch.target), key_value, *old
+    )
+    value_loss = value_loss.mean()
+    total = policy_loss + cfg.vf_coef * value_loss - cfg.ent_coef * entropy
+    metrics.update(loss=total, policy_loss=policy_loss, value_loss=value_loss, entropy=entropy)
+    return total, metrics
+
+
+def gradient_step(comps: Components, loss_fn, params, opt_state, *args) -> Tuple[Any, Any, Metrics]:
+    """One optimiser step on `loss_fn(params, *args) -> (loss, metrics)`."""
+    grads, metrics = jax.grad(loss_fn, has_aux=True)(params, *args)
+    updates, opt_state = comps.tx.update(grads, opt_state, params)
+    metrics["grad_norm"] = optax.global_norm(grads)
+    return optax.apply_updates(params, updates), opt_state, metrics

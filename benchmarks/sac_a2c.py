@@ -112,7 +112,7 @@ def main() -> None:
         wall, out = timed_process(cmd)
         compile_s = float(re.search(r"compiled in ([\d.]+) s", out).group(1))
         final = re.search(r"final return .*?: (-?[\d.]+) ± ([\d.]+)", out)
-        row("jaxac (preset: 64x64, lr 1e-3)", "`jaxac train sac --env Pendulum-v1 --seeds 8`",
+        row("jaxac (preset: 64x64, batch 128, lr 1e-3)", "`jaxac train sac --env Pendulum-v1 --seeds 8`",
             f"{wall:.1f}", f"{compile_s:.1f}", f"{final.group(1)} ± {final.group(2)} (training episodes, last 5%)")
         peer_wall, peer_out = timed_process([args.rejax_python, os.path.join(HERE, "rejax_sac_peer.py")])
         peer = json.loads(peer_out.strip().splitlines()[-1])

@@ -88,7 +88,7 @@ def main() -> None:
         f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
         "- throughput is measured after compile (minimum of repeated runs), over all seeds.",
         "",
-        "| SAC Pendulum-v1 preset (64x64, batch 256) | seeds | env steps/s | gradient steps/s | compile s |",
+        "| SAC Pendulum-v1 preset (64x64, batch 128) | seeds | env steps/s | gradient steps/s | compile s |",
         "|---|---|---|---|---|",
     ]
     for utd in (1, 8):

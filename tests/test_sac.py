@@ -94,3 +94,7 @@ def test_buffer_memory_follows_capacity_and_obs_dtype():
 def test_invalid_config_raises_naming_field(kwargs, field):
     with pytest.raises(jaxac.ConfigError, match=field):
         sac.Config(**kwargs)
+
+
+def test_top_level_api_names():
+    assert jaxac.sac is sac and jaxac.a2c.train and jaxac.ppo.train

@@ -28,6 +28,19 @@ def check_env(name: str, env_kwargs) -> None:
         raise C.ConfigError(f"env_kwargs={env_kwargs!r} is invalid for {name}: {err}") from None
 
 
+def check_structure(cfg, positive_ints) -> None:
+    """The structural checks every algorithm's Config shares: integer sizes, env, network."""
+    from jaxac.critics import CRITICS
+    from jaxac.networks import ACTIVATIONS
+
+    for name in positive_ints:
+        C.check_positive_int(name, getattr(cfg, name))
+    check_env(cfg.env, cfg.env_kwargs)
+    C.check_choice("activation", cfg.activation, tuple(ACTIVATIONS))
+    C.check_choice("critic", cfg.critic, tuple(CRITICS))
+    check_hidden(cfg.hidden)
+
+
 def check_hidden(hidden) -> None:
     if not isinstance(hidden, tuple) or any(not isinstance(h, int) or h < 1 for h in hidden):
         raise C.ConfigError(f"hidden={hidden!r} is invalid: use a tuple of positive layer widths.")

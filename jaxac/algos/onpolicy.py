@@ -20,8 +20,8 @@ from flax import struct
 
 from jaxac import config as C
 from jaxac.algos import common
-from jaxac.critics import CRITICS, Particles, make_critic
-from jaxac.networks import ACTIVATIONS, policy_for, sampling_policy
+from jaxac.critics import Particles, make_critic
+from jaxac.networks import policy_for, sampling_policy
 from jaxac.returns import gae
 from jaxac.rollout import EnvCarry, episode_metrics, reset_envs, unroll
 from jaxac.types import Array, Metrics, PRNGKey
@@ -61,13 +61,8 @@ class Config:
             self.validate()
 
     def validate(self) -> None:
-        for name in ("total_steps", "num_envs", "num_steps"):
-            C.check_positive_int(name, getattr(self, name))
-        common.check_env(self.env, self.env_kwargs)
-        C.check_choice("activation", self.activation, tuple(ACTIVATIONS))
-        C.check_choice("critic", self.critic, tuple(CRITICS))
+        common.check_structure(self, ("total_steps", "num_envs", "num_steps"))
         C.check_choice("continuous_dist", self.continuous_dist, ("gaussian", "tanh_gaussian"))
-        common.check_hidden(self.hidden)
         if self.total_steps < self.batch_size:
             raise C.ConfigError(
                 f"total_steps={self.total_steps} is invalid: it must be at least one batch "

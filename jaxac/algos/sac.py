@@ -44,10 +44,10 @@ from flax import struct
 from jaxac import buffers
 from jaxac import config as C
 from jaxac.algos import common
-from jaxac.critics import CRITICS, Particles, make_critic
+from jaxac.critics import Particles, make_critic
 from jaxac.critics.ensemble import AGGREGATES, Ensemble
 from jaxac.env import Box, Discrete
-from jaxac.networks import ACTIVATIONS, policy_for, sampling_policy
+from jaxac.networks import policy_for, sampling_policy
 from jaxac.rollout import EnvCarry, episode_metrics, reset_envs, unroll
 from jaxac.train import run
 from jaxac.types import Array, Metrics, PRNGKey
@@ -95,21 +95,16 @@ class Config:
             self.validate()
 
     def validate(self) -> None:
-        for name in ("total_steps", "num_envs", "rollout_length", "batch_size",
-                     "buffer_size", "learning_starts", "num_critics"):
-            C.check_positive_int(name, getattr(self, name))
+        common.check_structure(self, ("total_steps", "num_envs", "rollout_length", "batch_size",
+                                      "buffer_size", "learning_starts", "num_critics"))
         steps = self.utd * self.steps_per_update
         if not isinstance(self.utd, (int, float)) or self.utd <= 0 or steps != round(steps):
             raise C.ConfigError(
                 f"utd={self.utd!r} is invalid: it must be > 0 and utd * num_envs * "
                 f"rollout_length (= {steps}) a whole number of gradient steps per update."
             )
-        common.check_env(self.env, self.env_kwargs)
-        C.check_choice("activation", self.activation, tuple(ACTIVATIONS))
-        C.check_choice("critic", self.critic, tuple(CRITICS))
         C.check_choice("aggregate", self.aggregate, AGGREGATES)
         C.check_choice("obs_dtype", self.obs_dtype, tuple(OBS_DTYPES))
-        common.check_hidden(self.hidden)
         if self.batch_size > self.learning_starts:
             raise C.ConfigError(
                 f"batch_size={self.batch_size} is invalid: it must not exceed learning_starts="
@@ -275,7 +270,7 @@ def policy_expectation(comps: Components, actor_params, obs: Array, key: PRNGKey
     return jnp.tanh(u)[:, None], jnp.ones(log_p.shape + (1,)), log_p[:, None]
 
 
-def _q_each(critic: Ensemble, fn, params, obs: Array, actions: Array, key: PRNGKey):
+def _q_each(fn, params, obs: Array, actions: Array, key: PRNGKey):
     """`fn` (a critic method) over the M actions of each state: obs [B, D], actions [B, M, ...]."""
     m = actions.shape[1]
     obs_m = jnp.broadcast_to(obs[:, None], (obs.shape[0], m) + obs.shape[1:])
@@ -290,9 +285,10 @@ def losses(cfg: Config, comps: Components, params, batch: Item, key: PRNGKey) ->
 
     # critic: soft TD target, a mixture over the policy's next actions
     next_a, next_w, next_logp = policy_expectation(comps, frozen_actor, batch.next_obs, k_next)
-    q_next = _q_each(comps.critic, comps.critic.target, params["target_critic"], batch.next_obs, next_a, k_target)
-    soft = Particles(q_next.atoms - (alpha * next_logp)[..., None], q_next.weights * next_w[..., None])
-    soft = Particles(soft.atoms.reshape(soft.atoms.shape[0], -1), soft.weights.reshape(soft.atoms.shape[0], -1))
+    q_next = _q_each(comps.critic.target, params["target_critic"], batch.next_obs, next_a, k_target)
+    n = batch.obs.shape[0]  # [B, M, K] -> one mixture of M*K particles per sample
+    soft = Particles((q_next.atoms - (alpha * next_logp)[..., None]).reshape(n, -1),
+                     (q_next.weights * next_w[..., None]).reshape(n, -1))
     discount = cfg.gamma * (1.0 - batch.terminated.astype(jnp.float32))
     target = jax.lax.stop_gradient(soft.affine(batch.reward * cfg.reward_scale, discount))
     critic_loss, _ = comps.critic.loss(params["critic"], batch.obs, critic_action(comps, batch.action), target, k_loss)
@@ -301,7 +297,7 @@ def losses(cfg: Config, comps: Components, params, batch: Item, key: PRNGKey) ->
     # actor: through the (frozen) critics' aggregated value of the policy's own actions
     a, w, logp = policy_expectation(comps, params["actor"], batch.obs, k_pi)
     frozen_critic = jax.lax.stop_gradient(params["critic"])
-    q = _q_each(comps.critic, comps.critic.value, frozen_critic, batch.obs, a, k_q)
+    q = _q_each(comps.critic.value, frozen_critic, batch.obs, a, k_q)
     actor_loss = (w * (alpha * logp - q)).sum(-1).mean()
 
     entropy = -(w * logp).sum(-1)

@@ -92,6 +92,9 @@ class CartPole:
         high = jnp.array([params.x_threshold * 2, inf, params.theta_threshold * 2, inf])
         return Box(-high, high, (4,))
 
+    def reward_range(self, params):
+        return 1.0, 1.0
+
     def action_space(self, params):
         return Discrete(2)
 
@@ -156,6 +159,11 @@ class Pendulum:
     def observation_space(self, params):
         high = jnp.array([1.0, 1.0, params.max_speed])
         return Box(-high, high, (3,))
+
+    def reward_range(self, params):
+        """-(theta^2 + 0.1 theta_dot^2 + 0.001 u^2) at its extremes."""
+        worst = math.pi**2 + 0.1 * params.max_speed**2 + 0.001 * params.max_torque**2
+        return -worst, 0.0
 
     def action_space(self, params):
         return Box(-params.max_torque, params.max_torque, (1,))
@@ -262,6 +270,9 @@ class Acrobot:
         high = jnp.array([1.0, 1.0, 1.0, 1.0, params.max_vel_1, params.max_vel_2])
         return Box(-high, high, (6,))
 
+    def reward_range(self, params):
+        return -1.0, 0.0
+
     def action_space(self, params):
         return Discrete(3)
 
@@ -347,6 +358,9 @@ class MountainCar:
     def observation_space(self, params):
         return _mountain_car_obs_space(params)
 
+    def reward_range(self, params):
+        return -1.0, 0.0
+
     def action_space(self, params):
         return Discrete(3)
 
@@ -372,6 +386,9 @@ class MountainCarContinuous:
 
     def observation_space(self, params):
         return _mountain_car_obs_space(params)
+
+    def reward_range(self, params):
+        return -0.1, 100.0
 
     def action_space(self, params):
         return Box(-1.0, 1.0, (1,))

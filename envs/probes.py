@@ -67,6 +67,10 @@ class Probe:
     def action_space(self, params):
         return Box(-1.0, 1.0, (1,)) if self.continuous else Discrete(2)
 
+    def reward_range(self, params):
+        """Rewards lie in [-1, 1], continuous action rewards 1 - (a - best)^2 in [-1.25, 1]."""
+        return -1.25, 1.0
+
     @staticmethod
     def _obs(state: ProbeState) -> Array:
         return jnp.reshape(state.s, (1,)).astype(jnp.float32)

@@ -41,6 +41,8 @@ def _add_config_flags(parser: argparse.ArgumentParser, config_cls) -> None:
             kwargs.update(nargs="+", type=int, metavar="N")
         elif isinstance(default, (int, float, str)):
             kwargs["type"] = type(default)
+        elif default is None:  # optional numbers (v_min, v_max)
+            kwargs["type"] = float
         group.add_argument(_flag(f.name), **kwargs)
 
 

@@ -69,6 +69,10 @@ def _gram_schmidt(a: Array) -> Array:
 class MLP(nn.Module):
     """Dense layers with orthogonal init; last layer linear with gain `out_scale`.
 
+    Hidden layers are Dense -> Dropout (if `dropout` > 0) -> LayerNorm (if `layer_norm`) ->
+    activation, DroQ's order. Dropout is active only when `deterministic=False` (the caller
+    then passes a `dropout` rng to `apply`).
+
     Input [..., D] -> output [..., out_dim].
     """
 
@@ -77,12 +81,15 @@ class MLP(nn.Module):
     activation: str = "tanh"
     out_scale: float = 1.0
     layer_norm: bool = False
+    dropout: float = 0.0
 
     @nn.compact
-    def __call__(self, x: Array) -> Array:
+    def __call__(self, x: Array, deterministic: bool = True) -> Array:
         act = ACTIVATIONS[self.activation]
         for width in self.hidden:
             x = nn.Dense(width, kernel_init=orthogonal(np.sqrt(2.0)))(x)
+            if self.dropout > 0:
+                x = nn.Dropout(self.dropout, deterministic=deterministic)(x)
             if self.layer_norm:
                 x = nn.LayerNorm()(x)
             x = act(x)

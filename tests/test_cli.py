@@ -75,8 +75,11 @@ def test_presets_apply_and_flags_override():
 def test_sac_and_a2c_train_from_the_cli(tmp_path):
     out = run_cli("train", "sac", "--env", "Pendulum-v1", "--seeds", "2", "--total-steps", "320",
                   "--learning-starts", "256", "--batch-size", "32", "--hidden", "16", "16",
-                  "--num-envs", "2", "--utd", "0.5", "--out", str(tmp_path / "sac"))
+                  "--num-envs", "2", "--utd", "0.5", "--critic", "c51", "--num-bins", "11",
+                  "--v-min", "-2000", "--v-max", "0", "--out", str(tmp_path / "sac"))
     assert out.returncode == 0, out.stderr
+    record = json.load(open(tmp_path / "sac" / "config.json"))["config"]
+    assert (record["critic"], record["num_bins"], record["v_min"]) == ("c51", 11, -2000.0)
     assert "2 seed(s) x 320 env steps" in out.stdout
     rows = list(csv.DictReader(open(tmp_path / "sac" / "metrics.csv")))
     assert len(rows) == 2 * 32 and rows[0]["step"] == "258" and rows[-1]["step"] == "320"
@@ -93,6 +96,9 @@ def test_sac_and_a2c_train_from_the_cli(tmp_path):
     (["train", "sac", "--batch-size", "2048"], "batch_size"),
     (["train", "sac", "--tau", "1.5"], "tau"),
     (["train", "a2c", "--optimizer", "sgd"], "optimizer"),
+    (["train", "sac", "--critic", "c52"], "critic"),
+    (["train", "ppo", "--critic", "c51", "--v-min", "1"], "v_min"),
+    (["train", "sac", "--critic", "scalar", "--aggregate", "truncate"], "truncate"),
 ])
 def test_bad_off_policy_and_a2c_input_exits_nonzero_with_one_line(capsys, args, needle):
     assert cli.main(args) == 2

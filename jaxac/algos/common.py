@@ -18,6 +18,11 @@ def training_env(name: str, env_kwargs: Tuple[Tuple[str, Any], ...]) -> Tuple[An
     return wrap_for_training(env), params
 
 
+def base_env(name: str, env_kwargs: Tuple[Tuple[str, Any], ...]) -> Tuple[Any, Any]:
+    """The registered environment, unwrapped, and its params (for config validation)."""
+    return registry.make(name, **dict(env_kwargs))
+
+
 def check_env(name: str, env_kwargs) -> None:
     """Fails fast (before compiling) on an unknown environment or bad env kwargs."""
     try:

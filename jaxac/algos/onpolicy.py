@@ -20,7 +20,7 @@ from flax import struct
 
 from jaxac import config as C
 from jaxac.algos import common
-from jaxac.critics import Particles, make_critic
+from jaxac.critics import CriticOptions, Particles
 from jaxac.networks import policy_for, sampling_policy
 from jaxac.returns import gae
 from jaxac.rollout import EnvCarry, episode_metrics, reset_envs, unroll
@@ -28,12 +28,13 @@ from jaxac.types import Array, Metrics, PRNGKey
 
 
 @struct.dataclass
-class Config:
+class Config(CriticOptions):
     """Fields every on-policy actor-critic has. Subclasses override defaults and add fields.
 
     Static (structure): env, env_kwargs, total_steps, num_envs, num_steps, hidden, activation,
-    critic, continuous_dist, anneal_lr, normalize_advantages, init_log_std. Leaves (vmappable
+    continuous_dist, anneal_lr, normalize_advantages, init_log_std. Leaves (vmappable
     floats): learning_rate, gamma, gae_lambda, ent_coef, vf_coef, max_grad_norm, reward_scale.
+    The critic (V) and its options are `jaxac.critics.CriticOptions` fields.
     """
 
     env: str = C.static("CartPole-v1")
@@ -43,7 +44,6 @@ class Config:
     num_steps: int = C.static(128)
     hidden: Tuple[int, ...] = C.static((64, 64))
     activation: str = C.static("tanh")
-    critic: str = C.static("scalar")
     continuous_dist: str = C.static("gaussian")
     anneal_lr: bool = C.static(True)
     normalize_advantages: bool = C.static(True)
@@ -76,6 +76,7 @@ class Config:
         C.check_number("max_grad_norm", self.max_grad_norm, C.positive, "> 0")
         C.check_number("reward_scale", self.reward_scale, C.positive, "> 0")
         C.check_number("init_log_std", self.init_log_std, lambda x: abs(x) < 10, "in (-10, 10)")
+        self.validate_critic(*common.base_env(self.env, self.env_kwargs))
 
     @property
     def batch_size(self) -> int:
@@ -136,7 +137,7 @@ def components(cfg: Config, optimizer: str, eps: Any, optimizer_steps_per_update
         env.action_space(env_params), cfg.hidden, cfg.activation, cfg.continuous_dist,
         init_log_std=cfg.init_log_std,
     )
-    critic = make_critic(cfg.critic, hidden=cfg.hidden, activation=cfg.activation)
+    critic = cfg.build_critic(env, env_params, cfg.hidden, cfg.activation)
     scale = common.linear_decay(cfg.num_updates, optimizer_steps_per_update) if cfg.anneal_lr else None
     tx = common.optimizer(cfg.learning_rate, cfg.max_grad_norm, eps, optimizer, scale)
     return Components(env, env_params, net, dist, critic, tx)
@@ -152,14 +153,15 @@ def init(cfg: Config, comps: Components, key: PRNGKey) -> State:
 
 def collect(cfg: Config, comps: Components, state: State, key: PRNGKey) -> Tuple[EnvCarry, Batch, Metrics]:
     """One rollout, its values and GAE: (env carry after it, flattened batch, rollout metrics)."""
-    k_roll, k_value = jax.random.split(key)
+    k_roll, _ = jax.random.split(key)  # same key stream as when the value pass took a key
     policy = sampling_policy(comps.net, comps.dist)
     carry, traj = unroll(
         comps.env, comps.env_params, policy, state.params["actor"], state.env, k_roll, cfg.num_steps
     )
-    # one critic pass over [obs; next_obs] (next_obs is pre-reset: truncation bootstraps)
+    # one critic pass over [obs; next_obs] (next_obs is pre-reset: truncation bootstraps);
+    # no key: values for GAE are the deterministic estimate (no dropout)
     both = comps.critic.value(
-        state.params["critic"], jnp.concatenate([traj.obs, traj.next_obs]), None, k_value
+        state.params["critic"], jnp.concatenate([traj.obs, traj.next_obs]), None, None
     )
     value, next_value = jnp.split(both, 2)
     advantage, target = gae(

@@ -44,7 +44,7 @@ from flax import struct
 from jaxac import buffers
 from jaxac import config as C
 from jaxac.algos import common
-from jaxac.critics import Particles, make_critic
+from jaxac.critics import CriticOptions, Particles, preferred_aggregate
 from jaxac.critics.ensemble import AGGREGATES, Ensemble
 from jaxac.env import Box, Discrete
 from jaxac.networks import policy_for, sampling_policy
@@ -56,13 +56,15 @@ OBS_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "float16": jnp.f
 
 
 @struct.dataclass
-class Config:
+class Config(CriticOptions):
     """SAC hyperparameters; defaults are the SAC paper's (2x256 ReLU, lr 3e-4, tau 0.005,
     batch 256, one gradient step per env step).
 
     Static (structure): env, env_kwargs, total_steps, num_envs, rollout_length, utd,
-    batch_size, buffer_size, learning_starts, hidden, activation, critic, num_critics,
-    aggregate, obs_dtype. Leaves (vmappable floats): the rest.
+    batch_size, buffer_size, learning_starts, hidden, activation, num_critics, aggregate,
+    obs_dtype. Leaves (vmappable floats): the rest. The critic (Q) and its options are
+    `jaxac.critics.CriticOptions` fields; `aggregate="auto"` is "truncate" for critic="tqc"
+    and "min" otherwise.
     """
 
     env: str = C.static("Pendulum-v1")
@@ -76,9 +78,8 @@ class Config:
     learning_starts: int = C.static(1_000)
     hidden: Tuple[int, ...] = C.static((256, 256))
     activation: str = C.static("relu")
-    critic: str = C.static("scalar")
     num_critics: int = C.static(2)
-    aggregate: str = C.static("min")
+    aggregate: str = C.static("auto")
     obs_dtype: str = C.static("float32")
     actor_lr: float = 3e-4
     critic_lr: float = 3e-4
@@ -103,7 +104,13 @@ class Config:
                 f"utd={self.utd!r} is invalid: it must be > 0 and utd * num_envs * "
                 f"rollout_length (= {steps}) a whole number of gradient steps per update."
             )
-        C.check_choice("aggregate", self.aggregate, AGGREGATES)
+        C.check_choice("aggregate", self.aggregate, ("auto",) + AGGREGATES)
+        self.validate_critic(*common.base_env(self.env, self.env_kwargs))
+        if self.ensemble_rule == "truncate" and self.critic not in ("quantile", "tqc"):
+            raise C.ConfigError(
+                f"aggregate='truncate' is invalid for critic={self.critic!r}: truncation drops "
+                f"the largest quantiles, use critic='tqc' (or 'quantile')."
+            )
         C.check_choice("obs_dtype", self.obs_dtype, tuple(OBS_DTYPES))
         if self.batch_size > self.learning_starts:
             raise C.ConfigError(
@@ -130,6 +137,10 @@ class Config:
         C.check_number("target_entropy_scale", self.target_entropy_scale, lambda x: abs(x) < 100, "in (-100, 100)")
         C.check_number("target_entropy_ratio", self.target_entropy_ratio, lambda x: (x >= 0) & (x < 1), "in [0, 1)")
         C.check_number("reward_scale", self.reward_scale, C.positive, "> 0")
+
+    @property
+    def ensemble_rule(self) -> str:
+        return preferred_aggregate(self.critic) if self.aggregate == "auto" else self.aggregate
 
     @property
     def steps_per_update(self) -> int:
@@ -193,8 +204,8 @@ def components(cfg: Config) -> Components:
     net, dist = policy_for(space, cfg.hidden, cfg.activation, "tanh_gaussian", state_dependent_std=True)
     if isinstance(space, Box):  # a state-dependent log-std, bounded as in CleanRL / jaxrl
         dist = dataclasses.replace(dist, log_std_min=-5.0, log_std_max=2.0)
-    critic = Ensemble(make_critic(cfg.critic, hidden=cfg.hidden, activation=cfg.activation),
-                      cfg.num_critics, cfg.aggregate)
+    member = cfg.build_critic(env, env_params, cfg.hidden, cfg.activation)
+    critic = Ensemble(member, cfg.num_critics, cfg.ensemble_rule, cfg.tqc_drop)
     tx = {"actor": optax.adam(cfg.actor_lr), "critic": optax.adam(cfg.critic_lr),
           "alpha": optax.adam(cfg.alpha_lr)}
     if isinstance(space, Discrete):

@@ -13,11 +13,13 @@ any leading batch dims. A TD or lambda-return target is an affine map of particl
 
 from __future__ import annotations
 
-from typing import Any, Optional, Protocol, Tuple
+import dataclasses
+from typing import Any, Optional, Protocol, Sequence, Tuple
 
 import jax.numpy as jnp
 from flax import struct
 
+from jaxac.networks import MLP
 from jaxac.types import Array, Metrics, PRNGKey
 
 
@@ -59,3 +61,32 @@ class Critic(Protocol):
         old_value: Optional[Array] = None,
         clip: Optional[Array] = None,
     ) -> Tuple[Array, Metrics]: ...
+
+
+def critic_input(obs: Array, action: Optional[Array]) -> Array:
+    """[..., obs_dim] or [..., obs_dim + action_dim] for Q(s, a)."""
+    if action is None:
+        return obs
+    return jnp.concatenate([obs, action.astype(obs.dtype)], axis=-1)
+
+
+@dataclasses.dataclass(frozen=True)
+class Head:
+    """The network every critic puts on top of its inputs: an MLP with `out_dim` outputs.
+
+    `dropout` > 0 is active whenever the caller passes a key (training and targets, as in
+    DroQ/STAC) and off with `key=None` (evaluation).
+    """
+
+    hidden: Sequence[int] = (64, 64)
+    activation: str = "tanh"
+    layer_norm: bool = False
+    dropout: float = 0.0
+
+    def mlp(self, out_dim: int, out_scale: float = 1.0) -> MLP:
+        return MLP(tuple(self.hidden), out_dim, self.activation, out_scale, self.layer_norm, self.dropout)
+
+    def apply_mlp(self, mlp: MLP, params, x: Array, key: Optional[Any]) -> Array:
+        if self.dropout > 0 and key is not None:
+            return mlp.apply(params, x, deterministic=False, rngs={"dropout": key})
+        return mlp.apply(params, x)

@@ -1,0 +1,205 @@
+"""Critic family: hand-derived losses and projections, the protocol's shapes for every critic,
+ensemble aggregation (min, mean, TQC truncation), value ranges and config errors."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxac
+from jaxac.algos import ppo, sac
+from jaxac.critics import CRITICS, Ensemble, Particles
+from jaxac.critics.categorical import categorical_projection, cross_entropy, hl_gauss_probs
+from jaxac.critics.ensemble import aggregate_particles
+from jaxac.critics.flow import euler_integrate
+from jaxac.critics.gaussian import gaussian_nll
+from jaxac.critics.quantile import quantile_huber_loss
+
+P = lambda atoms, weights: Particles(jnp.array(atoms, jnp.float32), jnp.array(weights, jnp.float32))
+
+
+# --- C51 projection -----------------------------------------------------------------------
+def test_projection_splits_by_distance_and_keeps_mass_on_exact_points():
+    support = jnp.array([0.0, 1.0, 2.0])
+    # 0.5 splits evenly; 2.0 lies on a point (l == u); 3.0 and -1.0 are clipped to the ends
+    probs = categorical_projection(P([0.5, 2.0, 3.0, -1.0], [0.25] * 4), support)
+    np.testing.assert_allclose(probs, [0.375, 0.125, 0.5], atol=1e-6)
+
+
+def test_projection_of_a_td_backup_of_the_support():
+    support = jnp.array([0.0, 1.0, 2.0])
+    target = P(support, [0.2, 0.3, 0.5]).affine(jnp.array(1.0), jnp.array(0.5))  # atoms 1, 1.5, 2
+    np.testing.assert_allclose(categorical_projection(target, support), [0.0, 0.35, 0.65], atol=1e-6)
+
+
+def test_projection_mass_on_every_support_point_of_a_wide_support():
+    support = jnp.linspace(-10.0, 10.0, 51)
+    for j in (0, 7, 25, 50):
+        probs = categorical_projection(Particles.point(support[j]), support)
+        assert float(probs[j]) == pytest.approx(1.0, abs=1e-5)
+        assert float(probs.sum()) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_projection_is_batched():
+    support = jnp.linspace(0.0, 4.0, 5)
+    atoms = jnp.array([[[0.5], [3.0]], [[4.0], [1.25]]])  # [2, 2, 1]
+    probs = categorical_projection(Particles(atoms, jnp.ones_like(atoms)), support)
+    assert probs.shape == (2, 2, 5)
+    np.testing.assert_allclose(probs[1, 1], [0, 0.75, 0.25, 0, 0], atol=1e-6)
+
+
+# --- HL-Gauss -----------------------------------------------------------------------------
+def test_hl_gauss_bins_are_normal_cdf_differences_over_the_covered_mass():
+    edges = jnp.array([0.0, 1.0, 2.0])
+    # y = 0.5, sigma = 0.5: standardised edges -1, 1, 3
+    phi = np.array([0.15865525, 0.84134475, 0.99865010])
+    raw = np.diff(phi)
+    probs = hl_gauss_probs(Particles.point(jnp.array(0.5)), edges, 0.5)
+    np.testing.assert_allclose(probs, raw / raw.sum(), rtol=1e-5)
+    assert float(probs.sum()) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_hl_gauss_symmetric_target_between_two_bins():
+    probs = hl_gauss_probs(Particles.point(jnp.array(1.0)), jnp.array([0.0, 1.0, 2.0]), 1.0)
+    np.testing.assert_allclose(probs, [0.5, 0.5], atol=1e-6)
+
+
+def test_cross_entropy_of_a_one_hot_target():
+    logits = jnp.log(jnp.array([0.2, 0.3, 0.5]))
+    assert float(cross_entropy(jnp.array([0.0, 0.0, 1.0]), logits)) == pytest.approx(-np.log(0.5), rel=1e-5)
+
+
+# --- quantiles ------------------------------------------------------------------------------
+def test_quantile_huber_on_two_quantiles_and_one_atom():
+    # tau = (0.25, 0.75); delta = +0.5 and -0.5; each |tau - 1[delta<0]| = 0.25, Huber = 0.125
+    loss = quantile_huber_loss(jnp.array([0.0, 1.0]), Particles.point(jnp.array(0.5)), 1.0)
+    assert float(loss) == pytest.approx(0.03125, rel=1e-6)
+
+
+def test_quantile_huber_on_two_atoms_uses_the_linear_branch():
+    # m=1 (tau .25): deltas 0, 2 -> 0 and .25*1.5; m=2 (tau .75): deltas -1, 1 -> .25*.5, .75*.5
+    loss = quantile_huber_loss(jnp.array([0.0, 1.0]), P([0.0, 2.0], [0.5, 0.5]), 1.0)
+    assert float(loss) == pytest.approx(((0.0 + 0.375) / 2 + (0.125 + 0.375) / 2) / 2, rel=1e-6)
+
+
+# --- Gaussian ---------------------------------------------------------------------------------
+def test_gaussian_nll():
+    nll = gaussian_nll(jnp.array(0.0), jnp.array(2.0), Particles.point(jnp.array(1.0)))
+    assert float(nll) == pytest.approx(0.125 + np.log(2.0) + 0.5 * np.log(2 * np.pi), rel=1e-6)
+
+
+# --- flow integration -----------------------------------------------------------------------
+def test_euler_integration_of_a_constant_field_is_exact():
+    assert float(euler_integrate(lambda z, t: 3.0 * jnp.ones_like(z), jnp.array(1.0), 8)) == 4.0
+
+
+def test_euler_integration_is_the_left_riemann_sum():
+    # dz/dt = 2t: Euler from t=0 with K steps gives sum_i 2 (i/K) / K = (K - 1) / K
+    z = euler_integrate(lambda z, t: 2.0 * t * jnp.ones_like(z), jnp.array(0.0), 8)
+    assert float(z) == pytest.approx(7 / 8, rel=1e-6)
+
+
+def test_flow_target_of_the_straight_path_field_reaches_the_target():
+    """With v = (y - z) / (1 - t) (the straight path's field), one Euler step lands on y."""
+    y = 5.0
+    z = euler_integrate(lambda z, t: (y - z) / (1.0 - t), jnp.array(-3.0), 1)
+    assert float(z) == pytest.approx(y)
+
+
+# --- ensembles ------------------------------------------------------------------------------
+def test_tqc_truncation_of_a_known_pooled_set():
+    members = Particles(jnp.array([[1.0, 5.0, 3.0], [2.0, 6.0, 4.0]]), jnp.full((2, 3), 1 / 3))
+    out = aggregate_particles(members, "truncate", drop=1)  # drop 1 per member: 6 and 5
+    np.testing.assert_allclose(out.atoms, [1, 2, 3, 4])
+    np.testing.assert_allclose(out.weights, [0.25] * 4, rtol=1e-6)
+
+
+def test_min_rule_picks_the_member_with_the_lower_mean_per_sample():
+    members = Particles(jnp.array([[[0.0, 4.0], [9.0, 9.0]], [[1.0, 1.0], [0.0, 2.0]]]),
+                        jnp.full((2, 2, 2), 0.5))  # [E=2, B=2, N=2]
+    out = aggregate_particles(members, "min")
+    np.testing.assert_allclose(out.atoms, [[1.0, 1.0], [0.0, 2.0]])
+
+
+def test_mean_rule_pools_with_equal_weight():
+    members = Particles(jnp.array([[1.0], [3.0]]), jnp.ones((2, 1)))
+    out = aggregate_particles(members, "mean")
+    assert float(out.mean()) == pytest.approx(2.0)
+
+
+# --- every critic through the protocol ------------------------------------------------------
+def _member(name):
+    return sac.Config(env="Pendulum-v1", critic=name, hidden=(8,), num_bins=11, num_quantiles=5,
+                      tqc_drop=1, flow_samples=3).build_critic(*jaxac.make("Pendulum-v1"), (8,), "relu")
+
+
+@pytest.mark.parametrize("name", list(CRITICS))
+def test_protocol_shapes_and_finite_gradients(name):
+    """Q(s, a) through an ensemble; V(s) is exercised by the PPO/A2C tests."""
+    critic = Ensemble(_member(name), 2, "truncate" if name == "tqc" else "min", 1)
+    obs = jax.random.normal(jax.random.key(0), (6, 3))
+    act = jnp.ones((6, 1))
+    params = critic.init(jax.random.key(1), obs[0], act[0])
+    k = jax.random.key(2)
+    assert critic.value(params, obs, act, k).shape == (6,)
+    target = critic.target(params, obs, act, k)
+    assert target.atoms.shape == target.weights.shape and target.atoms.shape[0] == 6
+    np.testing.assert_allclose(target.weights.sum(-1), 1.0, rtol=1e-5)
+    backup = target.affine(jnp.ones(6), 0.99 * jnp.ones(6))
+    grads = jax.grad(lambda p: critic.loss(p, obs, act, backup, k)[0].mean())(params)
+    leaves = jax.tree.leaves(grads)
+    assert all(np.isfinite(np.asarray(g)).all() for g in leaves)
+    assert any(np.abs(np.asarray(g)).sum() > 0 for g in leaves)
+
+
+def test_gaussian_value_is_pessimistic_by_beta():
+    cfg = lambda beta: sac.Config(critic="gaussian", gauss_beta=beta, hidden=(8,))
+    env, params = jaxac.make("Pendulum-v1")
+    obs, act = jnp.ones((4, 3)), jnp.zeros((4, 1))
+    neutral, pessimistic = (c.build_critic(env, params, (8,), "relu") for c in (cfg(0.0), cfg(0.5)))
+    p = neutral.init(jax.random.key(0), obs[0], act[0])
+    mean, std = neutral.mean_std(p, obs, act, None)
+    np.testing.assert_allclose(pessimistic.value(p, obs, act), mean - 0.5 * std, rtol=1e-6)
+
+
+def test_flow_integrate_mode_has_no_distilled_head():
+    cfg = sac.Config(critic="flow", flow_actor="integrate", hidden=(8,))
+    critic = cfg.build_critic(*jaxac.make("Pendulum-v1"), (8,), "relu")
+    params = critic.init(jax.random.key(0), jnp.ones(3), jnp.zeros(1))
+    assert set(params) == {"velocity"}
+    assert critic.value(params, jnp.ones((2, 3)), jnp.zeros((2, 1))).shape == (2,)
+
+
+# --- value range and config errors ---------------------------------------------------------
+def test_value_range_from_reward_bounds_and_gamma():
+    env, params = jaxac.make("CartPole-v1")
+    lo, hi = ppo.Config(critic="c51", gamma=0.99).value_range(env, params)
+    assert (float(lo), float(hi)) == pytest.approx((0.0, 100.0))
+    env, params = jaxac.make("Pendulum-v1")
+    lo, hi = sac.Config(critic="c51", gamma=0.9, reward_scale=0.1).value_range(env, params)
+    assert float(lo) == pytest.approx(-16.2736044, rel=1e-5) and float(hi) == 0.0
+    assert sac.Config(critic="c51", v_min=-5.0, v_max=5.0).value_range(env, params) == (-5.0, 5.0)
+
+
+@pytest.mark.parametrize("kwargs,field", [
+    (dict(critic="c52"), "critic"),
+    (dict(critic="c51", num_bins=1), "num_bins"),
+    (dict(critic="c51", v_min=1.0), "v_min"),
+    (dict(critic="c51", v_min=1.0, v_max=0.0), "v_min"),
+    (dict(critic="tqc", tqc_drop=25), "tqc_drop"),
+    (dict(critic="flow", flow_actor="both"), "flow_actor"),
+    (dict(critic="flow", flow_noise=0.0), "flow_noise"),
+    (dict(critic="gaussian", critic_dropout=1.0), "critic_dropout"),
+    (dict(critic="c51", gamma=1.0), "gamma"),
+])
+def test_bad_critic_options_name_the_field(kwargs, field):
+    for module in (ppo, sac):
+        with pytest.raises(jaxac.ConfigError, match=field):
+            module.Config(**kwargs)
+
+
+def test_truncation_needs_a_quantile_critic():
+    with pytest.raises(jaxac.ConfigError, match="truncate"):
+        sac.Config(critic="c51", aggregate="truncate")
+    assert sac.Config(critic="tqc").ensemble_rule == "truncate"
+    assert sac.Config(critic="quantile").ensemble_rule == "min"

@@ -1,0 +1,159 @@
+"""Every critic inside SAC on Pendulum-v1, at UTD 1 and at a high UTD, many seeds per call.
+
+    python benchmarks/critics.py                       # full run (long on a 2-core CPU)
+    python benchmarks/critics.py --quick               # tiny budgets, to check it works
+    python benchmarks/critics.py --critics scalar flow --utds 8 --seeds 8
+
+For each (critic, UTD) all seeds train in one `jit(vmap(train))` call from the SAC Pendulum
+preset with only `critic` and `utd` changed (and the critic's defaults). Reported per run:
+final return (mean over seeds of the training episodes that ended in the last 5% of the run),
+its 95% bootstrap confidence interval over seeds, compile and training wall time. Learning
+curves (mean and 95% band over seeds) go to a PNG next to the table. Needs matplotlib
+(`pip install -e .[plot]`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+
+import jax
+import numpy as np
+
+from jaxac import presets
+from jaxac.algos import sac
+from jaxac.critics import CRITICS
+from jaxac.logging import versions
+from jaxac.summary import final_return
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def bootstrap_ci(x: np.ndarray, reps: int = 10_000, seed: int = 0):
+    """95% percentile-bootstrap interval of the mean of `x` (NaNs dropped)."""
+    x = x[np.isfinite(x)]
+    if len(x) < 2:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    means = rng.choice(x, (reps, len(x))).mean(1)
+    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+def curve(metrics: dict, steps_per_update: int, warmup: int, points: int = 40):
+    """(env steps [P], per-seed mean return of episodes ending in each of P windows [S, P])."""
+    ret = np.asarray(metrics["episode_return"], np.float64)
+    count = np.asarray(metrics["episodes"], np.float64)
+    n = ret.shape[-1]
+    edges = np.linspace(0, n, points + 1).astype(int)
+    total = np.where(count > 0, np.nan_to_num(ret) * count, 0.0)
+    out = []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        eps = count[:, lo:hi].sum(1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out.append(np.where(eps > 0, total[:, lo:hi].sum(1) / np.maximum(eps, 1), np.nan))
+    return warmup + edges[1:] * steps_per_update, np.stack(out, 1)
+
+
+def run_one(critic: str, utd: float, seeds: int, total_steps: int, env: str):
+    cfg = presets.config("sac", env, critic=critic, utd=utd, total_steps=total_steps)
+    keys = jax.random.split(jax.random.key(0), seeds)
+    train = jax.jit(jax.vmap(sac.train, in_axes=(None, 0)))
+    t0 = time.perf_counter()
+    compiled = train.lower(cfg, keys).compile()
+    compile_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    _, metrics = compiled(cfg, keys)
+    metrics = jax.device_get(metrics)
+    train_s = time.perf_counter() - t0
+    finals = final_return(metrics)
+    steps, returns = curve(metrics, cfg.steps_per_update, cfg.warmup_steps)
+    return {
+        "critic": critic, "utd": utd, "seeds": seeds, "total_steps": total_steps,
+        "final_per_seed": finals.tolist(), "final_mean": float(np.nanmean(finals)),
+        "ci95": bootstrap_ci(finals), "compile_s": compile_s, "train_s": train_s,
+        "curve_steps": steps.tolist(), "curve": returns.tolist(),
+    }
+
+
+def plot(results, path: str, env: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    utds = sorted({r["utd"] for r in results})
+    fig, axes = plt.subplots(1, len(utds), figsize=(6 * len(utds), 4.2), squeeze=False)
+    for ax, utd in zip(axes[0], utds):
+        for r in (r for r in results if r["utd"] == utd):
+            x, y = np.asarray(r["curve_steps"]), np.asarray(r["curve"])
+            mean = np.nanmean(y, 0)
+            sem = np.nanstd(y, 0) / np.sqrt(np.maximum(np.isfinite(y).sum(0), 1))
+            ax.plot(x, mean, label=r["critic"])
+            ax.fill_between(x, mean - 1.96 * sem, mean + 1.96 * sem, alpha=0.2)
+        ax.set_title(f"SAC {env}, UTD {utd:g}, {results[0]['seeds']} seeds (mean, 95% band)")
+        ax.set_xlabel("env steps")
+        ax.set_ylabel("episode return")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--env", default="Pendulum-v1")
+    parser.add_argument("--critics", nargs="+", default=list(CRITICS))
+    parser.add_argument("--utds", nargs="+", type=float, default=[1.0, 8.0])
+    parser.add_argument("--seeds", type=int, default=8)
+    parser.add_argument("--steps", nargs="+", type=int, default=[20_000, 8_000],
+                        help="env steps per seed, one per UTD (a high UTD is run on fewer)")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--out", default=os.path.join(HERE, "results", "critics"))
+    args = parser.parse_args()
+    if args.quick:
+        args.seeds, args.steps = 2, [1_500] * len(args.utds)
+    if len(args.steps) != len(args.utds):
+        parser.error("give one --steps value per --utds value")
+
+    results = []
+    for utd, steps in zip(args.utds, args.steps):
+        for critic in args.critics:
+            r = run_one(critic, utd, args.seeds, steps, args.env)
+            results.append(r)
+            print(f"{critic:9s} UTD {utd:g}: {r['final_mean']:8.1f} "
+                  f"[{r['ci95'][0]:.1f}, {r['ci95'][1]:.1f}]  compile {r['compile_s']:.1f} s, "
+                  f"train {r['train_s']:.1f} s", flush=True)
+
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out + ".json", "w") as fh:
+        json.dump(results, fh)
+    plot(results, args.out + ".png", args.env)
+    lines = [
+        f"# Critics inside SAC on {args.env}",
+        "",
+        f"- command: `python benchmarks/{os.path.basename(__file__)} {' '.join(sys.argv[1:])}`".rstrip(),
+        f"- machine: {platform.platform()}, {os.cpu_count()} CPU cores, backend {jax.default_backend()}",
+        f"- versions: {versions()}",
+        f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        f"- SAC preset for {args.env} with `critic` and `utd` changed; {args.seeds} seeds per row "
+        "in one vmapped call. Final return: training episodes that ended in the last 5% of the "
+        "run, mean over seeds, 95% bootstrap CI over seeds. Wall times are for all seeds.",
+        f"- learning curves: [{os.path.basename(args.out)}.png]({os.path.basename(args.out)}.png)",
+        "",
+        "| critic | UTD | env steps | final return | 95% CI | compile s | train s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        lines.append(f"| {r['critic']} | {r['utd']:g} | {r['total_steps']:,} | {r['final_mean']:.1f} | "
+                     f"[{r['ci95'][0]:.1f}, {r['ci95'][1]:.1f}] | {r['compile_s']:.1f} | {r['train_s']:.1f} |")
+    with open(args.out + ".md", "w") as fh:
+        fh.write("\n".join(lines) + "\n")
+    print(f"wrote {args.out}.md, .json and .png")
+
+
+if __name__ == "__main__":
+    main()

@@ -2,7 +2,7 @@
 
     python benchmarks/critics.py                       # full run (long on a 2-core CPU)
     python benchmarks/critics.py --quick               # tiny budgets, to check it works
-    python benchmarks/critics.py --critics scalar flow --utds 8 --seeds 8
+    python benchmarks/critics.py --critics scalar flow --utds 8 --steps 5000 --append
 
 For each (critic, UTD) all seeds train in one `jit(vmap(train))` call from the SAC Pendulum
 preset with only `critic` and `utd` changed (and the critic's defaults). Reported per run:
@@ -112,6 +112,8 @@ def main() -> None:
     parser.add_argument("--steps", nargs="+", type=int, default=[20_000, 8_000],
                         help="env steps per seed, one per UTD (a high UTD is run on fewer)")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--append", action="store_true",
+                        help="keep the rows of an earlier run (other critic/UTD) in the outputs")
     parser.add_argument("--out", default=os.path.join(HERE, "results", "critics"))
     args = parser.parse_args()
     if args.quick:
@@ -119,36 +121,40 @@ def main() -> None:
     if len(args.steps) != len(args.utds):
         parser.error("give one --steps value per --utds value")
 
-    results = []
+    results, commands = [], [f"python benchmarks/{os.path.basename(__file__)} {' '.join(sys.argv[1:])}".rstrip()]
+    if args.append and os.path.exists(args.out + ".json"):
+        with open(args.out + ".json") as fh:
+            earlier = json.load(fh)
+        results, commands = earlier["results"], earlier["commands"] + commands
     for utd, steps in zip(args.utds, args.steps):
         for critic in args.critics:
             r = run_one(critic, utd, args.seeds, steps, args.env)
-            results.append(r)
+            results = [q for q in results if (q["critic"], q["utd"]) != (critic, utd)] + [r]
             print(f"{critic:9s} UTD {utd:g}: {r['final_mean']:8.1f} "
                   f"[{r['ci95'][0]:.1f}, {r['ci95'][1]:.1f}]  compile {r['compile_s']:.1f} s, "
                   f"train {r['train_s']:.1f} s", flush=True)
 
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out + ".json", "w") as fh:
-        json.dump(results, fh)
+        json.dump({"results": results, "commands": commands}, fh)
     plot(results, args.out + ".png", args.env)
     lines = [
         f"# Critics inside SAC on {args.env}",
         "",
-        f"- command: `python benchmarks/{os.path.basename(__file__)} {' '.join(sys.argv[1:])}`".rstrip(),
+        "- commands: " + "; ".join(f"`{c}`" for c in commands),
         f"- machine: {platform.platform()}, {os.cpu_count()} CPU cores, backend {jax.default_backend()}",
         f"- versions: {versions()}",
         f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
-        f"- SAC preset for {args.env} with `critic` and `utd` changed; {args.seeds} seeds per row "
+        f"- SAC preset for {args.env} with `critic` and `utd` changed; all seeds of a row "
         "in one vmapped call. Final return: training episodes that ended in the last 5% of the "
         "run, mean over seeds, 95% bootstrap CI over seeds. Wall times are for all seeds.",
         f"- learning curves: [{os.path.basename(args.out)}.png]({os.path.basename(args.out)}.png)",
         "",
-        "| critic | UTD | env steps | final return | 95% CI | compile s | train s |",
-        "|---|---|---|---|---|---|---|",
+        "| critic | UTD | seeds | env steps | final return | 95% CI | compile s | train s |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for r in results:
-        lines.append(f"| {r['critic']} | {r['utd']:g} | {r['total_steps']:,} | {r['final_mean']:.1f} | "
+    for r in sorted(results, key=lambda r: (r["utd"], list(CRITICS).index(r["critic"]))):
+        lines.append(f"| {r['critic']} | {r['utd']:g} | {r['seeds']} | {r['total_steps']:,} | {r['final_mean']:.1f} | "
                      f"[{r['ci95'][0]:.1f}, {r['ci95'][1]:.1f}] | {r['compile_s']:.1f} | {r['train_s']:.1f} |")
     with open(args.out + ".md", "w") as fh:
         fh.write("\n".join(lines) + "\n")

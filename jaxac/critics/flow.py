@@ -32,7 +32,6 @@ import jax
 import jax.numpy as jnp
 
 from jaxac.critics.base import Head, Particles, critic_input
-from jaxac.critics.categorical import hl_gauss_probs
 from jaxac.types import Array, Metrics, PRNGKey
 
 ACTOR_VALUES = ("distill", "integrate")
@@ -44,6 +43,15 @@ def euler_integrate(velocity, z0: Array, steps: int) -> Array:
     def body(i, z):
         return z + velocity(z, i / steps) / steps
     return jax.lax.fori_loop(0, steps, body, z0)
+
+
+def smoothed_histogram(z: Array, edges: Array, sigma: Array) -> Array:
+    """HL-Gauss-style histogram features of z [...] -> [..., N] over bins with `edges` [N+1],
+    normalised to the covered mass. The normal CDF is replaced by the logistic
+    `sigmoid(1.702 x)` (max error 0.01): these are input features, not a loss, and it is 4x
+    cheaper on CPU, where the R x K integration steps of each target evaluate it."""
+    cdf = jax.nn.sigmoid(1.702 * (edges - z[..., None]) / sigma)
+    return (cdf[..., 1:] - cdf[..., :-1]) / jnp.maximum(cdf[..., -1:] - cdf[..., :1], 1e-12)
 
 
 def time_embedding(t: Array) -> Array:
@@ -78,8 +86,7 @@ class FlowCritic(Head):
         """[...] -> [..., num_bins + 1]: scaled scalar and histogram embedding."""
         edges = jnp.linspace(self.v_min, self.v_max, self.num_bins + 1)
         sigma = 0.75 * self.width / self.num_bins
-        inside = jnp.clip(z, self.v_min, self.v_max)
-        hist = hl_gauss_probs(Particles.point(inside), edges, sigma)
+        hist = smoothed_histogram(jnp.clip(z, self.v_min, self.v_max), edges, sigma)
         scaled = 2.0 * (z - self.v_min) / self.width - 1.0
         return jnp.concatenate([scaled[..., None], hist], -1)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import dataclasses
 import os
 import sys
@@ -75,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--seed", type=int, default=0, help="base PRNG seed")
         p.add_argument("--out", default=None, help="run directory for metrics.csv/config.json")
         p.add_argument("--no-preset", action="store_true", help="ignore the env's preset")
+        p.add_argument("--chunk-updates", type=int, default=None,
+                       help="updates per compiled chunk (progress/log interval); default: 1%% of the run")
+        p.add_argument("--no-progress", action="store_true", help="no progress bar")
         _add_config_flags(p, module.Config)
     sub.add_parser("envs", help="list registered environments")
     return parser
@@ -99,24 +103,29 @@ def cmd_train(args: argparse.Namespace) -> int:
     from jaxac import logging as run_logs
     from jaxac.summary import final_return
 
+    from jaxac import stream
+
     start = time.perf_counter()
     if args.seeds < 1:
         raise C.ConfigError(f"--seeds {args.seeds} is invalid: use at least 1.")
+    if args.chunk_updates is not None and args.chunk_updates < 1:
+        raise C.ConfigError(f"--chunk-updates {args.chunk_updates} is invalid: use at least 1.")
     cfg = _config_from_args(args)
     module = presets.ALGORITHMS[args.algo]
     keys = jax.random.split(jax.random.key(args.seed), args.seeds)
-    train = jax.jit(jax.vmap(module.train, in_axes=(None, 0)))
 
     t0 = time.perf_counter()
-    compiled = train.lower(cfg, keys).compile()
+    runner = stream.Runner(module, cfg, args.seeds, args.chunk_updates)
+    state = runner.init(cfg, keys)  # includes the warm-up steps of off-policy algorithms
+    runner.compile(state)
     compile_s = time.perf_counter() - t0
-    env_steps = cfg.warmup_steps + cfg.num_updates * cfg.steps_per_update
+    env_steps = runner.env_steps(cfg.num_updates)
     print(f"{args.algo} on {cfg.env}: {args.seeds} seed(s) x {env_steps:,} "
           f"env steps; compiled in {compile_s:.1f} s", flush=True)
 
     t0 = time.perf_counter()
-    _, metrics = compiled(cfg, keys)
-    metrics = jax.device_get(metrics)
+    with _progress_bar(args, env_steps) as on_chunk:
+        _, metrics, _ = runner.run(state, 0, on_chunk)
     run_s = time.perf_counter() - t0
     total_steps = args.seeds * env_steps
     finals = final_return(metrics)
@@ -138,6 +147,25 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"wrote {args.out}/metrics.csv and {args.out}/config.json")
     print(f"total wall time {time.perf_counter() - start:.1f} s")
     return 0
+
+
+@contextlib.contextmanager
+def _progress_bar(args: argparse.Namespace, total_steps: int):
+    """A tqdm bar over env steps per seed (rate over all seeds, ETA, mean return over seeds);
+    yields the per-chunk callback. tqdm: small, ubiquitous, and it handles terminals, pipes
+    and notebooks; it writes to stderr so stdout stays parseable."""
+    if args.no_progress:
+        yield None
+        return
+    from tqdm import tqdm
+
+    with tqdm(total=total_steps, unit="step", desc=f"{args.algo} {args.seeds} seed(s)",
+              dynamic_ncols=True, mininterval=0.5) as bar:
+        def on_chunk(p):
+            bar.update(p.env_steps - bar.n)
+            bar.set_postfix_str(f"return {p.mean_return:.1f}, {p.steps_per_second:,.0f} steps/s all seeds",
+                                refresh=True)
+        yield on_chunk
 
 
 def main(argv: Optional[List[str]] = None) -> int:

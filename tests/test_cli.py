@@ -20,9 +20,12 @@ def run_cli(*args):
 
 def test_train_writes_metrics_and_config_and_is_reproducible_across_processes(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
-    out = run_cli(*ARGS, "--out", str(a))
+    out = run_cli(*ARGS, "--out", str(a), "--chunk-updates", "2")
     assert out.returncode == 0, out.stderr
     assert "compiled in" in out.stdout and "env steps/s" in out.stdout and "±" in out.stdout
+    # the progress bar (stderr) moved once per chunk of 2 updates: 512, 1024, 1536, 2048 steps
+    for steps in (512, 1024, 1536, 2048):
+        assert f"{steps}/2048" in out.stderr, out.stderr
     rows = list(csv.DictReader(open(a / "metrics.csv")))
     assert len(rows) == 2 * 8  # 2 seeds x (2048 / (4 * 64)) updates
     assert {"seed", "step", "episode_return", "loss", "approx_kl"} <= set(rows[0])

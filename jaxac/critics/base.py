@@ -9,6 +9,13 @@
 `action=None` makes the critic a state-value V(s); an action makes it Q(s, a). Inputs carry
 any leading batch dims. A TD or lambda-return target is an affine map of particles
 (`r + discount * atoms`), so an algorithm never asks which critic it has.
+
+`value` is what the actor maximises and GAE uses (the mean for most critics; the pessimistic
+`mu - beta sigma` for the Gaussian critic; a distilled head or the integration for the flow
+critic). `key=None` gives the deterministic estimate (no dropout). `old_value`/`clip` ask
+for PPO's clipped value loss; critics without a clipped form (distributions, flows) ignore
+them. Implementations: scalar, categorical (C51, HL-Gauss), quantile, gaussian, flow; any of
+them can be wrapped in `ensemble.Ensemble`.
 """
 
 from __future__ import annotations

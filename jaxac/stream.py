@@ -73,7 +73,8 @@ class Runner:
         self.num_seeds = num_seeds
         self.init = jax.jit(jax.vmap(module.init, in_axes=(None, 0)))
         chunk = lambda c, s, n: run_some(module.update, c, s, n, self.chunk_updates)
-        self._chunk = jax.jit(jax.vmap(chunk, in_axes=(None, 0, None)))
+        # the state is donated: the replay buffer is updated in place, not copied per chunk
+        self._chunk = jax.jit(jax.vmap(chunk, in_axes=(None, 0, None)), donate_argnums=1)
         self.executable = None
 
     def compile(self, state: Any) -> float:
@@ -88,7 +89,10 @@ class Runner:
     def run(self, state: Any, start: int, on_chunk: Optional[Callable[[Progress], Any]] = None,
             stop: Optional[Callable[[], bool]] = None) -> Tuple[Any, Dict[str, np.ndarray], int]:
         """Updates from `start` to `cfg.num_updates`, or until `stop()` is true at a chunk
-        boundary. Returns (state, metrics [seeds, updates run], updates completed)."""
+        boundary. Returns (state, metrics [seeds, updates run], updates completed).
+
+        `state` is consumed (donated to the first chunk); so is each `Progress.state` by the
+        next chunk: copy it (e.g. to host) inside `on_chunk` to keep it."""
         if self.executable is None:
             self.compile(state)
         cfg, done, chunks = self.cfg, start, []

@@ -41,13 +41,17 @@ def _manager(directory: str, keep: int):
     return ocp.CheckpointManager(os.path.abspath(directory), options=options)
 
 
-def save(directory: str, step: int, state: Any, meta: Dict[str, Any], keep: int = 3) -> None:
-    """Saves `state` and `meta` as checkpoint `step` (e.g. the update count) atomically."""
+def save(directory: str, step: int, state: Any, meta: Dict[str, Any], keep: int = 3,
+         history: Optional[Dict[str, np.ndarray]] = None) -> None:
+    """Saves `state`, `meta` and optionally the metrics `history` so far (numpy arrays, e.g.
+    [seeds, updates]) as checkpoint `step` (the update count), atomically."""
     import orbax.checkpoint as ocp
 
+    items = dict(state=ocp.args.PyTreeSave(_to_saveable(state)), meta=ocp.args.JsonSave(meta))
+    if history:
+        items["history"] = ocp.args.PyTreeSave({k: np.asarray(v) for k, v in history.items()})
     with _manager(directory, keep) as mngr:
-        mngr.save(step, args=ocp.args.Composite(state=ocp.args.PyTreeSave(_to_saveable(state)),
-                                                meta=ocp.args.JsonSave(meta)))
+        mngr.save(step, args=ocp.args.Composite(**items))
         mngr.wait_until_finished()
 
 
@@ -57,6 +61,22 @@ def latest_step(directory: str) -> Optional[int]:
         return None
     with _manager(directory, 1000) as mngr:
         return mngr.latest_step()
+
+
+def restore_history(directory: str, step: int) -> Dict[str, np.ndarray]:
+    """The metrics history saved with checkpoint `step` ({} if none was saved)."""
+    import orbax.checkpoint as ocp
+
+    path = os.path.join(os.path.abspath(directory), str(step), "history")
+    if not os.path.isdir(path):
+        return {}
+    try:
+        with _manager(directory, 1000) as mngr:
+            out = mngr.restore(step, args=ocp.args.Composite(history=ocp.args.PyTreeRestore()))["history"]
+    except Exception as err:  # noqa: BLE001
+        raise CheckpointError(f"metrics history of checkpoint {step} in {directory} cannot be read: "
+                              f"{type(err).__name__}") from None
+    return {k: np.asarray(v) for k, v in out.items()}
 
 
 def restore(directory: str, like: Any, expect: Optional[Dict[str, Any]] = None,

@@ -12,6 +12,7 @@ import argparse
 import ast
 import contextlib
 import dataclasses
+import json
 import os
 import sys
 import time
@@ -19,6 +20,7 @@ from typing import Any, Dict, List, Optional
 
 from jaxac import config as C
 from jaxac import presets
+from jaxac.checkpoint import CheckpointError
 from jaxac.envs import registry
 
 _SKIP = {"env", "env_kwargs"}
@@ -79,7 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--chunk-updates", type=int, default=None,
                        help="updates per compiled chunk (progress/log interval); default: 1%% of the run")
         p.add_argument("--no-progress", action="store_true", help="no progress bar")
+        p.add_argument("--checkpoint-every", type=int, default=10,
+                       help="save a checkpoint every N chunks (and at the end; needs --out)")
         _add_config_flags(p, module.Config)
+    resume = sub.add_parser("resume", help="continue a run from its latest checkpoint")
+    resume.add_argument("run_dir", help="the --out directory of the run")
+    resume.add_argument("--no-progress", action="store_true", help="no progress bar")
     sub.add_parser("envs", help="list registered environments")
     return parser
 
@@ -97,69 +104,139 @@ def _config_from_args(args: argparse.Namespace):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    import jax
-    import numpy as np
-
-    from jaxac import logging as run_logs
-    from jaxac.summary import final_return
-
-    from jaxac import stream
-
-    start = time.perf_counter()
     if args.seeds < 1:
         raise C.ConfigError(f"--seeds {args.seeds} is invalid: use at least 1.")
     if args.chunk_updates is not None and args.chunk_updates < 1:
         raise C.ConfigError(f"--chunk-updates {args.chunk_updates} is invalid: use at least 1.")
+    if args.checkpoint_every < 1:
+        raise C.ConfigError(f"--checkpoint-every {args.checkpoint_every} is invalid: use at least 1.")
+    if args.out and os.path.exists(os.path.join(args.out, "checkpoints")):
+        raise C.ConfigError(f"--out {args.out} already holds a run: continue it with "
+                            f"`jaxac resume {args.out}` or choose another directory.")
     cfg = _config_from_args(args)
-    module = presets.ALGORITHMS[args.algo]
-    keys = jax.random.split(jax.random.key(args.seed), args.seeds)
+    run = dict(algorithm=args.algo, seeds=args.seeds, seed=args.seed,
+               chunk_updates=args.chunk_updates, checkpoint_every=args.checkpoint_every)
+    return _execute(cfg, run, args.out, args.no_progress, resume=False)
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from jaxac import logging as run_logs
+
+    path = os.path.join(args.run_dir, "config.json")
+    try:
+        with open(path) as fh:
+            record = json.load(fh)
+        algo = record["algorithm"]
+        run = record["run"]
+    except (OSError, ValueError, KeyError) as err:
+        raise C.ConfigError(f"{args.run_dir} is not a resumable run directory ({path}: {err}).") from None
+    cfg = run_logs.config_from_dict(presets.ALGORITHMS[algo].Config, record["config"])
+    return _execute(cfg, run, args.run_dir, args.no_progress, resume=True)
+
+
+def _execute(cfg, run: dict, out: Optional[str], no_progress: bool, resume: bool) -> int:
+    """Trains (or continues) `run` in chunks: progress bar, checkpoints every
+    `checkpoint_every` chunks and at the end, Ctrl-C stops at a chunk boundary and saves."""
+    import signal
+
+    import jax
+    import numpy as np
+
+    from jaxac import checkpoint, stream
+    from jaxac import logging as run_logs
+    from jaxac.summary import final_return
+
+    start = time.perf_counter()
+    algo, seeds = run["algorithm"], run["seeds"]
+    module = presets.ALGORITHMS[algo]
+    keys = jax.random.split(jax.random.key(run["seed"]), seeds)
+    ckpt_dir = os.path.join(out, "checkpoints") if out else None
+    meta = {"algorithm": algo, "seeds": seeds, "seed": run["seed"], "config": run_logs.config_dict(cfg)}
 
     t0 = time.perf_counter()
-    runner = stream.Runner(module, cfg, args.seeds, args.chunk_updates)
+    runner = stream.Runner(module, cfg, seeds, run["chunk_updates"])
     state = runner.init(cfg, keys)  # includes the warm-up steps of off-policy algorithms
+    done, history = 0, {}
+    if resume:
+        state, _, done = checkpoint.restore(ckpt_dir, like=state, expect=json.loads(json.dumps(meta)))
+        history = checkpoint.restore_history(ckpt_dir, done)
     runner.compile(state)
     compile_s = time.perf_counter() - t0
-    env_steps = runner.env_steps(cfg.num_updates)
-    print(f"{args.algo} on {cfg.env}: {args.seeds} seed(s) x {env_steps:,} "
-          f"env steps; compiled in {compile_s:.1f} s", flush=True)
+    env_steps, first_update = runner.env_steps(cfg.num_updates), done
+    print(f"{algo} on {cfg.env}: {seeds} seed(s) x {env_steps:,} env steps"
+          f"{f'; resuming at update {done} of {cfg.num_updates}' if resume else ''}; "
+          f"compiled in {compile_s:.1f} s", flush=True)
 
-    t0 = time.perf_counter()
-    with _progress_bar(args, env_steps) as on_chunk:
-        _, metrics, _ = runner.run(state, 0, on_chunk)
-    run_s = time.perf_counter() - t0
-    total_steps = args.seeds * env_steps
+    def write_logs(metrics):
+        run_logs.write_metrics_csv(os.path.join(out, "metrics.csv"), metrics, cfg.steps_per_update,
+                                   np.arange(seeds), first_step=cfg.warmup_steps)
+
+    if out and not resume:
+        os.makedirs(out, exist_ok=True)
+        run_logs.write_config(os.path.join(out, "config.json"), algo, cfg, run=run, command=sys.argv)
+
+    chunks = [history] if history else []
+    count = {"chunks": 0}
+    interrupted = {"flag": False}
+
+    def save(p):
+        merged = _concat(chunks)
+        checkpoint.save(ckpt_dir, p.update, p.state, meta, history=merged)
+        write_logs(merged)
+
+    def on_chunk(p, bar=None):
+        chunks.append(p.metrics)
+        count["chunks"] += 1
+        if bar:
+            bar(p)
+        if out and (count["chunks"] % run["checkpoint_every"] == 0 or p.update == cfg.num_updates
+                    or interrupted["flag"]):
+            save(p)
+
+    previous = signal.signal(signal.SIGINT, lambda *_: interrupted.update(flag=True))
+    try:
+        t0 = time.perf_counter()
+        with _progress_bar(algo, seeds, env_steps, no_progress, runner.env_steps(done)) as bar:
+            _, _, done = runner.run(state, done, lambda p: on_chunk(p, bar), stop=lambda: interrupted["flag"])
+        run_s = time.perf_counter() - t0
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if interrupted["flag"] and done < cfg.num_updates:
+        where = f"; resume with: jaxac resume {out}" if out else " (no --out: nothing was saved)"
+        print(f"interrupted at update {done} of {cfg.num_updates}{where}", flush=True)
+        return 130
+
+    metrics = _concat(chunks)
     finals = final_return(metrics)
-    print(f"trained in {run_s:.1f} s: {total_steps / run_s:,.0f} env steps/s over all seeds", flush=True)
+    trained = seeds * (cfg.num_updates - first_update) * cfg.steps_per_update
+    print(f"trained in {run_s:.1f} s: {trained / run_s:,.0f} env steps/s over all seeds", flush=True)
     print(f"final return (episodes in the last 5% of training): "
-          f"{np.nanmean(finals):.1f} ± {np.nanstd(finals):.1f} over {args.seeds} seed(s)")
-
-    if args.out:
-        os.makedirs(args.out, exist_ok=True)
-        seeds = np.arange(args.seeds)
-        run_logs.write_metrics_csv(os.path.join(args.out, "metrics.csv"), metrics,
-                                   cfg.steps_per_update, seeds, first_step=cfg.warmup_steps)
-        run_logs.write_config(
-            os.path.join(args.out, "config.json"), args.algo, cfg,
-            seeds=args.seeds, seed=args.seed, command=sys.argv,
-            compile_seconds=compile_s, train_seconds=run_s,
-            final_return_per_seed=[float(x) for x in finals],
-        )
-        print(f"wrote {args.out}/metrics.csv and {args.out}/config.json")
+          f"{np.nanmean(finals):.1f} ± {np.nanstd(finals):.1f} over {seeds} seed(s)")
+    if out:
+        run_logs.update_config(os.path.join(out, "config.json"), compile_seconds=compile_s,
+                               train_seconds=run_s, final_return_per_seed=[float(x) for x in finals])
+        print(f"wrote {out}/metrics.csv, {out}/config.json and {out}/checkpoints")
     print(f"total wall time {time.perf_counter() - start:.1f} s")
     return 0
 
 
+def _concat(chunks):
+    import numpy as np
+
+    return {k: np.concatenate([c[k] for c in chunks], 1) for k in chunks[0]} if chunks else {}
+
+
 @contextlib.contextmanager
-def _progress_bar(args: argparse.Namespace, total_steps: int):
+def _progress_bar(algo: str, seeds: int, total_steps: int, off: bool, initial: int = 0):
     """A tqdm bar over env steps per seed (rate over all seeds, ETA, mean return over seeds);
     yields the per-chunk callback. tqdm: small, ubiquitous, and it handles terminals, pipes
     and notebooks; it writes to stderr so stdout stays parseable."""
-    if args.no_progress:
+    if off:
         yield None
         return
     from tqdm import tqdm
 
-    with tqdm(total=total_steps, unit="step", desc=f"{args.algo} {args.seeds} seed(s)",
+    with tqdm(total=total_steps, initial=initial, unit="step", desc=f"{algo} {seeds} seed(s)",
               dynamic_ncols=True, mininterval=0.5) as bar:
         def on_chunk(p):
             bar.update(p.env_steps - bar.n)
@@ -175,8 +252,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.command == "envs":
             print("\n".join(registry.registered()))
             return 0
+        if args.command == "resume":
+            return cmd_resume(args)
         return cmd_train(args)
-    except (C.ConfigError, registry.UnknownEnvironmentError) as err:
+    except (C.ConfigError, registry.UnknownEnvironmentError, CheckpointError) as err:
         print(f"jaxac: error: {err}", file=sys.stderr)
         return 2
 

@@ -46,6 +46,22 @@ def config_dict(cfg: Any) -> Dict[str, Any]:
     return out
 
 
+def config_from_dict(config_cls: Any, fields: Dict[str, Any]) -> Any:
+    """The inverse of `config_dict`: lists back to the tuples the config fields hold."""
+    def restore(value):
+        return tuple(restore(v) for v in value) if isinstance(value, list) else value
+    return config_cls(**{k: restore(v) for k, v in fields.items()})
+
+
+def update_config(path: str, **extra: Any) -> None:
+    """Adds or replaces top-level entries of a written config.json."""
+    with open(path) as fh:
+        record = json.load(fh)
+    record.update(extra)
+    with open(path, "w") as fh:
+        json.dump(record, fh, indent=2, default=str)
+
+
 def write_config(path: str, algo: str, cfg: Any, **extra: Any) -> None:
     record = {"algorithm": algo, "config": config_dict(cfg), "versions": versions(),
               "git_commit": git_commit(), **extra}

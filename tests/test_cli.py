@@ -107,3 +107,39 @@ def test_bad_off_policy_and_a2c_input_exits_nonzero_with_one_line(capsys, args, 
     assert cli.main(args) == 2
     err = capsys.readouterr().err
     assert needle in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_sigkill_mid_run_then_resume_matches_an_uninterrupted_run(tmp_path):
+    """Checkpoints every chunk; the first run is killed with SIGKILL once one exists."""
+    import os
+    import signal
+    import time
+
+    args = ["train", "ppo", "--env", "CartPole-v1", "--seeds", "2", "--total-steps", str(4 * 16 * 120),
+            "--num-envs", "4", "--num-steps", "16", "--hidden", "16", "--chunk-updates", "4",
+            "--checkpoint-every", "1", "--no-progress"]
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    assert run_cli(*args, "--out", str(straight)).returncode == 0
+
+    proc = subprocess.Popen([sys.executable, "-m", "jaxac.cli", *args, "--out", str(killed)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None:
+        ckpts = killed / "checkpoints"
+        if ckpts.exists() and any(p.name.isdigit() for p in ckpts.iterdir()):
+            break
+        time.sleep(0.02)
+    assert proc.poll() is None, "the run finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (killed / "config.json").read_text().count("final_return_per_seed")
+
+    out = run_cli("resume", str(killed), "--no-progress")
+    assert out.returncode == 0, out.stderr
+    assert "resuming at update" in out.stdout
+    assert (killed / "metrics.csv").read_text() == (straight / "metrics.csv").read_text()
+
+
+def test_resume_errors_are_one_line(tmp_path, capsys):
+    assert cli.main(["resume", str(tmp_path / "nothing")]) == 2
+    assert "not a resumable run directory" in capsys.readouterr().err

@@ -20,6 +20,8 @@ SMALL = {
               batch_size=16, hidden=(16,), buffer_size=128, critic_dropout=0.1, critic_layer_norm=True),
 }
 NON_SCALAR = [c for c in CRITICS if c != "scalar"]  # the scalar critic is in test_conformance
+# probes: "quantile" is the member of "tqc" (which differs only in aggregation): slow only
+PROBED = [c if c != "quantile" else pytest.param(c, marks=pytest.mark.slow) for c in NON_SCALAR]
 
 
 @pytest.mark.parametrize("module", [ppo, a2c, sac], ids=["ppo", "a2c", "sac"])
@@ -48,7 +50,7 @@ def test_conformance(module, critic):
 PROBE_OPTIONS = dict(num_bins=51, num_quantiles=11, tqc_drop=1)
 
 
-@pytest.mark.parametrize("critic", NON_SCALAR)  # scalar: tests/test_sac.py
+@pytest.mark.parametrize("critic", PROBED)  # scalar: tests/test_sac.py
 def test_sac_probe_q_values(critic):
     """Delayed reward (discounting) with continuous actions: Q(0, a) = gamma, Q(1, a) = 1."""
     cfg = sac.Config(
@@ -63,7 +65,7 @@ def test_sac_probe_q_values(critic):
             assert value(obs, a) == pytest.approx(q, rel=0.05, abs=0.03), (critic, obs, a)
 
 
-@pytest.mark.parametrize("critic", NON_SCALAR)  # scalar: tests/test_ppo.py
+@pytest.mark.parametrize("critic", PROBED)  # scalar: tests/test_ppo.py
 def test_ppo_probe_values(critic):
     """Delayed reward: V(0) = gamma, V(1) = 1 (the lambda-return target is a single atom)."""
     cfg = ppo.Config(

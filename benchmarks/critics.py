@@ -89,7 +89,9 @@ def plot(results, path: str, env: str) -> None:
     fig, axes = plt.subplots(1, len(utds), figsize=(6 * len(utds), 4.2), squeeze=False)
     for ax, utd in zip(axes[0], utds):
         for r in (r for r in results if r["utd"] == utd):
-            x, y = np.asarray(r["curve_steps"]), np.asarray(r["curve"])
+            x, y = np.asarray(r["curve_steps"]), np.asarray(r["curve"], float)
+            ended = np.isfinite(y).any(0)  # windows where some episode ended (short windows may have none)
+            x, y = x[ended], y[:, ended]
             mean = np.nanmean(y, 0)
             sem = np.nanstd(y, 0) / np.sqrt(np.maximum(np.isfinite(y).sum(0), 1))
             ax.plot(x, mean, label=r["critic"])
@@ -115,7 +117,12 @@ def main() -> None:
     parser.add_argument("--append", action="store_true",
                         help="keep the rows of an earlier run (other critic/UTD) in the outputs")
     parser.add_argument("--out", default=os.path.join(HERE, "results", "critics"))
+    parser.add_argument("--replot", action="store_true", help="redraw the PNG from the saved JSON")
     args = parser.parse_args()
+    if args.replot:
+        with open(args.out + ".json") as fh:
+            plot(json.load(fh)["results"], args.out + ".png", args.env)
+        return
     if args.quick:
         args.seeds, args.steps = 2, [1_500] * len(args.utds)
     if len(args.steps) != len(args.utds):

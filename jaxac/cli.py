@@ -176,37 +176,40 @@ def _execute(cfg, run: dict, out: Optional[str], no_progress: bool, resume: bool
         run_logs.write_config(os.path.join(out, "config.json"), algo, cfg, run=run, command=sys.argv)
 
     chunks = [history] if history else []
-    count = {"chunks": 0}
-    interrupted = {"flag": False}
+    seen, interrupted = 0, False
+
+    def interrupt(*_):
+        nonlocal interrupted
+        interrupted = True
 
     def save(p):
-        merged = _concat(chunks)
+        merged = stream.concat(chunks)
         checkpoint.save(ckpt_dir, p.update, p.state, meta, history=merged)
         write_logs(merged)
 
     def on_chunk(p, bar=None):
+        nonlocal seen
         chunks.append(p.metrics)
-        count["chunks"] += 1
+        seen += 1
         if bar:
             bar(p)
-        if out and (count["chunks"] % run["checkpoint_every"] == 0 or p.update == cfg.num_updates
-                    or interrupted["flag"]):
+        if out and (seen % run["checkpoint_every"] == 0 or p.update == cfg.num_updates or interrupted):
             save(p)
 
-    previous = signal.signal(signal.SIGINT, lambda *_: interrupted.update(flag=True))
+    previous = signal.signal(signal.SIGINT, interrupt)
     try:
         t0 = time.perf_counter()
         with _progress_bar(algo, seeds, env_steps, no_progress, runner.env_steps(done)) as bar:
-            _, _, done = runner.run(state, done, lambda p: on_chunk(p, bar), stop=lambda: interrupted["flag"])
+            _, _, done = runner.run(state, done, lambda p: on_chunk(p, bar), stop=lambda: interrupted)
         run_s = time.perf_counter() - t0
     finally:
         signal.signal(signal.SIGINT, previous)
-    if interrupted["flag"] and done < cfg.num_updates:
+    if interrupted and done < cfg.num_updates:
         where = f"; resume with: jaxac resume {out}" if out else " (no --out: nothing was saved)"
         print(f"interrupted at update {done} of {cfg.num_updates}{where}", flush=True)
         return 130
 
-    metrics = _concat(chunks)
+    metrics = stream.concat(chunks)
     finals = final_return(metrics)
     trained = seeds * (cfg.num_updates - first_update) * cfg.steps_per_update
     print(f"trained in {run_s:.1f} s: {trained / run_s:,.0f} env steps/s over all seeds", flush=True)
@@ -218,12 +221,6 @@ def _execute(cfg, run: dict, out: Optional[str], no_progress: bool, resume: bool
         print(f"wrote {out}/metrics.csv, {out}/config.json and {out}/checkpoints")
     print(f"total wall time {time.perf_counter() - start:.1f} s")
     return 0
-
-
-def _concat(chunks):
-    import numpy as np
-
-    return {k: np.concatenate([c[k] for c in chunks], 1) for k in chunks[0]} if chunks else {}
 
 
 @contextlib.contextmanager

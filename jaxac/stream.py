@@ -111,8 +111,12 @@ class Runner:
                     steps_per_second=self.num_seeds * (done - start) * cfg.steps_per_update / max(elapsed, 1e-9),
                     mean_return=chunk_return(metrics), metrics=metrics, state=state,
                 ))
-        merged = {k: np.concatenate([c[k] for c in chunks], 1) for k in chunks[0]} if chunks else {}
-        return state, merged, done
+        return state, concat(chunks), done
+
+
+def concat(chunks) -> Dict[str, np.ndarray]:
+    """Chunks' metrics [seeds, n_i] joined along updates ({} for no chunks)."""
+    return {k: np.concatenate([c[k] for c in chunks], 1) for k in chunks[0]} if chunks else {}
 
 
 def chunk_return(metrics: Dict[str, np.ndarray]) -> float:

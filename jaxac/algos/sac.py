@@ -45,6 +45,7 @@ from jaxac import buffers
 from jaxac import config as C
 from jaxac.algos import common
 from jaxac.critics import CriticOptions, Particles, preferred_aggregate
+from jaxac.critics.options import check_aggregate
 from jaxac.critics.ensemble import AGGREGATES, Ensemble
 from jaxac.env import Box, Discrete
 from jaxac.networks import policy_for, sampling_policy
@@ -106,11 +107,7 @@ class Config(CriticOptions):
             )
         C.check_choice("aggregate", self.aggregate, ("auto",) + AGGREGATES)
         self.validate_critic(*common.base_env(self.env, self.env_kwargs))
-        if self.ensemble_rule == "truncate" and self.critic not in ("quantile", "tqc"):
-            raise C.ConfigError(
-                f"aggregate='truncate' is invalid for critic={self.critic!r}: truncation drops "
-                f"the largest quantiles, use critic='tqc' (or 'quantile')."
-            )
+        check_aggregate(self.critic, self.ensemble_rule)
         C.check_choice("obs_dtype", self.obs_dtype, tuple(OBS_DTYPES))
         if self.batch_size > self.learning_starts:
             raise C.ConfigError(

@@ -46,6 +46,15 @@ def preferred_aggregate(critic: str) -> str:
     return "truncate" if critic == "tqc" else "min"
 
 
+def check_aggregate(critic: str, rule: str) -> None:
+    """Truncation drops the largest quantiles: only quantile critics have them."""
+    if rule == "truncate" and critic not in ("quantile", "tqc"):
+        raise C.ConfigError(
+            f"aggregate='truncate' is invalid for critic={critic!r}: truncation drops the "
+            f"largest quantiles, use critic='tqc' (or 'quantile')."
+        )
+
+
 @struct.dataclass
 class CriticOptions:
     """Critic fields. Static: critic, num_bins, num_quantiles, tqc_drop, v_min, v_max,

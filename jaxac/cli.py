@@ -87,6 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
     resume = sub.add_parser("resume", help="continue a run from its latest checkpoint")
     resume.add_argument("run_dir", help="the --out directory of the run")
     resume.add_argument("--no-progress", action="store_true", help="no progress bar")
+    ev = sub.add_parser("eval", help="run the deterministic policy of every seed of a saved run")
+    ev.add_argument("run_dir", help="the --out directory of the run")
+    ev.add_argument("--episodes", type=int, default=10, help="episodes per seed")
+    ev.add_argument("--seed", type=int, default=0, help="PRNG seed of the evaluation episodes")
+    ev.add_argument("--json", default=None, metavar="FILE", help="also write the returns to FILE")
     sub.add_parser("envs", help="list registered environments")
     return parser
 
@@ -120,18 +125,32 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from jaxac import logging as run_logs
+    from jaxac import runs
 
-    path = os.path.join(args.run_dir, "config.json")
-    try:
-        with open(path) as fh:
-            record = json.load(fh)
-        algo = record["algorithm"]
-        run = record["run"]
-    except (OSError, ValueError, KeyError) as err:
-        raise C.ConfigError(f"{args.run_dir} is not a resumable run directory ({path}: {err}).") from None
-    cfg = run_logs.config_from_dict(presets.ALGORITHMS[algo].Config, record["config"])
-    return _execute(cfg, run, args.run_dir, args.no_progress, resume=True)
+    run = runs.load(args.run_dir)
+    return _execute(run.cfg, run.run, args.run_dir, args.no_progress, resume=True)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from jaxac import evaluate
+
+    if args.episodes < 1:
+        raise C.ConfigError(f"--episodes {args.episodes} is invalid: use at least 1.")
+    returns, lengths, step = evaluate.run_dir(args.run_dir, args.episodes, args.seed)
+    print(f"{args.run_dir}: checkpoint at update {step}, deterministic policy, "
+          f"{args.episodes} episode(s) per seed")
+    for s, (r, n) in enumerate(zip(returns, lengths)):
+        print(f"  seed {s}: return {r.mean():.2f} ± {r.std():.2f} (length {n.mean():.0f})")
+    seed_means = returns.mean(1)
+    print(f"  all seeds: return {returns.mean():.2f} ± {seed_means.std():.2f} (std over seed means), "
+          f"{returns.std():.2f} over all episodes")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump({"run": args.run_dir, "step": step, "returns": returns.tolist(),
+                       "lengths": lengths.tolist(), "mean": float(returns.mean())}, fh, indent=2)
+    return 0
 
 
 def _execute(cfg, run: dict, out: Optional[str], no_progress: bool, resume: bool) -> int:
@@ -142,7 +161,7 @@ def _execute(cfg, run: dict, out: Optional[str], no_progress: bool, resume: bool
     import jax
     import numpy as np
 
-    from jaxac import checkpoint, stream
+    from jaxac import checkpoint, runs, stream
     from jaxac import logging as run_logs
     from jaxac.summary import final_return
 
@@ -151,14 +170,14 @@ def _execute(cfg, run: dict, out: Optional[str], no_progress: bool, resume: bool
     module = presets.ALGORITHMS[algo]
     keys = jax.random.split(jax.random.key(run["seed"]), seeds)
     ckpt_dir = os.path.join(out, "checkpoints") if out else None
-    meta = {"algorithm": algo, "seeds": seeds, "seed": run["seed"], "config": run_logs.config_dict(cfg)}
+    meta = runs.meta(runs.Run(algo, module, cfg, run, {}))
 
     t0 = time.perf_counter()
     runner = stream.Runner(module, cfg, seeds, run["chunk_updates"])
     state = runner.init(cfg, keys)  # includes the warm-up steps of off-policy algorithms
     done, history = 0, {}
     if resume:
-        state, _, done = checkpoint.restore(ckpt_dir, like=state, expect=json.loads(json.dumps(meta)))
+        state, _, done = checkpoint.restore(ckpt_dir, like=state, expect=meta)
         history = checkpoint.restore_history(ckpt_dir, done)
     runner.compile(state)
     compile_s = time.perf_counter() - t0
@@ -251,6 +270,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             return 0
         if args.command == "resume":
             return cmd_resume(args)
+        if args.command == "eval":
+            return cmd_eval(args)
         return cmd_train(args)
     except (C.ConfigError, registry.UnknownEnvironmentError, CheckpointError) as err:
         print(f"jaxac: error: {err}", file=sys.stderr)

@@ -37,6 +37,14 @@ def test_train_writes_metrics_and_config_and_is_reproducible_across_processes(tm
     assert run_cli(*ARGS, "--out", str(b)).returncode == 0
     assert (a / "metrics.csv").read_text() == (b / "metrics.csv").read_text()
 
+    out = run_cli("eval", str(a), "--episodes", "3", "--json", str(tmp_path / "eval.json"))
+    assert out.returncode == 0, out.stderr
+    assert "seed 1: return" in out.stdout and "all seeds: return" in out.stdout
+    result = json.load(open(tmp_path / "eval.json"))
+    assert result["step"] == 8 and len(result["returns"]) == 2 and len(result["returns"][0]) == 3
+    # CartPole pays 1 per step: an episode's return is its length
+    assert result["returns"] == [[float(n) for n in seed] for seed in result["lengths"]]
+
 
 @pytest.mark.parametrize("args,needle", [
     (["train", "ppo", "--env", "CartPol-v1"], "CartPole-v1"),
@@ -142,4 +150,6 @@ def test_sigkill_mid_run_then_resume_matches_an_uninterrupted_run(tmp_path):
 
 def test_resume_errors_are_one_line(tmp_path, capsys):
     assert cli.main(["resume", str(tmp_path / "nothing")]) == 2
-    assert "not a resumable run directory" in capsys.readouterr().err
+    assert "not a jaxac run directory" in capsys.readouterr().err
+    assert cli.main(["eval", str(tmp_path / "nothing")]) == 2
+    assert "not a jaxac run directory" in capsys.readouterr().err

@@ -1,0 +1,92 @@
+"""Evaluation: episodes of a trained policy's deterministic (mean / argmax) action.
+
+    returns, lengths = jaxac.evaluate.episodes(jaxac.ppo, cfg, state, key, num_episodes=10)
+    # one seed's state; jax.vmap it over a vmapped training state for every seed:
+    returns, lengths = jax.jit(jax.vmap(partial(episodes, jaxac.ppo, cfg, num_episodes=10)))(states, keys)
+
+The episodes run in parallel (one environment each) inside one `while_loop` that stops when
+every one has ended (terminated or truncated by its time limit), or after `max_steps`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Tuple
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from jaxac.env import AutoReset
+from jaxac.rollout import reset_envs
+from jaxac.types import Array, PRNGKey
+
+
+def greedy_policy(net: Any, dist: Any) -> Callable[[Any, Array], Array]:
+    """(actor params, obs [B, ...]) -> environment action [B, ...]: the distribution's mode
+    (argmax for discrete actions; tanh of the mean for a tanh-Gaussian)."""
+    def act(params, obs):
+        return dist.to_env(dist.mode(net.apply(params, obs)))
+    return act
+
+
+@struct.dataclass
+class _Loop:
+    state: Any
+    obs: Array
+    key: PRNGKey
+    ret: Array  # [E] return so far of each episode
+    length: Array  # [E]
+    done: Array  # [E] the episode has ended
+    t: Array
+
+
+def episodes(module: Any, cfg: Any, state: Any, key: PRNGKey, num_episodes: int = 10,
+             max_steps: int = 100_000) -> Tuple[Array, Array]:
+    """Runs `num_episodes` episodes of `state`'s deterministic policy (one seed's state of
+    `module` = jaxac.ppo / a2c / sac, trained with `cfg`).
+
+    Returns:
+      (returns [num_episodes] float32, lengths [num_episodes] int32). An episode still running
+      after `max_steps` steps counts what it collected so far (as a time limit would).
+    """
+    comps = module.components(cfg)
+    # the training stack without auto-reset: an ended episode stays ended
+    env = comps.env.env if isinstance(comps.env, AutoReset) else comps.env
+    act = greedy_policy(comps.net, comps.dist)
+    k_reset, key = jax.random.split(key)
+    carry = reset_envs(env, comps.env_params, k_reset, num_episodes)
+    step = jax.vmap(env.step, in_axes=(0, 0, 0, None))
+
+    def body(c: _Loop) -> _Loop:
+        key, k_step = jax.random.split(c.key)
+        env_state, ts = step(jax.random.split(k_step, num_episodes), c.state,
+                             act(state.params["actor"], c.obs), comps.env_params)
+        live = ~c.done
+        return _Loop(env_state, ts.obs, key, c.ret + jnp.where(live, ts.reward, 0.0),
+                     c.length + live.astype(jnp.int32), c.done | ts.done, c.t + 1)
+
+    zeros = jnp.zeros((num_episodes,))
+    init = _Loop(carry.state, carry.obs, key, zeros, zeros.astype(jnp.int32),
+                 zeros.astype(bool), jnp.zeros((), jnp.int32))
+    out = jax.lax.while_loop(lambda c: ~c.done.all() & (c.t < max_steps), body, init)
+    return out.ret, out.length
+
+
+def run_dir(path: str, num_episodes: int = 10, seed: int = 0, step: int | None = None,
+            max_steps: int = 100_000):
+    """Evaluates every seed of the run saved in `path` (its latest checkpoint, or `step`).
+
+    Returns:
+      (returns [seeds, num_episodes], lengths [seeds, num_episodes], checkpoint step) as numpy.
+    """
+    import functools
+
+    import numpy as np
+
+    from jaxac import runs
+
+    run, state, step = runs.restore(path, step)
+    fn = functools.partial(episodes, run.module, run.cfg, num_episodes=num_episodes, max_steps=max_steps)
+    keys = jax.random.split(jax.random.key(seed), run.run["seeds"])
+    returns, lengths = jax.jit(jax.vmap(fn))(state, keys)
+    return np.asarray(returns), np.asarray(lengths), step

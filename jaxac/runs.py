@@ -1,0 +1,70 @@
+"""Run directories written by `jaxac train --out DIR`: reading them back.
+
+    DIR/config.json    algorithm, config, run settings (seeds, seed, chunking), versions
+    DIR/metrics.csv    one row per seed and update
+    DIR/tb/            TensorBoard event files
+    DIR/checkpoints/   orbax checkpoints of the whole vmapped state
+
+`load(DIR)` gives the config; `restore(DIR)` the trained state of every seed, e.g. for
+`jaxac.evaluate`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Dict, NamedTuple, Optional
+
+from jaxac import config as C
+
+
+class Run(NamedTuple):
+    algorithm: str
+    module: Any  # jaxac.ppo / a2c / sac
+    cfg: Any
+    run: Dict[str, Any]  # seeds, seed, chunk_updates, checkpoint_every
+    record: Dict[str, Any]  # the whole config.json
+
+
+def load(run_dir: str) -> Run:
+    """The run's algorithm, Config and settings from `run_dir/config.json` (ConfigError if absent)."""
+    from jaxac import logging as run_logs
+    from jaxac import presets
+
+    path = os.path.join(run_dir, "config.json")
+    try:
+        with open(path) as fh:
+            record = json.load(fh)
+        algo, run = record["algorithm"], record["run"]
+        module = presets.ALGORITHMS[algo]
+    except (OSError, ValueError, KeyError) as err:
+        raise C.ConfigError(f"{run_dir} is not a jaxac run directory ({path}: {err}).") from None
+    return Run(algo, module, run_logs.config_from_dict(module.Config, record["config"]), run, record)
+
+
+def meta(run: Run) -> Dict[str, Any]:
+    """What a checkpoint of this run records and `restore` checks (JSON-normalised)."""
+    from jaxac import logging as run_logs
+
+    out = {"algorithm": run.algorithm, "seeds": run.run["seeds"], "seed": run.run["seed"],
+           "config": run_logs.config_dict(run.cfg)}
+    return json.loads(json.dumps(out))
+
+
+def initial_state(run: Run) -> Any:
+    """The vmapped state every seed of the run starts from (the template for `restore`)."""
+    import jax
+
+    keys = jax.random.split(jax.random.key(run.run["seed"]), run.run["seeds"])
+    return jax.jit(jax.vmap(run.module.init, in_axes=(None, 0)))(run.cfg, keys)
+
+
+def restore(run_dir: str, step: Optional[int] = None):
+    """(Run, state of every seed [seeds, ...], step) from the run's latest (or `step`'s)
+    checkpoint; raises `jaxac.checkpoint.CheckpointError` if there is none or it does not fit."""
+    from jaxac import checkpoint
+
+    run = load(run_dir)
+    state, _, step = checkpoint.restore(os.path.join(run_dir, "checkpoints"), like=initial_state(run),
+                                        expect=meta(run), step=step)
+    return run, state, step

@@ -221,6 +221,12 @@ def _execute(cfg, run: dict, out: Optional[str], no_progress: bool, resume: bool
         with _progress_bar(algo, seeds, env_steps, no_progress, runner.env_steps(done)) as bar:
             _, _, done = runner.run(state, done, lambda p: on_chunk(p, bar), stop=lambda: interrupted)
         run_s = time.perf_counter() - t0
+    except stream.NonFiniteError as err:
+        last = checkpoint.latest_step(ckpt_dir) if ckpt_dir else None
+        kept = (f"the last good checkpoint (update {last}) is kept in {ckpt_dir}" if last is not None
+                else "no checkpoint was saved before it")
+        print(f"jaxac: error: training stopped: {err}; {kept}", file=sys.stderr)
+        return 3
     finally:
         signal.signal(signal.SIGINT, previous)
     if interrupted and done < cfg.num_updates:

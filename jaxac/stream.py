@@ -11,6 +11,12 @@ writing metrics into a fixed [chunk_updates] buffer), so every chunk, including 
 last one and the chunks of a resumed run, reuses the same executable. Between chunks the
 host gets the chunk's metrics (for progress bars, logs and checkpoints). `jaxac.<algo>.train`
 stays the single-call form for sweeps.
+
+Guard: after every chunk the host checks the chunk's loss metrics (every metric but the
+episode statistics, which are NaN by design when no episode ended) and a per-seed "all
+parameters finite" flag computed inside the chunk; the first non-finite value raises
+`NonFiniteError` naming the seed, update and metric, before the chunk reaches `on_chunk`, so
+a checkpointing callback never saves a broken state.
 """
 
 from __future__ import annotations
@@ -23,7 +29,51 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxac.types import Metrics
+from jaxac.types import Array, Metrics
+
+
+# NaN by design when no episode ended in an update; everything else must stay finite
+EPISODE_METRICS = ("episode_return", "episode_length", "episodes")
+
+
+class NonFiniteError(FloatingPointError):
+    """A loss metric or a parameter of some seed became NaN or infinite."""
+
+    def __init__(self, seed: int, update: int, metric: str, env_steps: int):
+        self.seed, self.update, self.metric, self.env_steps = seed, update, metric, env_steps
+        where = "a parameter" if metric == "parameters" else f"metric {metric!r}"
+        super().__init__(
+            f"{where} of seed {seed} became non-finite at update {update} (env step {env_steps:,} "
+            f"per seed); the usual causes are a learning rate or reward scale that is too large"
+        )
+
+
+def params_finite(params: Any) -> Array:
+    """True if every floating-point leaf of `params` is finite (a scalar bool)."""
+    leaves = [jnp.isfinite(x).all() for x in jax.tree.leaves(params)
+              if jnp.issubdtype(jnp.asarray(x).dtype, jnp.floating)]
+    return jnp.stack(leaves).all() if leaves else jnp.asarray(True)
+
+
+def first_non_finite(metrics: Dict[str, np.ndarray], finite_params: np.ndarray) -> Optional[Tuple[int, int, str]]:
+    """(seed, update index in the chunk, metric) of the earliest non-finite loss metric
+    ([seeds, n] each), else of a seed whose parameters are not all finite (index n - 1, metric
+    "parameters"), else None."""
+    found = []
+    for name, values in metrics.items():
+        if name in EPISODE_METRICS:
+            continue
+        where = np.argwhere(~np.isfinite(values))  # rows (seed, index)
+        if len(where):
+            seed, index = where[np.lexsort((where[:, 0], where[:, 1]))[0]]  # earliest, lowest seed
+            found.append((int(index), int(seed), name))
+    if found:
+        index, seed, name = min(found)
+        return seed, index, name
+    bad_params = np.flatnonzero(~np.asarray(finite_params))
+    if bad_params.size:
+        return int(bad_params[0]), next(iter(metrics.values())).shape[1] - 1, "parameters"
+    return None
 
 
 def run_some(update: Callable, cfg: Any, state: Any, count: Any, capacity: int) -> Tuple[Any, Metrics]:
@@ -72,7 +122,10 @@ class Runner:
         self.module, self.cfg, self.chunk_updates = module, cfg, max(1, min(chunk_updates, cfg.num_updates))
         self.num_seeds = num_seeds
         self.init = jax.jit(jax.vmap(module.init, in_axes=(None, 0)))
-        chunk = lambda c, s, n: run_some(module.update, c, s, n, self.chunk_updates)
+        def chunk(c, s, n):
+            s, metrics = run_some(module.update, c, s, n, self.chunk_updates)
+            return s, metrics, params_finite(s.params)
+
         # the state is donated: the replay buffer is updated in place, not copied per chunk
         self._chunk = jax.jit(jax.vmap(chunk, in_axes=(None, 0, None)), donate_argnums=1)
         self.executable = None
@@ -87,9 +140,13 @@ class Runner:
         return self.cfg.warmup_steps + updates * self.cfg.steps_per_update
 
     def run(self, state: Any, start: int, on_chunk: Optional[Callable[[Progress], Any]] = None,
-            stop: Optional[Callable[[], bool]] = None) -> Tuple[Any, Dict[str, np.ndarray], int]:
+            stop: Optional[Callable[[], bool]] = None,
+            check_finite: bool = True) -> Tuple[Any, Dict[str, np.ndarray], int]:
         """Updates from `start` to `cfg.num_updates`, or until `stop()` is true at a chunk
         boundary. Returns (state, metrics [seeds, updates run], updates completed).
+
+        Raises `NonFiniteError` (unless `check_finite` is off) at the first chunk where a loss
+        metric or a parameter of any seed is NaN/inf; that chunk is not passed to `on_chunk`.
 
         `state` is consumed (donated to the first chunk); so is each `Progress.state` by the
         next chunk: copy it (e.g. to host) inside `on_chunk` to keep it."""
@@ -99,8 +156,12 @@ class Runner:
         t0 = time.perf_counter()
         while done < cfg.num_updates and not (stop and stop()):
             n = min(self.chunk_updates, cfg.num_updates - done)
-            state, metrics = self.executable(cfg, state, jnp.int32(n))
+            state, metrics, finite = self.executable(cfg, state, jnp.int32(n))
             metrics = {k: np.asarray(v)[:, :n] for k, v in jax.device_get(metrics).items()}
+            bad = first_non_finite(metrics, jax.device_get(finite)) if check_finite else None
+            if bad:
+                seed, index, name = bad
+                raise NonFiniteError(seed, done + index + 1, name, self.env_steps(done + index + 1))
             done += n
             chunks.append(metrics)
             if on_chunk:

@@ -148,6 +148,15 @@ def test_sigkill_mid_run_then_resume_matches_an_uninterrupted_run(tmp_path):
     assert (killed / "metrics.csv").read_text() == (straight / "metrics.csv").read_text()
 
 
+def test_a_diverging_run_stops_naming_seed_update_and_metric(tmp_path, capsys):
+    args = [*ARGS, "--learning-rate", "1e30", "--checkpoint-every", "1", "--no-progress",
+            "--out", str(tmp_path / "nan")]
+    assert cli.main(args) == 3
+    err = capsys.readouterr().err
+    assert "became non-finite at update 1" in err and "seed 0" in err
+    assert "no checkpoint was saved" in err and "Traceback" not in err
+
+
 def test_resume_errors_are_one_line(tmp_path, capsys):
     assert cli.main(["resume", str(tmp_path / "nothing")]) == 2
     assert "not a jaxac run directory" in capsys.readouterr().err

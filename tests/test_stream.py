@@ -59,3 +59,39 @@ def test_stop_at_a_chunk_boundary_and_continue():
     _, straight, _ = runner.run(runner.init(PPO_CFG, keys), 0)
     for k in straight:
         np.testing.assert_array_equal(np.concatenate([first[k], rest[k]], 1), straight[k], err_msg=k)
+
+
+def test_first_non_finite_names_the_earliest_update_then_the_lowest_seed():
+    ok = np.ones((3, 4), np.float32)
+    episode = np.full((3, 4), np.nan)  # no episode ended: NaN by design, never an error
+    loss = ok.copy()
+    loss[2, 1] = np.inf
+    kl = ok.copy()
+    kl[1, 2] = kl[0, 2] = np.nan
+    finite = np.array([True, True, True])
+    assert stream.first_non_finite({"episode_return": episode, "loss": ok}, finite) is None
+    assert stream.first_non_finite({"loss": loss, "approx_kl": kl}, finite) == (2, 1, "loss")
+    assert stream.first_non_finite({"approx_kl": kl}, finite) == (0, 2, "approx_kl")
+    assert stream.first_non_finite({"loss": ok}, np.array([True, False, False])) == (1, 3, "parameters")
+
+
+def test_a_poisoned_seed_stops_the_run_before_its_chunk_is_saved(tmp_path):
+    from jaxac import checkpoint
+
+    keys = jax.random.split(jax.random.key(2), 2)
+    runner = stream.Runner(ppo, PPO_CFG, 2, chunk_updates=2)
+    ckpt = str(tmp_path / "ckpt")
+    saved = []
+    def save(p):
+        checkpoint.save(ckpt, p.update, p.state, {"algorithm": "ppo"})
+        saved.append(p.update)
+    state, _, done = runner.run(runner.init(PPO_CFG, keys), 0, save, stop=lambda: len(saved) >= 2)
+    assert done == 4 and checkpoint.latest_step(ckpt) == 4
+    # seed 1's critic goes NaN: the next chunk's losses show it at its first update
+    params = state.params
+    params["critic"] = jax.tree.map(lambda x: x.at[1].set(np.nan), params["critic"])
+    with pytest.raises(stream.NonFiniteError) as err:
+        runner.run(state.replace(params=params), done, save)
+    assert (err.value.seed, err.value.update) == (1, 5) and err.value.metric != "parameters"
+    assert "seed 1" in str(err.value) and "update 5" in str(err.value)
+    assert checkpoint.latest_step(ckpt) == 4  # the last good checkpoint is kept

@@ -196,6 +196,9 @@ def _execute(cfg, run: dict, out: Optional[str], no_progress: bool, resume: bool
 
     chunks = [history] if history else []
     seen, interrupted = 0, False
+    board = (run_logs.TensorBoard(os.path.join(out, "tb"), seeds,
+                                  purge_step=runner.env_steps(done) + 1 if resume else None)
+             if out else None)
 
     def interrupt(*_):
         nonlocal interrupted
@@ -210,6 +213,8 @@ def _execute(cfg, run: dict, out: Optional[str], no_progress: bool, resume: bool
         nonlocal seen
         chunks.append(p.metrics)
         seen += 1
+        if board:
+            board.write(p.env_steps, p.metrics)
         if bar:
             bar(p)
         if out and (seen % run["checkpoint_every"] == 0 or p.update == cfg.num_updates or interrupted):
@@ -229,6 +234,8 @@ def _execute(cfg, run: dict, out: Optional[str], no_progress: bool, resume: bool
         return 3
     finally:
         signal.signal(signal.SIGINT, previous)
+        if board:
+            board.close()
     if interrupted and done < cfg.num_updates:
         where = f"; resume with: jaxac resume {out}" if out else " (no --out: nothing was saved)"
         print(f"interrupted at update {done} of {cfg.num_updates}{where}", flush=True)
@@ -243,7 +250,7 @@ def _execute(cfg, run: dict, out: Optional[str], no_progress: bool, resume: bool
     if out:
         run_logs.update_config(os.path.join(out, "config.json"), compile_seconds=compile_s,
                                train_seconds=run_s, final_return_per_seed=[float(x) for x in finals])
-        print(f"wrote {out}/metrics.csv, {out}/config.json and {out}/checkpoints")
+        print(f"wrote {out}/metrics.csv, {out}/config.json, {out}/tb (TensorBoard) and {out}/checkpoints")
     print(f"total wall time {time.perf_counter() - start:.1f} s")
     return 0
 

@@ -1,4 +1,4 @@
-"""Run directories: `config.json` (config, versions, commit) and `metrics.csv`."""
+"""Run directories: `config.json` (config, versions, commit), `metrics.csv`, TensorBoard files."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ FIRST_COLUMNS = ("seed", "update", "step", "episode_return", "episode_length", "
 
 def versions() -> Dict[str, str]:
     out = {"python": sys.version.split()[0]}
-    for pkg in ("jaxac", "jax", "jaxlib", "flax", "optax", "chex", "distrax", "numpy"):
+    for pkg in ("jaxac", "jax", "jaxlib", "flax", "optax", "chex", "distrax", "numpy",
+                "orbax-checkpoint", "tensorboardX"):
         try:
             out[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
@@ -89,3 +90,55 @@ def write_metrics_csv(path: str, metrics: Dict[str, Any], steps_per_update: int,
             columns = [np.full(num_updates, seeds[s]), updates, first_step + updates * steps_per_update]
             columns += [arrays[n][s] for n in names]
             writer.writerows(zip(*(c.tolist() for c in columns)))
+
+
+def chunk_summary(metrics: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
+    """One value per seed for a chunk's metrics ([seeds, n] each): the mean over the chunk's
+    updates; episode statistics weighted by the episodes that ended in each update (NaN for a
+    seed where none ended)."""
+    count = np.asarray(metrics.get("episodes", 0), np.float64)
+    out = {}
+    for name, values in metrics.items():
+        values = np.asarray(values, np.float64)
+        if name == "episodes":
+            out[name] = values.sum(1)
+        elif name in ("episode_return", "episode_length"):
+            total = np.where(count > 0, np.nan_to_num(values) * count, 0.0).sum(1)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out[name] = np.where(count.sum(1) > 0, total / count.sum(1), np.nan)
+        else:
+            out[name] = values.mean(1)
+    return out
+
+
+class TensorBoard:
+    """TensorBoard event files under `log_dir`: one run per seed (`seed_0`, `seed_1`, ...) and
+    one for the mean over seeds (`mean`), so TensorBoard overlays them on shared tags. One point
+    per chunk and metric (the chunk's mean), at the env step per seed where the chunk ended.
+
+    Written with tensorboardX (TensorBoard's event format without TensorFlow). `purge_step`
+    (a resumed run's first step) hides the events a killed run wrote past its checkpoint.
+    """
+
+    def __init__(self, log_dir: str, num_seeds: int, purge_step: Optional[int] = None):
+        from tensorboardX import SummaryWriter
+
+        names = [f"seed_{s}" for s in range(num_seeds)] + ["mean"]
+        self.writers = [SummaryWriter(os.path.join(log_dir, n), purge_step=purge_step, flush_secs=10)
+                        for n in names]
+
+    def write(self, env_steps: int, metrics: Dict[str, np.ndarray]) -> None:
+        """Logs one chunk's metrics ([seeds, n] each) at `env_steps`."""
+        summary = chunk_summary(metrics)
+        *seeds, mean = self.writers
+        for name, values in sorted(summary.items()):
+            tag = f"{'episode' if name.startswith('episode') else 'train'}/{name}"
+            for writer, value in zip(seeds, values):
+                if np.isfinite(value):
+                    writer.add_scalar(tag, float(value), env_steps)
+            if np.isfinite(values).any():
+                mean.add_scalar(tag, float(np.nanmean(values)), env_steps)
+
+    def close(self) -> None:
+        for writer in self.writers:
+            writer.close()

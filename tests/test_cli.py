@@ -33,6 +33,10 @@ def test_train_writes_metrics_and_config_and_is_reproducible_across_processes(tm
     record = json.load(open(a / "config.json"))
     assert record["algorithm"] == "ppo" and record["config"]["num_steps"] == 64
     assert record["config"]["hidden"] == [16, 16] and "jax" in record["versions"]
+    from test_logging import read_events
+    board = read_events(str(a / "tb" / "mean"))
+    assert [step for step, _ in board["train/loss"]] == [512, 1024, 1536, 2048]  # one point per chunk
+    assert read_events(str(a / "tb" / "seed_1"))["train/loss"][-1][0] == 2048
 
     assert run_cli(*ARGS, "--out", str(b)).returncode == 0
     assert (a / "metrics.csv").read_text() == (b / "metrics.csv").read_text()

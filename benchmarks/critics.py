@@ -28,34 +28,10 @@ from jaxac import presets
 from jaxac.algos import sac
 from jaxac.critics import CRITICS
 from jaxac.logging import versions
+from jaxac.plot import band, bootstrap_ci, curve
 from jaxac.summary import final_return
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def bootstrap_ci(x: np.ndarray, reps: int = 10_000, seed: int = 0):
-    """95% percentile-bootstrap interval of the mean of `x` (NaNs dropped)."""
-    x = x[np.isfinite(x)]
-    if len(x) < 2:
-        return float("nan"), float("nan")
-    rng = np.random.default_rng(seed)
-    means = rng.choice(x, (reps, len(x))).mean(1)
-    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
-
-
-def curve(metrics: dict, steps_per_update: int, warmup: int, points: int = 40):
-    """(env steps [P], per-seed mean return of episodes ending in each of P windows [S, P])."""
-    ret = np.asarray(metrics["episode_return"], np.float64)
-    count = np.asarray(metrics["episodes"], np.float64)
-    n = ret.shape[-1]
-    edges = np.linspace(0, n, points + 1).astype(int)
-    total = np.where(count > 0, np.nan_to_num(ret) * count, 0.0)
-    out = []
-    for lo, hi in zip(edges[:-1], edges[1:]):
-        eps = count[:, lo:hi].sum(1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out.append(np.where(eps > 0, total[:, lo:hi].sum(1) / np.maximum(eps, 1), np.nan))
-    return warmup + edges[1:] * steps_per_update, np.stack(out, 1)
 
 
 def run_one(critic: str, utd: float, seeds: int, total_steps: int, env: str):
@@ -70,7 +46,8 @@ def run_one(critic: str, utd: float, seeds: int, total_steps: int, env: str):
     metrics = jax.device_get(metrics)
     train_s = time.perf_counter() - t0
     finals = final_return(metrics)
-    steps, returns = curve(metrics, cfg.steps_per_update, cfg.warmup_steps)
+    updates = np.arange(1, cfg.num_updates + 1)
+    steps, returns = curve(metrics, cfg.warmup_steps + updates * cfg.steps_per_update, points=40)
     return {
         "critic": critic, "utd": utd, "seeds": seeds, "total_steps": total_steps,
         "final_per_seed": finals.tolist(), "final_mean": float(np.nanmean(finals)),
@@ -92,10 +69,9 @@ def plot(results, path: str, env: str) -> None:
             x, y = np.asarray(r["curve_steps"]), np.asarray(r["curve"], float)
             ended = np.isfinite(y).any(0)  # windows where some episode ended (short windows may have none)
             x, y = x[ended], y[:, ended]
-            mean = np.nanmean(y, 0)
-            sem = np.nanstd(y, 0) / np.sqrt(np.maximum(np.isfinite(y).sum(0), 1))
-            ax.plot(x, mean, label=r["critic"])
-            ax.fill_between(x, mean - 1.96 * sem, mean + 1.96 * sem, alpha=0.2)
+            mean, low, high = band(y)
+            line, = ax.plot(x, mean, label=r["critic"])
+            ax.fill_between(x, low, high, alpha=0.2, color=line.get_color())
         ax.set_title(f"SAC {env}, UTD {utd:g}, {results[0]['seeds']} seeds (mean, 95% band)")
         ax.set_xlabel("env steps")
         ax.set_ylabel("episode return")

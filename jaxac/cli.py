@@ -92,6 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--episodes", type=int, default=10, help="episodes per seed")
     ev.add_argument("--seed", type=int, default=0, help="PRNG seed of the evaluation episodes")
     ev.add_argument("--json", default=None, metavar="FILE", help="also write the returns to FILE")
+    pl = sub.add_parser("plot", help="learning curves of runs (mean and 95%% band over seeds) to an image")
+    pl.add_argument("run_dirs", nargs="+", help="--out directories of runs (finished or not)")
+    pl.add_argument("-o", "--output", default="curves.png", help="image file (png, svg, pdf)")
+    pl.add_argument("--labels", nargs="+", default=None, help="legend labels, one per run")
+    pl.add_argument("--points", type=int, default=50, help="windows along the run")
+    pl.add_argument("--title", default=None)
     sub.add_parser("envs", help="list registered environments")
     return parser
 
@@ -150,6 +156,23 @@ def cmd_eval(args: argparse.Namespace) -> int:
         with open(args.json, "w") as fh:
             json.dump({"run": args.run_dir, "step": step, "returns": returns.tolist(),
                        "lengths": lengths.tolist(), "mean": float(returns.mean())}, fh, indent=2)
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from jaxac import plot
+
+    if args.labels and len(args.labels) != len(args.run_dirs):
+        raise C.ConfigError(f"--labels has {len(args.labels)} labels for {len(args.run_dirs)} runs.")
+    if args.points < 1:
+        raise C.ConfigError(f"--points {args.points} is invalid: use at least 1.")
+    try:
+        runs = [plot.load_run(d) for d in args.run_dirs]
+        plot.plot_curves(runs, args.output, args.labels, args.points, args.title)
+    except (FileNotFoundError, ValueError, ImportError) as err:
+        raise C.ConfigError(str(err)) from None
+    print(plot.summary_table(runs))
+    print(f"wrote {args.output}")
     return 0
 
 
@@ -285,6 +308,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             return cmd_resume(args)
         if args.command == "eval":
             return cmd_eval(args)
+        if args.command == "plot":
+            return cmd_plot(args)
         return cmd_train(args)
     except (C.ConfigError, registry.UnknownEnvironmentError, CheckpointError) as err:
         print(f"jaxac: error: {err}", file=sys.stderr)

@@ -83,13 +83,15 @@ def write_metrics_csv(path: str, metrics: Dict[str, Any], steps_per_update: int,
         k for k in arrays if k not in FIRST_COLUMNS
     )
     updates = np.arange(1, num_updates + 1)
-    with open(path, "w", newline="") as fh:
+    tmp = path + ".tmp"  # written whole, then renamed: a reader never sees half a file
+    with open(tmp, "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["seed", "update", "step", *names])
         for s in range(num_seeds):
             columns = [np.full(num_updates, seeds[s]), updates, first_step + updates * steps_per_update]
             columns += [arrays[n][s] for n in names]
             writer.writerows(zip(*(c.tolist() for c in columns)))
+    os.replace(tmp, path)
 
 
 def chunk_summary(metrics: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:

@@ -1,0 +1,162 @@
+"""Learning curves over seeds and summary statistics, from metrics or run directories.
+
+    jaxac plot runs/ppo runs/a2c -o curves.png      # CLI
+    jaxac.plot.plot_runs(["runs/ppo", "runs/a2c"], "curves.png")
+
+A curve is the return of the training episodes that ended in each of `points` equal windows
+of updates (per seed: the mean over those episodes), drawn as the mean over seeds with a 95%
+percentile-bootstrap band. Runs still in progress (or killed) plot up to their last written
+metrics. Summaries: final return (episodes in the last 5% of the run) as mean, 95% bootstrap
+interval and interquartile mean over seeds (IQM, as recommended by Agarwal et al. 2021,
+"Deep RL at the edge of the statistical precipice").
+
+Plotting needs matplotlib (`pip install 'jaxac[plot]'`); the statistics need only numpy.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import warnings
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
+
+import numpy as np
+
+from jaxac.summary import final_return
+
+
+def bootstrap_ci(x: np.ndarray, reps: int = 10_000, seed: int = 0) -> Tuple[float, float]:
+    """95% percentile-bootstrap interval of the mean of `x` [S] (NaNs dropped; NaN if < 2)."""
+    x = np.asarray(x, np.float64)
+    x = x[np.isfinite(x)]
+    if len(x) < 2:
+        return float("nan"), float("nan")
+    means = np.random.default_rng(seed).choice(x, (reps, len(x))).mean(1)
+    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+def iqm(x: np.ndarray) -> float:
+    """Interquartile mean of `x` [S]: the mean of the middle 50% (NaNs dropped)."""
+    x = np.sort(np.asarray(x, np.float64)[np.isfinite(x)])
+    if not len(x):
+        return float("nan")
+    lo, hi = int(np.floor(0.25 * len(x))), int(np.ceil(0.75 * len(x)))
+    return float(x[lo:max(hi, lo + 1)].mean())
+
+
+def band(y: np.ndarray, reps: int = 2_000, seed: int = 0) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(mean, low, high) [P] over seeds of `y` [S, P]: the mean and its 95% percentile-bootstrap
+    band at each point, over the seeds that have a value there (a single seed: no band)."""
+    y = np.asarray(y, np.float64)
+    idx = np.random.default_rng(seed).integers(0, y.shape[0], (reps, y.shape[0]))
+    with warnings.catch_warnings():  # all-NaN columns (no seed has an episode there) stay NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = np.nanmean(y, 0)
+        means = np.nanmean(y[idx], 1)  # [reps, P]
+        low, high = np.nanpercentile(means, 2.5, 0), np.nanpercentile(means, 97.5, 0)
+    single = np.isfinite(y).sum(0) < 2
+    return mean, np.where(single, mean, low), np.where(single, mean, high)
+
+
+def curve(metrics: Dict[str, np.ndarray], steps: np.ndarray, points: int = 50) -> Tuple[np.ndarray, np.ndarray]:
+    """(env steps [P], per-seed mean return of the episodes ending in each window [S, P]).
+
+    Args:
+      metrics: `episode_return` and `episodes`, [S, U].
+      steps: [U] env steps per seed at the end of each update.
+      points: windows of updates (fewer if there are fewer updates).
+    """
+    ret = np.asarray(metrics["episode_return"], np.float64)
+    count = np.asarray(metrics["episodes"], np.float64)
+    n = ret.shape[-1]
+    edges = np.unique(np.linspace(0, n, min(points, n) + 1).astype(int))
+    total = np.where(count > 0, np.nan_to_num(ret) * count, 0.0)
+    sums = np.add.reduceat(total, edges[:-1], axis=1)
+    eps = np.add.reduceat(count, edges[:-1], axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_window = np.where(eps > 0, sums / np.maximum(eps, 1), np.nan)
+    return np.asarray(steps)[edges[1:] - 1], per_window
+
+
+class RunMetrics(NamedTuple):
+    name: str
+    steps: np.ndarray  # [U] env steps per seed
+    metrics: Dict[str, np.ndarray]  # [S, U] each
+
+
+def read_metrics_csv(path: str) -> RunMetrics:
+    """A `metrics.csv` as arrays [seeds, updates] (the updates every seed has written)."""
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows:
+        raise ValueError(f"{path} has no rows yet")
+    seeds = sorted({int(r["seed"]) for r in rows})
+    by_seed = {s: [r for r in rows if int(r["seed"]) == s] for s in seeds}
+    n = min(len(v) for v in by_seed.values())
+    names = [k for k in rows[0] if k not in ("seed", "update", "step")]
+    metrics = {k: np.array([[float(r[k]) if r[k] not in ("", "nan") else np.nan for r in by_seed[s][:n]]
+                            for s in seeds]) for k in names}
+    steps = np.array([int(r["step"]) for r in by_seed[seeds[0]][:n]])
+    return RunMetrics(os.path.basename(os.path.dirname(os.path.abspath(path))), steps, metrics)
+
+
+def load_run(run_dir: str) -> RunMetrics:
+    """The metrics of a run directory (`run_dir/metrics.csv`), named after the directory."""
+    path = os.path.join(run_dir, "metrics.csv")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{run_dir} has no metrics.csv (yet): it is written at each checkpoint")
+    return read_metrics_csv(path)._replace(name=os.path.basename(os.path.normpath(run_dir)))
+
+
+def summary(run: RunMetrics) -> Dict[str, float]:
+    """Final return over seeds: mean, 95% bootstrap interval, IQM, number of seeds."""
+    finals = final_return(run.metrics)
+    lo, hi = bootstrap_ci(finals)
+    return {"seeds": int(finals.shape[0]), "final_mean": float(np.nanmean(finals)),
+            "ci_low": lo, "ci_high": hi, "iqm": iqm(finals), "env_steps": int(run.steps[-1])}
+
+
+def summary_table(runs: Sequence[RunMetrics]) -> str:
+    """A markdown table of `summary` per run."""
+    lines = ["| run | seeds | env steps | final return | 95% CI | IQM |", "|---|---:|---:|---:|---|---:|"]
+    for r in runs:
+        s = summary(r)
+        lines.append(f"| {r.name} | {s['seeds']} | {s['env_steps']:,} | {s['final_mean']:.1f} | "
+                     f"[{s['ci_low']:.1f}, {s['ci_high']:.1f}] | {s['iqm']:.1f} |")
+    return "\n".join(lines)
+
+
+def plot_runs(run_dirs: Sequence[str], out: str, labels: Optional[List[str]] = None,
+              points: int = 50, title: Optional[str] = None):
+    """Overlays the learning curves of `run_dirs` (mean and 95% band over seeds) and writes
+    `out` (PNG, SVG or PDF by extension). Returns the matplotlib Figure."""
+    return plot_curves([load_run(d) for d in run_dirs], out, labels, points, title)
+
+
+def plot_curves(runs: Sequence[RunMetrics], out: str, labels: Optional[List[str]] = None,
+                points: int = 50, title: Optional[str] = None):
+    try:
+        import matplotlib
+    except ImportError:
+        raise ImportError("plotting needs matplotlib: pip install 'jaxac[plot]'") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for i, run in enumerate(runs):
+        x, y = curve(run.metrics, run.steps, points)
+        ended = np.isfinite(y).any(0)  # windows where some episode ended
+        mean, low, high = band(y[:, ended])
+        label = labels[i] if labels else run.name
+        line, = ax.plot(x[ended], mean, label=f"{label} ({y.shape[0]} seeds)")
+        ax.fill_between(x[ended], low, high, alpha=0.2, color=line.get_color())
+    ax.set_xlabel("env steps (per seed)")
+    ax.set_ylabel("episode return")
+    ax.set_title(title or "mean over seeds, 95% bootstrap band")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return fig

@@ -18,34 +18,50 @@ def run_cli(*args):
                           text=True, timeout=300)
 
 
-def test_train_writes_metrics_and_config_and_is_reproducible_across_processes(tmp_path):
-    a, b = tmp_path / "a", tmp_path / "b"
-    out = run_cli(*ARGS, "--out", str(a), "--chunk-updates", "2")
+# 160 updates of 4 envs x 16 steps in chunks of 4, a checkpoint after every chunk: long enough
+# to interrupt, short to compile
+LONG = ["train", "ppo", "--env", "CartPole-v1", "--seeds", "2", "--total-steps", str(4 * 16 * 160),
+        "--num-envs", "4", "--num-steps", "16", "--hidden", "16", "--checkpoint-every", "1"]
+
+
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory):
+    """One uninterrupted CLI run (progress bar on), shared by the tests below."""
+    out_dir = tmp_path_factory.mktemp("cli") / "straight"
+    out = run_cli(*LONG, "--chunk-updates", "4", "--out", str(out_dir))
     assert out.returncode == 0, out.stderr
+    return out_dir, out
+
+
+def test_train_writes_metrics_and_config_and_is_reproducible_across_processes(straight, tmp_path):
+    a, out = straight
     assert "compiled in" in out.stdout and "env steps/s" in out.stdout and "±" in out.stdout
-    # the progress bar (stderr) moved once per chunk of 2 updates: 512, 1024, 1536, 2048 steps
-    for steps in (512, 1024, 1536, 2048):
-        assert f"{steps}/2048" in out.stderr, out.stderr
+    # the progress bar (stderr) moves once per chunk of 4 updates (256 env steps per seed)
+    for steps in (256, 512, 10240):
+        assert f"{steps}/10240" in out.stderr, out.stderr
     rows = list(csv.DictReader(open(a / "metrics.csv")))
-    assert len(rows) == 2 * 8  # 2 seeds x (2048 / (4 * 64)) updates
+    assert len(rows) == 2 * 160
     assert {"seed", "step", "episode_return", "loss", "approx_kl"} <= set(rows[0])
-    assert rows[-1]["seed"] == "1" and rows[-1]["step"] == "2048"
+    assert rows[-1]["seed"] == "1" and rows[-1]["step"] == "10240"
     record = json.load(open(a / "config.json"))
-    assert record["algorithm"] == "ppo" and record["config"]["num_steps"] == 64
-    assert record["config"]["hidden"] == [16, 16] and "jax" in record["versions"]
+    assert record["algorithm"] == "ppo" and record["config"]["num_steps"] == 16
+    assert record["config"]["hidden"] == [16] and "jax" in record["versions"]
+    assert record["run"]["chunk_updates"] == 4 and len(record["final_return_per_seed"]) == 2
     from test_logging import read_events
     board = read_events(str(a / "tb" / "mean"))
-    assert [step for step, _ in board["train/loss"]] == [512, 1024, 1536, 2048]  # one point per chunk
-    assert read_events(str(a / "tb" / "seed_1"))["train/loss"][-1][0] == 2048
+    assert [step for step, _ in board["train/loss"]][:3] == [256, 512, 768]  # one point per chunk
+    assert read_events(str(a / "tb" / "seed_1"))["train/loss"][-1][0] == 10240
 
-    assert run_cli(*ARGS, "--out", str(b)).returncode == 0
+    # another process, other chunking and no progress bar: the same metrics, bit for bit
+    b = tmp_path / "b"
+    assert run_cli(*LONG, "--chunk-updates", "64", "--no-progress", "--out", str(b)).returncode == 0
     assert (a / "metrics.csv").read_text() == (b / "metrics.csv").read_text()
 
     out = run_cli("eval", str(a), "--episodes", "3", "--json", str(tmp_path / "eval.json"))
     assert out.returncode == 0, out.stderr
     assert "seed 1: return" in out.stdout and "all seeds: return" in out.stdout
     result = json.load(open(tmp_path / "eval.json"))
-    assert result["step"] == 8 and len(result["returns"]) == 2 and len(result["returns"][0]) == 3
+    assert result["step"] == 160 and len(result["returns"]) == 2 and len(result["returns"][0]) == 3
     # CartPole pays 1 per step: an episode's return is its length
     assert result["returns"] == [[float(n) for n in seed] for seed in result["lengths"]]
 
@@ -121,35 +137,50 @@ def test_bad_off_policy_and_a2c_input_exits_nonzero_with_one_line(capsys, args, 
     assert needle in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
-def test_sigkill_mid_run_then_resume_matches_an_uninterrupted_run(tmp_path):
-    """Checkpoints every chunk; the first run is killed with SIGKILL once one exists."""
-    import os
-    import signal
+def _wait_for_checkpoint_after(ckpts, step, proc, timeout=240):
+    """Waits until `proc` has written a checkpoint newer than `step`; returns its step."""
     import time
 
-    args = ["train", "ppo", "--env", "CartPole-v1", "--seeds", "2", "--total-steps", str(4 * 16 * 120),
-            "--num-envs", "4", "--num-steps", "16", "--hidden", "16", "--chunk-updates", "4",
-            "--checkpoint-every", "1", "--no-progress"]
-    straight, killed = tmp_path / "straight", tmp_path / "killed"
-    assert run_cli(*args, "--out", str(straight)).returncode == 0
-
-    proc = subprocess.Popen([sys.executable, "-m", "jaxac.cli", *args, "--out", str(killed)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 240
+    deadline = time.time() + timeout
     while time.time() < deadline and proc.poll() is None:
-        ckpts = killed / "checkpoints"
-        if ckpts.exists() and any(p.name.isdigit() for p in ckpts.iterdir()):
-            break
+        steps = [int(p.name) for p in ckpts.iterdir() if p.name.isdigit()] if ckpts.exists() else []
+        if steps and max(steps) > step:
+            return max(steps)
         time.sleep(0.02)
-    assert proc.poll() is None, "the run finished before it could be killed"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert not (killed / "config.json").read_text().count("final_return_per_seed")
+    raise AssertionError("the run finished (or hung) before a new checkpoint appeared")
 
-    out = run_cli("resume", str(killed), "--no-progress")
+
+def test_ctrl_c_then_sigkill_then_resume_matches_an_uninterrupted_run(straight, tmp_path):
+    """The run is stopped with Ctrl-C (SIGINT: it saves at the next chunk boundary and exits
+    130), resumed, killed with SIGKILL once it has saved again, and resumed to the end: its
+    metrics equal those of the run that was never interrupted."""
+    import os
+    import signal
+
+    args = [*LONG, "--chunk-updates", "4", "--no-progress"]
+    run = tmp_path / "run"
+    popen = lambda *a: subprocess.Popen([sys.executable, "-m", "jaxac.cli", *a], text=True,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    proc = popen(*args, "--out", str(run))
+    first = _wait_for_checkpoint_after(run / "checkpoints", 0, proc)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert f"resume with: jaxac resume {run}" in stdout
+    stopped = max(int(p.name) for p in (run / "checkpoints").iterdir() if p.name.isdigit())
+    assert first <= stopped < 160
+
+    proc = popen("resume", str(run), "--no-progress")
+    _wait_for_checkpoint_after(run / "checkpoints", stopped, proc)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate()
+    assert not (run / "config.json").read_text().count("final_return_per_seed")
+
+    out = run_cli("resume", str(run), "--no-progress")
     assert out.returncode == 0, out.stderr
     assert "resuming at update" in out.stdout
-    assert (killed / "metrics.csv").read_text() == (straight / "metrics.csv").read_text()
+    assert (run / "metrics.csv").read_text() == (straight[0] / "metrics.csv").read_text()
 
 
 def test_a_diverging_run_stops_naming_seed_update_and_metric(tmp_path, capsys):

@@ -1,15 +1,18 @@
 """Environment registry: `make(name, **kwargs) -> (env, params)`.
 
 Keyword arguments override fields of the environment's params (e.g. `max_steps=200`); for
-probes, `continuous=True` selects the continuous-action variant.
+probes, `continuous=True` selects the continuous-action variant; for `brax/<name>`,
+`backend`, `episode_length`, `action_repeat` and brax's constructor keywords (see
+`jaxac.envs.brax_adapter`).
 """
 
 from __future__ import annotations
 
 import difflib
+import functools
 from typing import Any, Callable, Dict, Tuple
 
-from jaxac.envs import classic, probes
+from jaxac.envs import brax_adapter, classic, gymnax_adapter, probes
 
 
 class UnknownEnvironmentError(ValueError):
@@ -44,12 +47,33 @@ REGISTRY: Dict[str, Callable[..., Tuple[Any, Any]]] = {
     "MountainCar-v0": _params_env(classic.MountainCar),
     "MountainCarContinuous-v0": _params_env(classic.MountainCarContinuous),
     **{f"probe/{name}": _probe_env(cls) for name, cls in probes.PROBES.items()},
+    **{f"brax/{name}": functools.partial(brax_adapter.make, name) for name in brax_adapter.BRAX_ENVS},
 }
 
 
+GYMNAX_PREFIX = "gymnax/"  # any gymnax id, e.g. gymnax/Breakout-MinAtar (needs the gymnax extra)
+
+
 def registered() -> Tuple[str, ...]:
-    """All registered environment names."""
-    return tuple(REGISTRY)
+    """All registered environment names (plus every gymnax id when gymnax is installed)."""
+    try:
+        import gymnax
+    except ImportError:
+        return tuple(REGISTRY)
+    return tuple(REGISTRY) + tuple(GYMNAX_PREFIX + n for n in gymnax.registered_envs)
+
+
+def _make_gymnax(gymnax_id: str, kwargs) -> Tuple[Any, Any]:
+    try:
+        return gymnax_adapter.make(gymnax_id, **kwargs)
+    except ValueError as err:
+        if "has no environment" not in str(err):
+            raise
+        import gymnax
+
+        close = difflib.get_close_matches(gymnax_id, gymnax.registered_envs, n=3, cutoff=0.3)
+        hint = f" Did you mean {', '.join(repr(GYMNAX_PREFIX + c) for c in close)}?" if close else ""
+        raise UnknownEnvironmentError(f"Unknown environment {GYMNAX_PREFIX + gymnax_id!r}.{hint}") from None
 
 
 def make(name: str, **kwargs) -> Tuple[Any, Any]:
@@ -58,6 +82,8 @@ def make(name: str, **kwargs) -> Tuple[Any, Any]:
     Raises:
       UnknownEnvironmentError: naming the closest registered names.
     """
+    if name.startswith(GYMNAX_PREFIX):
+        return _make_gymnax(name[len(GYMNAX_PREFIX):], kwargs)
     try:
         factory = REGISTRY[name]
     except KeyError:

@@ -110,7 +110,9 @@ def _config_from_args(args: argparse.Namespace):
         if f.name not in _SKIP and hasattr(args, f.name)
     }
     overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
-    overrides["env_kwargs"] = _parse_env_kwargs(args.env_kwarg)
+    if args.env_kwarg:  # on top of the preset's env kwargs, not instead of them
+        base = dict(presets.preset(args.algo, args.env).get("env_kwargs", ())) if not args.no_preset else {}
+        overrides["env_kwargs"] = tuple({**base, **dict(_parse_env_kwargs(args.env_kwarg))}.items())
     return presets.config(args.algo, args.env, use_preset=not args.no_preset, **overrides)
 
 

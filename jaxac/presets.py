@@ -25,6 +25,15 @@ PRESETS: Dict[str, Dict[str, Dict[str, Any]]] = {
             num_minibatches=32, gamma=0.95, gae_lambda=0.95, learning_rate=1e-3,
             ent_coef=0.0, reward_scale=0.1, clip_value_loss=False,
         ),
+        # brax's own PPO test configuration for its `fast` env (brax/training/agents/ppo/
+        # train_test.py: 64 envs, unroll 5, 4 epochs of 8 minibatches, lr 3e-4, entropy 1e-2,
+        # gamma 0.95, reward scaling 10, no advantage normalisation, 2^15 steps).
+        "brax/fast": dict(
+            env_kwargs=(("episode_length", 128),), total_steps=2**15, num_envs=64, num_steps=5,
+            update_epochs=4, num_minibatches=8, learning_rate=3e-4, ent_coef=1e-2, gamma=0.95,
+            reward_scale=10.0, normalize_advantages=False, anneal_lr=False,
+            continuous_dist="tanh_gaussian", hidden=(64, 64),
+        ),
     },
     "a2c": {
         # SB3 / RL-zoo defaults are the Config defaults (8 envs x 5 steps, RMSprop 7e-4).
@@ -40,6 +49,10 @@ PRESETS: Dict[str, Dict[str, Dict[str, Any]]] = {
         "CartPole-v1": dict(total_steps=200_000, num_envs=4, rollout_length=4, utd=0.25, hidden=(64, 64),
                             actor_lr=3e-4, critic_lr=1e-3, alpha_lr=3e-4, tau=0.01,
                             learning_starts=2_000),
+        # brax's SAC test configuration for `fast` (64 envs, batch 64, lr 3e-4, reward
+        # scaling 10, 2^15 steps) with one gradient step per env step.
+        "brax/fast": dict(env_kwargs=(("episode_length", 128),), total_steps=2**15, num_envs=64,
+                          batch_size=64, learning_starts=1024, hidden=(64, 64), reward_scale=10.0),
     },
 }
 

@@ -48,8 +48,9 @@ def unroll(
     batched calls: the per-step keys, and (for an `AutoReset` env) the reset state each
     environment would continue from at each step. On CPU every random draw inside a loop is
     itself a small loop (threefry's rounds), so this halves the work of a CartPole step. The
-    cost is memory for [num_steps, B] reset states, small next to the transitions for the
-    environments here.
+    cost is memory for [num_steps, B] reset states, small next to the transitions for classic
+    control; an environment with large states (brax) sets `predraw_resets = False` and is
+    reset inside each step instead.
 
     Returns:
       (carry after the last step, Transition with leaves [num_steps, B, ...]).
@@ -57,7 +58,7 @@ def unroll(
     num_envs = carry.obs.shape[0]
     keys = jax.random.split(key, num_steps * (2 * num_envs + 1)).reshape(num_steps, 2 * num_envs + 1)
     policy_keys, step_keys, reset_keys = keys[:, 0], keys[:, 1 : num_envs + 1], keys[:, num_envs + 1 :]
-    if isinstance(env, AutoReset):
+    if isinstance(env, AutoReset) and getattr(env.unwrapped, "predraw_resets", True):
         reset_state, reset_ts = jax.vmap(jax.vmap(env.env.reset, in_axes=(0, None)), in_axes=(0, None))(
             reset_keys, env_params
         )

@@ -1,0 +1,111 @@
+"""The brax adapter: every brax env under jaxac's contract, and PPO/SAC learning brax's
+`fast` test env to brax's own test bar (on the jax that pip resolves next to brax)."""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+pytest.importorskip("brax")
+
+import jaxac  # noqa: E402
+from jaxac import evaluate, presets  # noqa: E402
+from jaxac.env import wrap_for_training  # noqa: E402
+from jaxac.envs.brax_adapter import BRAX_ENVS  # noqa: E402
+
+SLOW = [pytest.param(n, marks=pytest.mark.slow) for n in BRAX_ENVS if n != "fast"]
+
+
+def count_compiles():
+    events = []
+    jax.monitoring.register_event_duration_secs_listener(lambda e, d, **kw: events.append(e))
+    return lambda: events.count("/jax/core/compile/backend_compile_duration")
+
+
+@pytest.mark.parametrize("name", ["fast", *SLOW])
+def test_adapter_contract(name):
+    env, params = jaxac.make(f"brax/{name}", episode_length=3)
+    obs_dim = env.observation_space(params).shape[0]
+    act_dim = env.action_space(params).shape[0]
+    keys = jax.random.split(jax.random.key(0), 2)
+    state, ts = jax.jit(jax.vmap(env.reset, in_axes=(0, None)))(keys, params)
+    assert ts.obs.shape == (2, obs_dim) and ts.obs.dtype == jnp.float32
+
+    # the training stack: the third step truncates (unless brax terminated it) and resets,
+    # keeping the final observation; the base env from the same state shows what it was
+    wrapped = wrap_for_training(env)
+    w_state, _ = jax.vmap(wrapped.reset, in_axes=(0, None))(keys, params)
+    w_step = jax.jit(jax.vmap(wrapped.step, in_axes=(0, 0, 0, None)))
+    b_step = jax.jit(jax.vmap(env.step, in_axes=(0, 0, 0, None)))
+    rng = np.random.default_rng(0)
+    for t in range(3):
+        action = jnp.asarray(rng.uniform(-1, 1, (2, act_dim)), jnp.float32)
+        step_keys = jax.random.split(jax.random.key(t + 1), 2)
+        w_state, w_ts = w_step(step_keys, w_state, action, params)
+        state, ts = b_step(step_keys, state, action, params)
+        assert ts.reward.shape == (2,) and ts.reward.dtype == jnp.float32
+        assert ts.terminated.dtype == ts.truncated.dtype == jnp.bool_
+        # (1e-3: the two graphs fuse differently, and contact-rich physics amplifies float noise)
+        np.testing.assert_allclose(w_ts.final_obs, ts.obs, rtol=1e-3, atol=1e-3)
+        if t < 2:
+            assert not np.asarray(ts.truncated).any()
+    assert np.asarray(ts.terminated | ts.truncated).all()
+    assert (np.asarray(ts.truncated) == ~np.asarray(ts.terminated)).all()
+    np.testing.assert_array_equal(np.asarray(w_ts.episode_length), 3 * np.asarray(ts.truncated)
+                                  + np.asarray(ts.terminated) * np.asarray(w_ts.episode_length))
+
+    # a compiled rollout started from (jitted) reset output does not recompile on its own
+    # output: brax's reset returns weakly typed scalars its step returns strongly typed
+    def rollout(state, key):
+        def one(s, k):
+            a = jnp.zeros((2, act_dim))
+            s, ts = jax.vmap(wrapped.step, in_axes=(0, 0, 0, None))(jax.random.split(k, 2), s, a, params)
+            return s, ts.reward
+        return jax.lax.scan(one, state, jax.random.split(key, 4))
+
+    run = jax.jit(rollout)
+    w_state, _ = jax.jit(jax.vmap(wrapped.reset, in_axes=(0, None)))(keys, params)
+    w_state, _ = run(w_state, jax.random.key(5))
+    compiles = count_compiles()
+    run(w_state, jax.random.key(6))
+    assert compiles() == 0
+
+
+def test_action_repeat_sums_rewards_and_counts_env_steps():
+    env, params = jaxac.make("brax/fast", episode_length=4, action_repeat=2)
+    one, one_params = jaxac.make("brax/fast", episode_length=4)
+    state, _ = env.reset(jax.random.key(0), params)
+    s1, _ = one.reset(jax.random.key(0), one_params)
+    action = jnp.ones((1,))
+    rewards = []
+    for _ in range(2):
+        s1, ts1 = one.step(jax.random.key(1), s1, action, one_params)
+        rewards.append(float(ts1.reward))
+    state, ts = env.step(jax.random.key(1), state, action, params)
+    assert float(ts.reward) == pytest.approx(sum(rewards)) and not bool(ts.truncated)
+    state, ts = env.step(jax.random.key(1), state, action, params)
+    assert bool(ts.truncated)  # 2 agent steps x 2 repeats = episode_length 4
+
+
+def test_bad_brax_arguments_are_config_errors():
+    with pytest.raises(ValueError, match="backend"):
+        jaxac.make("brax/fast", backend="physx")
+    with pytest.raises(ValueError, match="episode_length"):
+        jaxac.make("brax/fast", episode_length=0)
+    with pytest.raises(jaxac.ConfigError, match="env_kwargs"):
+        presets.config("ppo", "brax/fast", env_kwargs=(("action_repeat", -1),))
+
+
+@pytest.mark.parametrize("algo", ["ppo", "sac"])
+def test_learns_fast_to_brax_test_bar(algo):
+    """brax's own test: evaluation reward > 135 within 2^15 env steps (the best is ~143)."""
+    cfg = presets.config(algo, "brax/fast")
+    module = presets.ALGORITHMS[algo]
+    keys = jax.random.split(jax.random.key(0), 2)
+    state, _ = jax.jit(jax.vmap(module.train, in_axes=(None, 0)))(cfg, keys)
+    fn = functools.partial(evaluate.episodes, module, cfg, num_episodes=4)
+    returns, lengths = jax.jit(jax.vmap(fn))(state, keys)
+    assert (np.asarray(lengths) == 128).all()
+    assert (np.asarray(returns).mean(1) > 135).all(), np.asarray(returns)

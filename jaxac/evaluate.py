@@ -60,7 +60,8 @@ def episodes(module: Any, cfg: Any, state: Any, key: PRNGKey, num_episodes: int 
     def body(c: _Loop) -> _Loop:
         key, k_step = jax.random.split(c.key)
         env_state, ts = step(jax.random.split(k_step, num_episodes), c.state,
-                             act(state.params["actor"], c.obs), comps.env_params)
+                             act(state.params["actor"], comps.obs_norm(state.obs_stats, c.obs)),
+                             comps.env_params)
         live = ~c.done
         return _Loop(env_state, ts.obs, key, c.ret + jnp.where(live, ts.reward, 0.0),
                      c.length + live.astype(jnp.int32), c.done | ts.done, c.t + 1)

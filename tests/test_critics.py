@@ -203,3 +203,17 @@ def test_truncation_needs_a_quantile_critic():
         sac.Config(critic="c51", aggregate="truncate")
     assert sac.Config(critic="tqc").ensemble_rule == "truncate"
     assert sac.Config(critic="quantile").ensemble_rule == "min"
+
+
+def test_critic_hidden_sizes_the_critic_torso_and_leaves_the_policy_alone():
+    from jaxac.algos import ppo
+    from jaxac.config import ConfigError
+
+    cfg = ppo.Config(env="CartPole-v1", hidden=(8,), critic_hidden=(16, 16))
+    state = ppo.init(cfg, jax.random.key(0))
+    critic_shapes = {x.shape for x in jax.tree.leaves(state.params["critic"])}
+    actor_shapes = {x.shape for x in jax.tree.leaves(state.params["actor"])}
+    assert {(4, 16), (16, 16)} <= critic_shapes and (4, 8) not in critic_shapes
+    assert (4, 8) in actor_shapes and (4, 16) not in actor_shapes
+    with pytest.raises(ConfigError, match="critic_hidden"):
+        ppo.Config(env="CartPole-v1", critic_hidden=(0,))

@@ -63,7 +63,7 @@ def update(cfg: Config, state: State) -> Tuple[State, Metrics]:
     """One rollout and one gradient step on all of it."""
     comps = components(cfg)
     key, k_collect, k_loss = jax.random.split(state.key, 3)
-    carry, batch, rollout_metrics = onpolicy.collect(cfg, comps, state, k_collect)
+    collected, batch, rollout_metrics = onpolicy.collect(cfg, comps, state, k_collect)
 
     def loss_fn(params, batch, k):
         return onpolicy.loss(cfg, comps, params, batch, k)
@@ -72,7 +72,8 @@ def update(cfg: Config, state: State) -> Tuple[State, Metrics]:
         comps, loss_fn, state.params, state.opt_state, batch, k_loss
     )
     metrics.update(rollout_metrics)
-    return State(params, opt_state, carry, key, state.update_step + 1), metrics
+    return collected.replace(params=params, opt_state=opt_state, key=key,
+                             update_step=state.update_step + 1), metrics
 
 
 def train(cfg: Config, key: PRNGKey) -> Tuple[State, Metrics]:

@@ -22,6 +22,7 @@ from jaxac import config as C
 from jaxac.algos import common
 from jaxac.critics import CriticOptions, Particles
 from jaxac.networks import policy_for, sampling_policy
+from jaxac.normalize import ObsNorm, RunningStats, normalized_policy
 from jaxac.returns import gae
 from jaxac.rollout import EnvCarry, episode_metrics, reset_envs, unroll
 from jaxac.types import Array, Metrics, PRNGKey
@@ -32,7 +33,7 @@ class Config(CriticOptions):
     """Fields every on-policy actor-critic has. Subclasses override defaults and add fields.
 
     Static (structure): env, env_kwargs, total_steps, num_envs, num_steps, hidden, activation,
-    continuous_dist, anneal_lr, normalize_advantages, init_log_std. Leaves (vmappable
+    continuous_dist, anneal_lr, normalize_advantages, init_log_std, normalize_observations. Leaves (vmappable
     floats): learning_rate, gamma, gae_lambda, ent_coef, vf_coef, max_grad_norm, reward_scale.
     The critic (V) and its options are `jaxac.critics.CriticOptions` fields.
     """
@@ -48,6 +49,7 @@ class Config(CriticOptions):
     anneal_lr: bool = C.static(True)
     normalize_advantages: bool = C.static(True)
     init_log_std: float = C.static(0.0)
+    normalize_observations: bool = C.static(False)
     learning_rate: float = 2.5e-4
     gamma: float = 0.99
     gae_lambda: float = 0.95
@@ -106,6 +108,7 @@ class State:
     env: EnvCarry
     key: PRNGKey
     update_step: Array  # int32 count of completed updates
+    obs_stats: RunningStats  # observation normaliser's statistics (unused when it is off)
 
 
 @struct.dataclass
@@ -131,6 +134,7 @@ class Components(NamedTuple):
     dist: Any
     critic: Any
     tx: optax.GradientTransformation
+    obs_norm: ObsNorm
 
 
 def components(cfg: Config, optimizer: str, eps: Any, optimizer_steps_per_update: int) -> Components:
@@ -143,39 +147,50 @@ def components(cfg: Config, optimizer: str, eps: Any, optimizer_steps_per_update
     critic = cfg.build_critic(env, env_params, cfg.hidden, cfg.activation)
     scale = common.linear_decay(cfg.num_updates, optimizer_steps_per_update) if cfg.anneal_lr else None
     tx = common.optimizer(cfg.learning_rate, cfg.max_grad_norm, eps, optimizer, scale)
-    return Components(env, env_params, net, dist, critic, tx)
+    return Components(env, env_params, net, dist, critic, tx, ObsNorm(cfg.normalize_observations))
 
 
 def init(cfg: Config, comps: Components, key: PRNGKey) -> State:
-    env, env_params, net, _, critic, tx = comps
+    env, env_params, net, _, critic, tx, obs_norm = comps
     key, k_env, k_actor, k_critic = jax.random.split(key, 4)
     carry = reset_envs(env, env_params, k_env, cfg.num_envs)
-    params = {"actor": net.init(k_actor, carry.obs[0]), "critic": critic.init(k_critic, carry.obs[0], None)}
-    return State(params, tx.init(params), carry, key, jnp.zeros((), jnp.int32))
+    obs = carry.obs[0].astype(jnp.float32)
+    params = {"actor": net.init(k_actor, obs), "critic": critic.init(k_critic, obs, None)}
+    return State(params, tx.init(params), carry, key, jnp.zeros((), jnp.int32),
+                 obs_norm.init(obs.shape))
 
 
-def collect(cfg: Config, comps: Components, state: State, key: PRNGKey) -> Tuple[EnvCarry, Batch, Metrics]:
-    """One rollout, its values and GAE: (env carry after it, flattened batch, rollout metrics)."""
+def collect(cfg: Config, comps: Components, state: State, key: PRNGKey) -> Tuple[State, Batch, Metrics]:
+    """One rollout, its values and GAE: (`state` with the env carry and observation statistics
+    after it, flattened batch, rollout metrics).
+
+    The whole update sees observations normalised with the statistics from before the rollout
+    (the policy acted on those, so the loss's probability ratios start at exactly 1); the
+    rollout's observations are folded into the statistics for the next update.
+    """
     k_roll, _ = jax.random.split(key)  # same key stream as when the value pass took a key
-    policy = sampling_policy(comps.net, comps.dist)
+    stats, norm = state.obs_stats, comps.obs_norm
+    policy = normalized_policy(sampling_policy(comps.net, comps.dist), norm, stats)
     carry, traj = unroll(
         comps.env, comps.env_params, policy, state.params["actor"], state.env, k_roll, cfg.num_steps
     )
+    obs = norm(stats, traj.obs)
     # one critic pass over [obs; next_obs] (next_obs is pre-reset: truncation bootstraps);
     # no key: values for GAE are the deterministic estimate (no dropout)
     both = comps.critic.value(
-        state.params["critic"], jnp.concatenate([traj.obs, traj.next_obs]), None, None
+        state.params["critic"], jnp.concatenate([obs, norm(stats, traj.next_obs)]), None, None
     )
     value, next_value = jnp.split(both, 2)
     advantage, target = gae(
         traj.reward * cfg.reward_scale, value, next_value,
         traj.terminated, traj.truncated, cfg.gamma, cfg.gae_lambda,
     )
-    batch = Batch(traj.obs, traj.action, traj.log_prob, value, advantage, target)
+    batch = Batch(obs, traj.action, traj.log_prob, value, advantage, target)
     batch = jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), batch)
     metrics = dict(episode_metrics(traj))
     metrics["explained_variance"] = common.explained_variance(value, target)
-    return carry, batch, metrics
+    stats = norm.update(stats, traj.obs.reshape((-1,) + traj.obs.shape[2:]))
+    return state.replace(env=carry, obs_stats=stats), batch, metrics
 
 
 def loss(

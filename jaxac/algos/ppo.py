@@ -74,7 +74,7 @@ def update(cfg: Config, state: State) -> Tuple[State, Metrics]:
     """One rollout and `update_epochs` x `num_minibatches` gradient steps."""
     comps = components(cfg)
     key, k_collect, k_perm, k_mb = jax.random.split(state.key, 4)
-    carry, batch, rollout_metrics = onpolicy.collect(cfg, comps, state, k_collect)
+    collected, batch, rollout_metrics = onpolicy.collect(cfg, comps, state, k_collect)
 
     def loss_fn(params, mb, k):
         return onpolicy.loss(cfg, comps, params, mb, k, cfg.clip_eps, cfg.clip_value_loss)
@@ -97,7 +97,8 @@ def update(cfg: Config, state: State) -> Tuple[State, Metrics]:
     (params, opt_state), metrics = jax.lax.scan(epoch, (state.params, state.opt_state), (perms, mb_keys))
     metrics = jax.tree.map(jnp.mean, metrics)
     metrics.update(rollout_metrics)
-    return State(params, opt_state, carry, key, state.update_step + 1), metrics
+    return collected.replace(params=params, opt_state=opt_state, key=key,
+                             update_step=state.update_step + 1), metrics
 
 
 def train(cfg: Config, key: PRNGKey) -> Tuple[State, Metrics]:

@@ -49,6 +49,7 @@ from jaxac.critics.options import check_aggregate
 from jaxac.critics.ensemble import AGGREGATES, Ensemble
 from jaxac.env import Box, Discrete
 from jaxac.networks import policy_for, sampling_policy
+from jaxac.normalize import ObsNorm, RunningStats, normalized_policy
 from jaxac.rollout import EnvCarry, episode_metrics, reset_envs, unroll
 from jaxac.train import run
 from jaxac.types import Array, Metrics, PRNGKey
@@ -63,7 +64,7 @@ class Config(CriticOptions):
 
     Static (structure): env, env_kwargs, total_steps, num_envs, rollout_length, utd,
     batch_size, buffer_size, learning_starts, hidden, activation, num_critics, aggregate,
-    obs_dtype. Leaves (vmappable floats): the rest. The critic (Q) and its options are
+    obs_dtype, normalize_observations. Leaves (vmappable floats): the rest. The critic (Q) and its options are
     `jaxac.critics.CriticOptions` fields; `aggregate="auto"` is "truncate" for critic="tqc"
     and "min" otherwise.
     """
@@ -82,6 +83,7 @@ class Config(CriticOptions):
     num_critics: int = C.static(2)
     aggregate: str = C.static("auto")
     obs_dtype: str = C.static("float32")
+    normalize_observations: bool = C.static(False)
     actor_lr: float = 3e-4
     critic_lr: float = 3e-4
     alpha_lr: float = 3e-4
@@ -182,6 +184,7 @@ class State:
     env: EnvCarry
     key: PRNGKey
     update_step: Array
+    obs_stats: RunningStats  # observation normaliser's statistics (unused when it is off)
 
 
 class Components(NamedTuple):
@@ -193,6 +196,7 @@ class Components(NamedTuple):
     tx: Dict[str, optax.GradientTransformation]
     num_actions: int  # |A| for discrete actions, 0 for continuous
     target_entropy: Any
+    obs_norm: ObsNorm
 
 
 def components(cfg: Config) -> Components:
@@ -213,7 +217,8 @@ def components(cfg: Config) -> Components:
         target_entropy = -cfg.target_entropy_scale * int(np.prod(space.shape))
     else:
         raise TypeError(f"unsupported action space {space!r}")
-    return Components(env, env_params, net, dist, critic, tx, num_actions, target_entropy)
+    return Components(env, env_params, net, dist, critic, tx, num_actions, target_entropy,
+                      ObsNorm(cfg.normalize_observations))
 
 
 def critic_action(comps: Components, action: Array) -> Array:
@@ -246,7 +251,7 @@ def init(cfg: Config, key: PRNGKey) -> State:
     comps = components(cfg)
     key, k_env, k_actor, k_critic, k_warm = jax.random.split(key, 5)
     carry = reset_envs(comps.env, comps.env_params, k_env, cfg.num_envs)
-    obs = carry.obs[0]
+    obs = carry.obs[0].astype(jnp.float32)
     space = comps.env.action_space(comps.env_params)
     example_action = jnp.zeros((), jnp.int32) if comps.num_actions else jnp.zeros(space.shape, jnp.float32)
     critic_params = comps.critic.init(k_critic, obs, critic_action(comps, example_action))
@@ -263,7 +268,8 @@ def init(cfg: Config, key: PRNGKey) -> State:
     carry, traj = unroll(comps.env, comps.env_params, random_policy(comps), None, carry, k_warm,
                          cfg.warmup_steps // cfg.num_envs)
     buf = buffers.add(buf, _items(traj))
-    return State(params, opt_state, buf, carry, key, jnp.zeros((), jnp.int32))
+    stats = comps.obs_norm.update(comps.obs_norm.init(obs.shape), _items(traj).obs)
+    return State(params, opt_state, buf, carry, key, jnp.zeros((), jnp.int32), stats)
 
 
 def policy_expectation(comps: Components, actor_params, obs: Array, key: PRNGKey):
@@ -330,18 +336,26 @@ def gradient_step(cfg: Config, comps: Components, params, opt_state, batch: Item
 
 
 def update(cfg: Config, state: State) -> Tuple[State, Metrics]:
-    """Collect `rollout_length` x `num_envs` steps, then `gradient_steps_per_update` steps."""
+    """Collect `rollout_length` x `num_envs` steps, then `gradient_steps_per_update` steps.
+
+    The buffer keeps raw observations; minibatches are normalised with the statistics that
+    include the new steps (off-policy, nothing ties them to the acting policy's).
+    """
     comps = components(cfg)
     key, k_roll, k_grad = jax.random.split(state.key, 3)
-    policy = sampling_policy(comps.net, comps.dist)
+    norm = comps.obs_norm
+    policy = normalized_policy(sampling_policy(comps.net, comps.dist), norm, state.obs_stats)
     carry, traj = unroll(comps.env, comps.env_params, policy, state.params["actor"], state.env,
                          k_roll, cfg.rollout_length)
-    buf = buffers.add(state.buffer, _items(traj))
+    items = _items(traj)
+    buf = buffers.add(state.buffer, items)
+    stats = norm.update(state.obs_stats, items.obs)
 
     def step(carry, k):
         params, opt_state = carry
         k_sample, k_loss = jax.random.split(k)
         batch = buffers.sample(buf, k_sample, cfg.batch_size)
+        batch = batch.replace(obs=norm(stats, batch.obs), next_obs=norm(stats, batch.next_obs))
         params, opt_state, metrics = gradient_step(cfg, comps, params, opt_state, batch, k_loss)
         return (params, opt_state), metrics
 
@@ -349,7 +363,7 @@ def update(cfg: Config, state: State) -> Tuple[State, Metrics]:
     (params, opt_state), metrics = jax.lax.scan(step, (state.params, state.opt_state), keys)
     metrics = jax.tree.map(jnp.mean, metrics)
     metrics.update(episode_metrics(traj))
-    return State(params, opt_state, buf, carry, key, state.update_step + 1), metrics
+    return State(params, opt_state, buf, carry, key, state.update_step + 1, stats), metrics
 
 
 def train(cfg: Config, key: PRNGKey) -> Tuple[State, Metrics]:

@@ -57,11 +57,12 @@ def check_aggregate(critic: str, rule: str) -> None:
 
 @struct.dataclass
 class CriticOptions:
-    """Critic fields. Static: critic, num_bins, num_quantiles, tqc_drop, v_min, v_max,
+    """Critic fields. Static: critic, critic_hidden, num_bins, num_quantiles, tqc_drop, v_min, v_max,
     critic_layer_norm, critic_dropout, flow_steps, flow_samples, flow_bins, flow_actor.
     Leaves: hl_sigma, huber_kappa, gauss_beta, flow_noise."""
 
     critic: str = C.static("scalar")
+    critic_hidden: Tuple[int, ...] = C.static(())  # critic torso; () = the policy's `hidden`
     num_bins: int = C.static(101)  # c51 atoms, hlgauss bins
     num_quantiles: int = C.static(25)  # quantile, tqc
     tqc_drop: int = C.static(2)  # target atoms dropped per ensemble member (tqc)
@@ -81,6 +82,14 @@ class CriticOptions:
     def validate_critic(self, env: Any, env_params: Any) -> None:
         """Checks every critic field; `env` is the unwrapped environment (for its reward range)."""
         C.check_choice("critic", self.critic, tuple(CRITICS))
+        if self.critic_hidden != () and (
+            not isinstance(self.critic_hidden, tuple)
+            or any(not isinstance(h, int) or h < 1 for h in self.critic_hidden)
+        ):
+            raise C.ConfigError(
+                f"critic_hidden={self.critic_hidden!r} is invalid: use a tuple of positive layer "
+                f"widths, or () for the policy's `hidden`."
+            )
         C.check_choice("flow_actor", self.flow_actor, ACTOR_VALUES)
         for name in ("num_bins", "flow_bins"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 2:
@@ -119,8 +128,9 @@ class CriticOptions:
         return jnp.minimum(0.0, lo) * scale, jnp.maximum(0.0, hi) * scale
 
     def build_critic(self, env: Any, env_params: Any, hidden, activation: str):
-        """The critic object for these fields (one member; SAC wraps it in an `Ensemble`)."""
-        head = dict(hidden=tuple(hidden), activation=activation,
+        """The critic object for these fields (one member; SAC wraps it in an `Ensemble`).
+        `hidden` is the policy's torso, used unless `critic_hidden` is set."""
+        head = dict(hidden=tuple(self.critic_hidden or hidden), activation=activation,
                     layer_norm=self.critic_layer_norm, dropout=self.critic_dropout)
         name = self.critic
         if name == "scalar":

@@ -156,3 +156,30 @@ def make(name: str, backend: str = "generalized", episode_length: int = 1000, ac
     env = BraxEnv(name, backend, tuple(sorted(kwargs.items())))
     env.brax_env  # fail here (not inside a trace) on a missing brax or a bad constructor kwarg
     return env, BraxParams(episode_length, action_repeat)
+
+
+def brax_state(state: Any) -> BraxState:
+    """The adapter's state inside a stack of wrapper states (each keeps its env's as `inner`)."""
+    while not isinstance(state, BraxState):
+        if not hasattr(state, "inner"):
+            raise TypeError(f"no brax environment state in {type(state).__name__}")
+        state = state.inner
+    return state
+
+
+def html(env: Any, states: Any, length: int, height: int = 480) -> str:
+    """brax's HTML viewer of the first `length` + 1 of `states` (leaves [T, ...]; the state
+    of `env`, the adapter or a wrapper around it)."""
+    from brax.io import html as brax_html
+
+    inner = brax_state(states).inner
+    unwrapped = getattr(env, "unwrapped", env)
+    if not isinstance(unwrapped, BraxEnv):
+        raise TypeError(f"{type(unwrapped).__name__} is not a brax environment")
+    brax_env = unwrapped.brax_env
+    if not hasattr(brax_env, "sys"):
+        raise TypeError(f"brax/{unwrapped.name} has no physical system to render")
+    frames = [jax.tree.map(lambda x, t=t: x[t], inner.pipeline_state) for t in range(length + 1)]
+    # brax's own viewers replay at the environment's control step, not the physics step
+    sys = brax_env.sys.tree_replace({"opt.timestep": brax_env.dt})
+    return brax_html.render(sys, frames, height=height)

@@ -92,6 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--episodes", type=int, default=10, help="episodes per seed")
     ev.add_argument("--seed", type=int, default=0, help="PRNG seed of the evaluation episodes")
     ev.add_argument("--json", default=None, metavar="FILE", help="also write the returns to FILE")
+    ev.add_argument("--render", default=None, metavar="FILE.html",
+                    help="also write brax's HTML viewer of one episode (brax envs only)")
+    ev.add_argument("--render-seed", type=int, default=0, metavar="N",
+                    help="which training seed's policy --render shows")
     pl = sub.add_parser("plot", help="learning curves of runs (mean and 95%% band over seeds) to an image")
     pl.add_argument("run_dirs", nargs="+", help="--out directories of runs (finished or not)")
     pl.add_argument("-o", "--output", default="curves.png", help="image file (png, svg, pdf)")
@@ -146,6 +150,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     if args.episodes < 1:
         raise C.ConfigError(f"--episodes {args.episodes} is invalid: use at least 1.")
+    if args.render:  # checked (env, seed) before the evaluation's compile
+        ret, length = evaluate.render_dir(args.run_dir, args.render, args.render_seed, args.seed)
+        print(f"{args.render}: seed {args.render_seed}, one episode, return {ret:.2f} (length {length})")
     returns, lengths, step = evaluate.run_dir(args.run_dir, args.episodes, args.seed)
     print(f"{args.run_dir}: checkpoint at update {step}, deterministic policy, "
           f"{args.episodes} episode(s) per seed")

@@ -73,6 +73,33 @@ def episodes(module: Any, cfg: Any, state: Any, key: PRNGKey, num_episodes: int 
     return out.ret, out.length
 
 
+def trajectory(module: Any, cfg: Any, state: Any, key: PRNGKey, max_steps: int = 1000):
+    """One episode of `state`'s deterministic policy, keeping every environment state (for
+    rendering): `max_steps` steps in one `scan`, the steps after the episode's end masked.
+
+    Returns:
+      (env states with leaves [max_steps + 1, ...]: the reset state then the state after each
+      step, rewards [max_steps], live [max_steps] bool: the step belongs to the episode).
+    """
+    comps = module.components(cfg)
+    env = comps.env.env if isinstance(comps.env, AutoReset) else comps.env
+    act = greedy_policy(comps.net, comps.dist)
+    k_reset, key = jax.random.split(key)
+    carry = reset_envs(env, comps.env_params, k_reset, 1)
+    step = jax.vmap(env.step, in_axes=(0, 0, 0, None))
+
+    def body(c, k):
+        env_state, obs, done = c
+        action = act(state.params["actor"], comps.obs_norm(state.obs_stats, obs))
+        env_state, ts = step(k[None], env_state, action, comps.env_params)
+        return (env_state, ts.obs, done | ts.done), (env_state, ts.reward[0], ~done[0])
+
+    init = (carry.state, carry.obs, jnp.zeros((1,), bool))
+    _, (states, rewards, live) = jax.lax.scan(body, init, jax.random.split(key, max_steps))
+    states = jax.tree.map(lambda first, rest: jnp.concatenate([first, rest[:, 0]]), carry.state, states)
+    return states, rewards, live
+
+
 def run_dir(path: str, num_episodes: int = 10, seed: int = 0, step: int | None = None,
             max_steps: int = 100_000):
     """Evaluates every seed of the run saved in `path` (its latest checkpoint, or `step`).
@@ -91,3 +118,38 @@ def run_dir(path: str, num_episodes: int = 10, seed: int = 0, step: int | None =
     keys = jax.random.split(jax.random.key(seed), run.run["seeds"])
     returns, lengths = jax.jit(jax.vmap(fn))(state, keys)
     return np.asarray(returns), np.asarray(lengths), step
+
+
+def render_dir(path: str, out: str, run_seed: int = 0, seed: int = 0, step: int | None = None,
+               max_steps: int = 1000) -> Tuple[float, int]:
+    """Writes brax's HTML viewer of one deterministic episode of seed `run_seed` of the run
+    saved in `path` to `out`. Only brax environments can be rendered.
+
+    Returns:
+      (the episode's return, its length).
+    """
+    import numpy as np
+
+    from jaxac import runs
+    from jaxac.config import ConfigError
+    from jaxac.envs import brax_adapter
+
+    run = runs.load(path)
+    if not run.cfg.env.startswith("brax/"):
+        raise ConfigError(f"--render is invalid for env={run.cfg.env!r}: only brax environments "
+                          f"have a viewer (brax/<name>).")
+    if not 0 <= run_seed < run.run["seeds"]:
+        raise ConfigError(f"--render-seed {run_seed} is invalid: the run has seeds 0..{run.run['seeds'] - 1}.")
+    run, states, _ = runs.restore(path, step)
+    one = jax.tree.map(lambda x: x[run_seed], states)
+    fn = jax.jit(lambda st, k: trajectory(run.module, run.cfg, st, k, max_steps))
+    env_states, rewards, live = fn(one, jax.random.key(seed))
+    live = np.asarray(live)
+    length = int(live.sum())
+    try:
+        page = brax_adapter.html(run.module.components(run.cfg).env, env_states, length)
+    except TypeError as err:
+        raise ConfigError(f"--render is invalid for this run: {err}.") from None
+    with open(out, "w") as fh:
+        fh.write(page)
+    return float(np.asarray(rewards)[live].sum()), length

@@ -13,6 +13,63 @@ from jaxac.algos import a2c, ppo, sac
 
 ALGORITHMS = {"ppo": ppo, "a2c": a2c, "sac": sac}
 
+
+def _brax_ppo(unroll_length: int, epochs: int, gamma: float, reward_scale: float,
+              ent_coef: float, learning_rate: float = 3e-4) -> Dict[str, Any]:
+    """brax.training PPO's settings in jaxac's terms, sized for a CPU.
+
+    brax collects `batch_size * num_minibatches` trajectories of `unroll_length` steps per
+    iteration with `num_envs` environments, then takes `num_updates_per_batch` epochs of
+    `num_minibatches` steps. With 256 environments and 8 minibatches (brax on a CPU; the
+    published 2048 envs x 32 minibatches are GPU sizes) that is 256 envs x 8 unrolls = 256 x
+    (8 * unroll_length) steps here. Everything else is brax's: its networks (policy 4 x 32,
+    value 5 x 256, swish, tanh-squashed Gaussian), no gradient clipping, clip 0.3, Adam eps
+    1e-8, no value clipping, normalised observations and advantages, no LR annealing.
+    """
+    return dict(
+        num_envs=256, num_steps=8 * unroll_length, num_minibatches=8, update_epochs=epochs,
+        gamma=gamma, gae_lambda=0.95, reward_scale=reward_scale, ent_coef=ent_coef,
+        learning_rate=learning_rate, clip_eps=0.3, clip_value_loss=False, anneal_lr=False,
+        max_grad_norm=1e9, adam_eps=1e-8, normalize_observations=True, activation="swish",
+        hidden=(32,) * 4, critic_hidden=(256,) * 5, continuous_dist="tanh_gaussian",
+    )
+
+
+# brax's published per-environment PPO settings (its training colab): unroll length, epochs,
+# discount, reward scaling, entropy cost. hopper has no published PPO setting; it takes the
+# one brax uses for ant and the pendulums.
+_BRAX_PPO = {
+    "brax/inverted_pendulum": dict(_brax_ppo(5, 4, 0.97, 10.0, 1e-2), total_steps=300_000),
+    "brax/inverted_double_pendulum": dict(_brax_ppo(5, 4, 0.97, 10.0, 1e-2), total_steps=2_000_000),
+    "brax/hopper": dict(_brax_ppo(5, 4, 0.97, 10.0, 1e-2), total_steps=5_000_000),
+    "brax/ant": dict(_brax_ppo(5, 4, 0.97, 10.0, 1e-2), total_steps=5_000_000),
+    "brax/halfcheetah": dict(_brax_ppo(20, 8, 0.95, 1.0, 1e-3), total_steps=5_000_000),
+}
+
+
+def _brax_sac(reward_scale: float, gamma: float, learning_rate: float, batch_size: int,
+              utd: float, learning_starts: int) -> Dict[str, Any]:
+    """brax.training SAC's settings in jaxac's terms: 128 environments per step, Adam at one
+    rate for actor, critic and temperature, brax's 2 x 256 ReLU networks, target entropy
+    -0.5 |A|, normalised observations; `utd` = grad_updates_per_step / num_envs."""
+    return dict(
+        num_envs=128, batch_size=batch_size, utd=utd, learning_starts=learning_starts,
+        gamma=gamma, reward_scale=reward_scale, actor_lr=learning_rate, critic_lr=learning_rate,
+        alpha_lr=learning_rate, hidden=(256, 256), activation="relu", target_entropy_scale=0.5,
+        normalize_observations=True,
+    )
+
+
+# hopper is brax's published SAC setting (reward scaling 30, discount 0.997, lr 6e-4, batch
+# 512, 64 gradient steps per 128 env steps, 8192 warm-up steps); halfcheetah takes it with
+# halfcheetah's reward scale of 1 (its rewards are larger); inverted_pendulum is the CPU
+# setting of ../shared/ANCHORS.md (16 gradient steps per 128 env steps).
+_BRAX_SAC = {
+    "brax/inverted_pendulum": dict(_brax_sac(10.0, 0.97, 6e-4, 256, 0.125, 8192), total_steps=150_000),
+    "brax/hopper": dict(_brax_sac(30.0, 0.997, 6e-4, 512, 0.5, 8192), total_steps=1_000_000),
+    "brax/halfcheetah": dict(_brax_sac(1.0, 0.997, 6e-4, 512, 0.5, 8192), total_steps=1_000_000),
+}
+
 PRESETS: Dict[str, Dict[str, Dict[str, Any]]] = {
     "ppo": {
         # PureJaxRL's defaults are the Config defaults.
@@ -34,6 +91,7 @@ PRESETS: Dict[str, Dict[str, Dict[str, Any]]] = {
             reward_scale=10.0, normalize_advantages=False, anneal_lr=False,
             continuous_dist="tanh_gaussian", hidden=(64, 64),
         ),
+        **_BRAX_PPO,
     },
     "a2c": {
         # SB3 / RL-zoo defaults are the Config defaults (8 envs x 5 steps, RMSprop 7e-4).
@@ -53,6 +111,7 @@ PRESETS: Dict[str, Dict[str, Dict[str, Any]]] = {
         # scaling 10, 2^15 steps) with one gradient step per env step.
         "brax/fast": dict(env_kwargs=(("episode_length", 128),), total_steps=2**15, num_envs=64,
                           batch_size=64, learning_starts=1024, hidden=(64, 64), reward_scale=10.0),
+        **_BRAX_SAC,
     },
 }
 

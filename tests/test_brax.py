@@ -109,3 +109,47 @@ def test_learns_fast_to_brax_test_bar(algo):
     returns, lengths = jax.jit(jax.vmap(fn))(state, keys)
     assert (np.asarray(lengths) == 128).all()
     assert (np.asarray(returns).mean(1) > 135).all(), np.asarray(returns)
+
+
+@pytest.mark.slow
+def test_ppo_preset_balances_inverted_pendulum_within_3e5_steps():
+    """The acceptance bar: mean evaluation return >= 900 over 4 seeds within 3e5 env steps
+    (brax's PPO reaches 1000 by ~1.8e5 with the same settings). ~100 s on 2 CPU cores."""
+    cfg = presets.config("ppo", "brax/inverted_pendulum")
+    assert cfg.total_steps <= 300_000 and cfg.normalize_observations
+    keys = jax.random.split(jax.random.key(7), 4)
+    state, _ = jax.jit(jax.vmap(jaxac.ppo.train, in_axes=(None, 0)))(cfg, keys)
+    fn = functools.partial(evaluate.episodes, jaxac.ppo, cfg, num_episodes=8)
+    returns, _ = jax.jit(jax.vmap(fn))(state, keys)
+    assert float(np.asarray(returns).mean()) >= 900, np.asarray(returns).mean(1)
+    assert np.asarray(state.obs_stats.count).tolist() == [cfg.num_updates * cfg.batch_size] * 4
+
+
+def _viewer_frames(page: str) -> list:
+    """The trajectory inside brax's HTML viewer (base64 of zlib of JSON)."""
+    import base64
+    import json
+    import re
+    import zlib
+
+    data = re.search(r'var system = "([^"]+)"', page).group(1)
+    return json.loads(zlib.decompress(base64.b64decode(data)))["states"]["x"]
+
+
+def test_render_writes_brax_viewer_of_one_episode():
+    from jaxac.envs import brax_adapter
+
+    cfg = presets.config("ppo", "brax/inverted_pendulum", hidden=(8,), critic_hidden=(8,))
+    state = jaxac.ppo.init(cfg, jax.random.key(0))
+    fn = jax.jit(lambda s, k: evaluate.trajectory(jaxac.ppo, cfg, s, k, max_steps=200))
+    env_states, rewards, live = fn(state, jax.random.key(1))
+    live = np.asarray(live)
+    length = int(live.sum())
+    assert 0 < length < 200 and live[:length].all() and not live[length:].any()  # it falls over
+    env = jaxac.ppo.components(cfg).env
+    frames = _viewer_frames(brax_adapter.html(env, env_states, length))
+    assert len(frames) == length + 1  # the reset state, then one per step
+    assert frames[0]["pos"] != frames[-1]["pos"]
+    fast = presets.config("ppo", "brax/fast")
+    with pytest.raises(TypeError, match="no physical system"):
+        brax_adapter.html(jaxac.ppo.components(fast).env, env_states, 1)

@@ -66,6 +66,14 @@ def test_train_writes_metrics_and_config_and_is_reproducible_across_processes(st
     assert result["returns"] == [[float(n) for n in seed] for seed in result["lengths"]]
 
 
+def test_render_of_a_non_brax_run_is_a_config_error(straight, capsys, tmp_path):
+    run_dir, _ = straight
+    assert cli.main(["eval", str(run_dir), "--render", str(tmp_path / "x.html")]) == 2
+    err = capsys.readouterr().err
+    assert "only brax environments" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "x.html").exists()
+
+
 @pytest.mark.parametrize("args,needle", [
     (["train", "ppo", "--env", "CartPol-v1"], "CartPole-v1"),
     (["train", "ppo", "--num-minibatches", "7"], "num_minibatches"),

@@ -12,7 +12,7 @@ import difflib
 import functools
 from typing import Any, Callable, Dict, Tuple
 
-from jaxac.envs import brax_adapter, classic, gymnax_adapter, probes
+from jaxac.envs import brax_adapter, classic, gymnax_adapter, playground_adapter, probes
 
 
 class UnknownEnvironmentError(ValueError):
@@ -48,6 +48,8 @@ REGISTRY: Dict[str, Callable[..., Tuple[Any, Any]]] = {
     "MountainCarContinuous-v0": _params_env(classic.MountainCarContinuous),
     **{f"probe/{name}": _probe_env(cls) for name, cls in probes.PROBES.items()},
     **{f"brax/{name}": functools.partial(brax_adapter.make, name) for name in brax_adapter.BRAX_ENVS},
+    **{f"playground/{name}": functools.partial(playground_adapter.make, name)
+       for name in playground_adapter.DM_CONTROL_ENVS},
 }
 
 

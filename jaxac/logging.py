@@ -13,6 +13,8 @@ from typing import Any, Dict, Optional
 
 import numpy as np
 
+from jaxac.summary import episode_mean
+
 FIRST_COLUMNS = ("seed", "update", "step", "episode_return", "episode_length", "episodes")
 
 
@@ -105,9 +107,7 @@ def chunk_summary(metrics: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
         if name == "episodes":
             out[name] = values.sum(1)
         elif name in ("episode_return", "episode_length"):
-            total = np.where(count > 0, np.nan_to_num(values) * count, 0.0).sum(1)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                out[name] = np.where(count.sum(1) > 0, total / count.sum(1), np.nan)
+            out[name] = episode_mean(values, count, axis=1)
         else:
             out[name] = values.mean(1)
     return out

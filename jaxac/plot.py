@@ -22,7 +22,7 @@ from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
-from jaxac.summary import final_return
+from jaxac.summary import episode_mean, final_return
 
 
 def bootstrap_ci(x: np.ndarray, reps: int = 10_000, seed: int = 0) -> Tuple[float, float]:
@@ -66,15 +66,11 @@ def curve(metrics: Dict[str, np.ndarray], steps: np.ndarray, points: int = 50) -
       steps: [U] env steps per seed at the end of each update.
       points: windows of updates (fewer if there are fewer updates).
     """
-    ret = np.asarray(metrics["episode_return"], np.float64)
-    count = np.asarray(metrics["episodes"], np.float64)
-    n = ret.shape[-1]
+    ret, count = metrics["episode_return"], metrics["episodes"]
+    n = np.shape(ret)[-1]
     edges = np.unique(np.linspace(0, n, min(points, n) + 1).astype(int))
-    total = np.where(count > 0, np.nan_to_num(ret) * count, 0.0)
-    sums = np.add.reduceat(total, edges[:-1], axis=1)
-    eps = np.add.reduceat(count, edges[:-1], axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        per_window = np.where(eps > 0, sums / np.maximum(eps, 1), np.nan)
+    per_window = np.stack([episode_mean(np.asarray(ret)[:, a:b], np.asarray(count)[:, a:b])
+                           for a, b in zip(edges[:-1], edges[1:])], axis=1)
     return np.asarray(steps)[edges[1:] - 1], per_window
 
 

@@ -49,8 +49,12 @@ def unroll(
     environment would continue from at each step. On CPU every random draw inside a loop is
     itself a small loop (threefry's rounds), so this halves the work of a CartPole step. The
     cost is memory for [num_steps, B] reset states, small next to the transitions for classic
-    control; an environment with large states (brax) sets `predraw_resets = False` and is
-    reset inside each step instead.
+    control. An environment with large, costly states (brax, Playground) sets
+    `predraw_resets = False`: it gets one fresh initial state per environment per rollout
+    ([B], drawn before the loop), which an environment whose episode ends more than once in
+    the rollout reuses. Computing a reset inside every step instead (a vmapped reset runs
+    for every environment, ended or not) made brax hopper's rollout ~1.3x slower; brax's own
+    auto-reset reuses one initial state per environment for the whole run.
 
     Returns:
       (carry after the last step, Transition with leaves [num_steps, B, ...]).
@@ -58,12 +62,19 @@ def unroll(
     num_envs = carry.obs.shape[0]
     keys = jax.random.split(key, num_steps * (2 * num_envs + 1)).reshape(num_steps, 2 * num_envs + 1)
     policy_keys, step_keys, reset_keys = keys[:, 0], keys[:, 1 : num_envs + 1], keys[:, num_envs + 1 :]
-    if isinstance(env, AutoReset) and getattr(env.unwrapped, "predraw_resets", True):
+    step_or_reset = jax.vmap(env.step_or_reset, in_axes=(0, 0, 0, None, 0, 0)) if isinstance(env, AutoReset) else None
+    if step_or_reset and getattr(env.unwrapped, "predraw_resets", True):
         reset_state, reset_ts = jax.vmap(jax.vmap(env.env.reset, in_axes=(0, None)), in_axes=(0, None))(
             reset_keys, env_params
         )
-        step_env = jax.vmap(env.step_or_reset, in_axes=(0, 0, 0, None, 0, 0))
+        step_env = step_or_reset
         xs = (policy_keys, step_keys, reset_state, reset_ts.obs)
+    elif step_or_reset:
+        rollout_reset, rollout_ts = jax.vmap(env.env.reset, in_axes=(0, None))(reset_keys[0], env_params)
+
+        def step_env(key, state, action, params):
+            return step_or_reset(key, state, action, params, rollout_reset, rollout_ts.obs)
+        xs = (policy_keys, step_keys)
     else:
         step_env = jax.vmap(env.step, in_axes=(0, 0, 0, None))
         xs = (policy_keys, step_keys)

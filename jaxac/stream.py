@@ -29,6 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxac.summary import episode_mean
 from jaxac.types import Array, Metrics
 
 
@@ -182,11 +183,7 @@ def concat(chunks) -> Dict[str, np.ndarray]:
 
 def chunk_return(metrics: Dict[str, np.ndarray]) -> float:
     """Mean return over seeds of the episodes that ended in a chunk (NaN if none ended)."""
-    ret, count = metrics["episode_return"], metrics["episodes"]
-    episodes = count.sum()
-    if episodes == 0:
-        return float("nan")
-    return float((np.nan_to_num(ret) * count).sum() / episodes)
+    return float(episode_mean(metrics["episode_return"], metrics["episodes"], axis=None))
 
 
 def train(module, cfg: Any, keys: Any, chunk_updates: Optional[int] = None,

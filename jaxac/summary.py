@@ -5,6 +5,18 @@ from __future__ import annotations
 import numpy as np
 
 
+def episode_mean(values, count, axis=-1) -> np.ndarray:
+    """Mean of a per-update episode statistic (`episode_return`, `episode_length`: the mean
+    over the episodes that ended in that update) over `axis`, weighted by those episodes'
+    `count`; NaN where no episode ended. `axis=None`: over everything (a scalar array)."""
+    values = np.asarray(values, np.float64)
+    count = np.asarray(count, np.float64)
+    total = np.where(count > 0, np.nan_to_num(values) * count, 0.0).sum(axis)
+    episodes = count.sum(axis)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(episodes > 0, total / np.maximum(episodes, 1), np.nan)
+
+
 def final_return(metrics: dict, fraction: float = 0.05) -> np.ndarray:
     """Mean return of the episodes that ended in the last `fraction` of updates.
 
@@ -27,7 +39,4 @@ def final_return(metrics: dict, fraction: float = 0.05) -> np.ndarray:
     last = n - 1 - np.argmax(ended[..., ::-1], axis=-1)  # last update where an episode ended
     start = np.minimum(n - window, last)[..., None]
     use = (np.arange(n) >= start) & ended
-    total = np.where(use, np.nan_to_num(ret) * count, 0.0).sum(-1)
-    episodes = np.where(use, count, 0.0).sum(-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(episodes > 0, total / np.maximum(episodes, 1), np.nan)
+    return episode_mean(ret, np.where(use, count, 0.0))

@@ -41,11 +41,8 @@ EPOCH_UPDATES = {"inverted_pendulum": (3, 40), "hopper": (1, 10), "halfcheetah":
 QUICK = {"inverted_pendulum": (1, 4), "hopper": (1, 4), "halfcheetah": (1, 4)}
 EPOCHS = 10
 EVAL_EPISODES = 16
-COMPILE_EVENTS = (
-    "/jax/core/compile/jaxpr_trace_duration",
-    "/jax/core/compile/jaxpr_to_mlir_module_duration",
-    "/jax/core/compile/backend_compile_duration",
-)
+sys.path.insert(0, HERE)
+from brax_peer import COMPILE_EVENTS  # noqa: E402  (one definition of "compile time" for both)
 
 
 def jaxac_config(algo: str, env: str, steps: int, small: bool = False):

@@ -97,6 +97,13 @@ def _strong(tree: Any) -> Any:
     return jax.tree.map(lambda x: jnp.asarray(x, dtype=jnp.asarray(x).dtype), tree)
 
 
+def check_counts(episode_length: Any, action_repeat: Any) -> None:
+    """Both must be integers >= 1 (ValueError naming the field otherwise)."""
+    for field, value in (("episode_length", episode_length), ("action_repeat", action_repeat)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{field}={value!r} is invalid: use an integer >= 1")
+
+
 @dataclasses.dataclass(frozen=True)
 class BraxEnv:
     """A brax environment (`name`, `backend`, constructor `kwargs`) as a jaxac environment."""
@@ -105,7 +112,7 @@ class BraxEnv:
     backend: str = "generalized"
     kwargs: Tuple[Tuple[str, Any], ...] = ()
     # A brax state is large (the whole pipeline state): `unroll` must not pre-draw one reset
-    # per step and environment; `AutoReset` computes the reset inside each step instead.
+    # per step and environment; it draws one per environment per rollout instead.
     predraw_resets = False
 
     @property
@@ -150,9 +157,7 @@ def make(name: str, backend: str = "generalized", episode_length: int = 1000, ac
     """`brax/<name>` for the registry; `kwargs` go to brax's environment constructor."""
     if backend not in BACKENDS:
         raise ValueError(f"backend={backend!r} is invalid: choose one of {BACKENDS}")
-    for field, value in (("episode_length", episode_length), ("action_repeat", action_repeat)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{field}={value!r} is invalid: use an integer >= 1")
+    check_counts(episode_length, action_repeat)
     env = BraxEnv(name, backend, tuple(sorted(kwargs.items())))
     env.brax_env  # fail here (not inside a trace) on a missing brax or a bad constructor kwarg
     return env, BraxParams(episode_length, action_repeat)

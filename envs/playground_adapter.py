@@ -24,7 +24,7 @@ import functools
 from typing import Any, Optional, Tuple
 
 from jaxac.env import Box
-from jaxac.envs.brax_adapter import BraxEnv, BraxParams
+from jaxac.envs.brax_adapter import BraxEnv, BraxParams, check_counts
 
 # the DM Control Suite ids of playground 0.2 (listed here so the registry needs no import)
 DM_CONTROL_ENVS = (
@@ -92,9 +92,7 @@ def make(name: str, episode_length: Optional[int] = None, action_repeat: int = 1
                          f"{sorted(config.keys())}")
     if episode_length is None:
         episode_length = int(config.episode_length)
-    for field, value in (("episode_length", episode_length), ("action_repeat", action_repeat)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{field}={value!r} is invalid: use an integer >= 1")
+    check_counts(episode_length, action_repeat)
     env = PlaygroundEnv(name, impl, tuple(sorted(overrides.items())))
     env.brax_env  # fail here (not inside a trace) on a bad config override
     return env, BraxParams(episode_length, action_repeat)

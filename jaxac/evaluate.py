@@ -29,6 +29,19 @@ def greedy_policy(net: Any, dist: Any) -> Callable[[Any, Array], Array]:
     return act
 
 
+def _setup(module: Any, cfg: Any, state: Any):
+    """(components, the training env without auto-reset, obs [B, ...] -> deterministic
+    action [B, ...] of `state`'s policy on normalised observations)."""
+    comps = module.components(cfg)
+    # the training stack without auto-reset: an ended episode stays ended
+    env = comps.env.env if isinstance(comps.env, AutoReset) else comps.env
+    greedy = greedy_policy(comps.net, comps.dist)
+
+    def act(obs):
+        return greedy(state.params["actor"], comps.obs_norm(state.obs_stats, obs))
+    return comps, env, act
+
+
 @struct.dataclass
 class _Loop:
     state: Any
@@ -49,18 +62,14 @@ def episodes(module: Any, cfg: Any, state: Any, key: PRNGKey, num_episodes: int 
       (returns [num_episodes] float32, lengths [num_episodes] int32). An episode still running
       after `max_steps` steps counts what it collected so far (as a time limit would).
     """
-    comps = module.components(cfg)
-    # the training stack without auto-reset: an ended episode stays ended
-    env = comps.env.env if isinstance(comps.env, AutoReset) else comps.env
-    act = greedy_policy(comps.net, comps.dist)
+    comps, env, act = _setup(module, cfg, state)
     k_reset, key = jax.random.split(key)
     carry = reset_envs(env, comps.env_params, k_reset, num_episodes)
     step = jax.vmap(env.step, in_axes=(0, 0, 0, None))
 
     def body(c: _Loop) -> _Loop:
         key, k_step = jax.random.split(c.key)
-        env_state, ts = step(jax.random.split(k_step, num_episodes), c.state,
-                             act(state.params["actor"], comps.obs_norm(state.obs_stats, c.obs)),
+        env_state, ts = step(jax.random.split(k_step, num_episodes), c.state, act(c.obs),
                              comps.env_params)
         live = ~c.done
         return _Loop(env_state, ts.obs, key, c.ret + jnp.where(live, ts.reward, 0.0),
@@ -81,17 +90,14 @@ def trajectory(module: Any, cfg: Any, state: Any, key: PRNGKey, max_steps: int =
       (env states with leaves [max_steps + 1, ...]: the reset state then the state after each
       step, rewards [max_steps], live [max_steps] bool: the step belongs to the episode).
     """
-    comps = module.components(cfg)
-    env = comps.env.env if isinstance(comps.env, AutoReset) else comps.env
-    act = greedy_policy(comps.net, comps.dist)
+    comps, env, act = _setup(module, cfg, state)
     k_reset, key = jax.random.split(key)
     carry = reset_envs(env, comps.env_params, k_reset, 1)
     step = jax.vmap(env.step, in_axes=(0, 0, 0, None))
 
     def body(c, k):
         env_state, obs, done = c
-        action = act(state.params["actor"], comps.obs_norm(state.obs_stats, obs))
-        env_state, ts = step(k[None], env_state, action, comps.env_params)
+        env_state, ts = step(k[None], env_state, act(obs), comps.env_params)
         return (env_state, ts.obs, done | ts.done), (env_state, ts.reward[0], ~done[0])
 
     init = (carry.state, carry.obs, jnp.zeros((1,), bool))

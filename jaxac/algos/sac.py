@@ -267,8 +267,9 @@ def init(cfg: Config, key: PRNGKey) -> State:
     buf = buffers.init(_example_item(cfg, comps), cfg.buffer_capacity)
     carry, traj = unroll(comps.env, comps.env_params, random_policy(comps), None, carry, k_warm,
                          cfg.warmup_steps // cfg.num_envs)
-    buf = buffers.add(buf, _items(traj))
-    stats = comps.obs_norm.update(comps.obs_norm.init(obs.shape), _items(traj).obs)
+    items = _items(traj)
+    buf = buffers.add(buf, items)
+    stats = comps.obs_norm.update(comps.obs_norm.init(obs.shape), items.obs)
     return State(params, opt_state, buf, carry, key, jnp.zeros((), jnp.int32), stats)
 
 

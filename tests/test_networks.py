@@ -54,3 +54,29 @@ def test_categorical_and_gaussian_entropy_exact():
     gauss = ActionDist("gaussian")
     h = gauss.entropy((jnp.zeros(2), jnp.zeros(2)), None)
     np.testing.assert_allclose(h, 2 * 0.5 * np.log(2 * np.pi * np.e), rtol=1e-6)
+
+
+def test_orthogonal_stack_gives_each_shape_an_orthogonal_matrix():
+    from jaxac.networks import orthogonal_stack
+
+    shapes, scales = [(4, 64), (64, 64), (64, 2), (3, 1), (1, 5)], [1.0, 2.0, 0.5, 1.0, 3.0]
+    mats = orthogonal_stack(jax.random.key(0), shapes, scales)
+    for m, shape, scale in zip(mats, shapes, scales):
+        assert m.shape == shape and np.isfinite(np.asarray(m)).all()
+        gram = m.T @ m if shape[0] >= shape[1] else m @ m.T
+        np.testing.assert_allclose(gram, scale**2 * np.eye(min(shape)), atol=1e-5)
+    # distinct layers get distinct draws
+    assert not np.allclose(mats[0][:, :4], mats[1][:4, :4])
+
+
+def test_mlp_init_is_orthogonal_and_apply_matches_init_shapes():
+    from jaxac.networks import MLP
+
+    net = MLP((64, 32), 3, out_scale=0.01)
+    params = net.init(jax.random.key(1), jnp.zeros((7,)))["params"]
+    k0, k2 = params["Dense_0"]["kernel"], params["Dense_2"]["kernel"]
+    np.testing.assert_allclose(k0 @ k0.T, 2.0 * np.eye(7), atol=1e-5)  # sqrt(2) gain, wide
+    np.testing.assert_allclose(k2.T @ k2, 1e-4 * np.eye(3), atol=1e-8)
+    assert net.apply({"params": params}, jnp.ones((5, 7))).shape == (5, 3)
+    other = net.init(jax.random.key(2), jnp.zeros((7,)))["params"]["Dense_0"]["kernel"]
+    assert not np.allclose(k0, other)

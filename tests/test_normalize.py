@@ -56,7 +56,7 @@ def test_ppo_statistics_count_every_observation_per_seed(ppo_run):
 
 def test_ppo_first_update_sees_ratio_one_with_rollout_time_statistics():
     """The loss normalises with the statistics the policy acted with: before any gradient
-    step the new/old probability ratio is exactly 1, so the first minibatch's KL is 0."""
+    step the new/old probability ratio is exactly 1, so the KL to the unchanged policy is 0."""
     cfg = ppo.Config(env="CartPole-v1", total_steps=2 * 4 * 128, normalize_observations=True,
                      update_epochs=1, num_minibatches=1)
     comps = ppo.components(cfg)
@@ -65,8 +65,8 @@ def test_ppo_first_update_sees_ratio_one_with_rollout_time_statistics():
     state = ppo.init(cfg, jax.random.key(1))
     state, _ = ppo.update(cfg, state)  # statistics are no longer the identity
     collected, batch, _ = onpolicy.collect(cfg, comps, state, jax.random.key(2))
-    _, m = onpolicy.loss(cfg, comps, state.params, batch, jax.random.key(3), cfg.clip_eps)
-    assert abs(float(m["approx_kl"])) < 1e-6
+    m = onpolicy.policy_change(comps, state.params["actor"], batch, cfg.clip_eps)
+    assert abs(float(m["approx_kl"])) < 1e-6 and float(m["clip_fraction"]) == 0.0
     assert float(collected.obs_stats.count) == float(state.obs_stats.count) + cfg.batch_size
 
 

@@ -71,6 +71,7 @@ def update(cfg: Config, state: State) -> Tuple[State, Metrics]:
     params, opt_state, metrics = onpolicy.gradient_step(
         comps, loss_fn, state.params, state.opt_state, batch, k_loss
     )
+    metrics.update(onpolicy.policy_change(comps, params["actor"], batch))
     metrics.update(rollout_metrics)
     return collected.replace(params=params, opt_state=opt_state, key=key,
                              update_step=state.update_step + 1), metrics

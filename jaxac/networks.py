@@ -66,7 +66,7 @@ def _gram_schmidt(a: Array) -> Array:
             v = v - q @ ((q.T @ v) * earlier)
         norm = jnp.linalg.norm(v)
         # a zero column (the padding of `orthogonal_stack`) stays zero instead of NaN
-        return q.at[:, j].set(v * jnp.where(norm > 0, 1.0 / jnp.where(norm > 0, norm, 1.0), 0.0))
+        return q.at[:, j].set(v / jnp.where(norm > 0, norm, 1.0))
 
     return jax.lax.fori_loop(0, n, column, jnp.zeros_like(a))
 

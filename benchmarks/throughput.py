@@ -129,7 +129,7 @@ def cli_wall_time(seeds: int, total_steps: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--reps", type=int, default=3, help="interleaved repeats; the minimum is kept")
+    parser.add_argument("--reps", type=int, default=5, help="interleaved repeats; the minimum is kept")
     parser.add_argument("--out", default=os.path.join(HERE, "results", "throughput.md"))
     args = parser.parse_args()
     total = 50_000 if args.quick else 500_000

@@ -13,7 +13,10 @@ in a subprocess of this interpreter too, so both sides start cold and are measur
 - steady steps/s: brax's own `training/sps` over its epochs after the second (its PPO
   compiles in the first two); jaxac's run after an AOT compile (one compiled call);
 - env-only steps/s: `jit(scan(vmap(env.step)))` of the raw brax env at the same num_envs;
-- final evaluation: deterministic policy, 16 episodes.
+- final evaluation: deterministic policy, 16 episodes, per seed. The timed runs are seed 0;
+  `--seeds N` adds seeds 1..N-1 on both sides for the returns alone (brax: one process per
+  seed; jaxac: one vmapped call), since one seed of a bimodal task (SAC on inverted_pendulum
+  ends near 50 or at 1000) says little about which learner learns better.
 
 jaxac's settings are its presets (`jaxac.presets`, mirroring brax's published settings) and
 brax's are derived from them field by field (`brax_kwargs`), so the two cannot drift apart.
@@ -110,14 +113,30 @@ def jaxac_worker(spec: dict) -> dict:
     t1 = time.perf_counter()
     state, _ = jax.block_until_ready(compiled(state))
     run_s = time.perf_counter() - t1
-    fn = jax.jit(functools.partial(evaluate.episodes, module, cfg, num_episodes=EVAL_EPISODES,
-                                   max_steps=1000))
-    returns, _ = fn(state, jax.random.key(123))
+    evaluate_fn = jax.jit(functools.partial(evaluate.episodes, module, cfg,
+                                            num_episodes=EVAL_EPISODES, max_steps=1000))
+    returns, _ = evaluate_fn(state, jax.random.key(123))
     total_compile = compile_s[0]
-    return {"compile_s": total_compile, "steady_sps": cfg.num_updates * cfg.steps_per_update / run_s,
-            "init_and_compile_wall_s": t1 - t0, "run_s": run_s,
-            "final_eval": float(np.asarray(returns).mean()), "steps": cfg.total_steps,
-            "env_only_sps": env_only_sps(env, cfg.num_envs), "jax": jax.__version__}
+    result = {"compile_s": total_compile, "steady_sps": cfg.num_updates * cfg.steps_per_update / run_s,
+              "init_and_compile_wall_s": t1 - t0, "run_s": run_s,
+              "final_eval": float(np.asarray(returns).mean()), "steps": cfg.total_steps,
+              "env_only_sps": env_only_sps(env, cfg.num_envs), "jax": jax.__version__}
+    result["seed_evals"] = [result["final_eval"]] + extra_seed_evals(
+        module, cfg, evaluate_fn, spec.get("seeds", 1))
+    return result
+
+
+def extra_seed_evals(module, cfg, evaluate_fn, seeds: int) -> list:
+    """Final evaluation returns of seeds 1..seeds-1, trained in one vmapped call (untimed)."""
+    import jax
+    import numpy as np
+
+    if seeds < 2:
+        return []
+    keys = jax.vmap(jax.random.key)(jax.numpy.arange(1, seeds))
+    states, _ = jax.jit(jax.vmap(module.train, in_axes=(None, 0)))(cfg, keys)
+    returns, _ = jax.vmap(evaluate_fn, in_axes=(0, None))(states, jax.random.key(123))
+    return [float(r) for r in np.asarray(returns).mean(1)]
 
 
 def env_only_sps(name: str, num_envs: int, steps: int = 100) -> float:
@@ -160,15 +179,20 @@ def run_json(cmd, timeout: int) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def compare(algo: str, env: str, steps: int, brax_python: str, timeout: int, small: bool) -> dict:
+def compare(algo: str, env: str, steps: int, brax_python: str, timeout: int, small: bool,
+            seeds: int = 1) -> dict:
     cfg = jaxac_config(algo, env, steps, small)
     spec = {"hidden": [(64, 64), (64, 64)] if small else None,"algo": algo, "env": env, "backend": "generalized", "num_timesteps": steps,
             "episode_length": 1000, "kwargs": brax_kwargs(algo, env, cfg, small),
             # brax splits the budget into num_evals - 1 epochs, the last 8 of them steady
             "num_evals": EPOCHS + 1}
-    brax = run_json([brax_python, os.path.join(HERE, "brax_peer.py"), json.dumps(spec)], timeout)
+    peer = [brax_python, os.path.join(HERE, "brax_peer.py")]
+    brax = run_json(peer + [json.dumps(spec)], timeout)
+    brax["seed_evals"] = [brax["final_eval"]] + [
+        run_json(peer + [json.dumps(dict(spec, seed=seed))], timeout)["final_eval"]
+        for seed in range(1, seeds)]
     mine = run_json([sys.executable, __file__, "--worker", json.dumps(
-        {"algo": algo, "env": env, "steps": steps, "small": small})], timeout)
+        {"algo": algo, "env": env, "steps": steps, "small": small, "seeds": seeds})], timeout)
     if brax["steps"] != mine["steps"]:
         raise RuntimeError(f"budgets differ: brax took {brax['steps']} steps, jaxac {mine['steps']}")
     return {"algo": algo, "env": env, "steps": steps, "networks": "64x64" if small else "brax's",
@@ -192,8 +216,16 @@ def table(rows) -> str:
             f"| {r['algo'].upper()} | {r['env']} | {r['networks']} | {r['steps']:,} | {b['steady_sps']:,.0f} | "
             f"{j['steady_sps']:,.0f} | **{r['sps_ratio']:.2f}x** (>= {s_t}) | {j['env_only_sps']:,.0f} | "
             f"{b['compile_s']:.1f} s | {j['compile_s']:.1f} s | **{r['compile_ratio']:.2f}x** (<= {c_t}) | "
-            f"{b['final_eval']:.1f} | {j['final_eval']:.1f} |")
+            f"{evals(b)} | {evals(j)} |")
     return "\n".join(lines)
+
+
+def evals(side: dict) -> str:
+    """Seed 0's final return; with more seeds, their mean and each seed's."""
+    runs = side.get("seed_evals", [side["final_eval"]])
+    if len(runs) < 2:
+        return f"{side['final_eval']:.1f}"
+    return f"{sum(runs) / len(runs):.1f} ({', '.join(f'{r:.0f}' for r in runs)})"
 
 
 def main() -> None:
@@ -207,6 +239,8 @@ def main() -> None:
     parser.add_argument("--small-networks", nargs="*", default=["inverted_pendulum"], metavar="ENV",
                         help="envs that also get a row with 64x64 networks on both sides (where "
                              "the learner's matrix multiplies dominate less)")
+    parser.add_argument("--seeds", type=int, default=1,
+                        help="seeds whose final returns are reported (speed is timed on seed 0)")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -220,14 +254,15 @@ def main() -> None:
             steps = budget(algo, env, budgets[env][0 if algo == "ppo" else 1])
             for small in (False, True) if env in args.small_networks else (False,):
                 print(f"{algo} {env} {steps} steps{' (64x64)' if small else ''} ...", flush=True)
-                rows.append(compare(algo, env, steps, brax_python, args.timeout, small))
+                rows.append(compare(algo, env, steps, brax_python, args.timeout, small, args.seeds))
                 print(table(rows[-1:]), flush=True)
     import jax
 
     header = (f"# jaxac vs brax.training (same env, backend, hyperparameters, budget)\n\n"
               f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, "
               f"no GPU. jaxac on jax {jax.__version__}; brax.training 0.14.2 on jax "
-              f"{rows[0]['brax']['jax']} (its own venv). One seed each; backend generalized, "
+              f"{rows[0]['brax']['jax']} (its own venv). Speed from seed 0; final returns over "
+              f"{args.seeds} seed(s) each (mean, then per seed); backend generalized, "
               f"episode length 1000.\n\nCommand: `python benchmarks/vs_brax.py "
               f"{' '.join(sys.argv[1:])}`\n\n")
     with open(args.out + ".md", "w") as fh:

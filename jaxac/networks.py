@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxac.env import Box, Discrete
+from jaxac.rollout import Policy
 from jaxac.types import Array, PRNGKey
 
 ACTIVATIONS: dict = {
@@ -180,6 +181,7 @@ class ActionDist:
     kind: str
     log_std_min: float = -20.0
     log_std_max: float = 2.0
+    size: int = 0  # number of actions (categorical) or action dimensions: the noise's last axis
 
     def _base(self, out):
         if self.kind == "categorical":
@@ -194,6 +196,27 @@ class ActionDist:
     def sample_and_log_prob(self, out, key: PRNGKey) -> Tuple[Array, Array]:
         """A reparameterised (continuous) sample and its log-prob."""
         u, log_prob = self._base(out).sample_and_log_prob(seed=key)
+        if self.kind == "tanh_gaussian":
+            log_prob = log_prob - self._tanh_log_det(u)
+        return u, log_prob
+
+    def noise(self, key: PRNGKey, shape: Tuple[int, ...]) -> Array:
+        """Standard noise for `sample_with_noise`, [*shape, size]: Gumbel (categorical) or
+        N(0, 1) (Gaussian kinds)."""
+        draw = jax.random.gumbel if self.kind == "categorical" else jax.random.normal
+        return draw(key, tuple(shape) + (self.size,))
+
+    def sample_with_noise(self, out, noise: Array) -> Tuple[Array, Array]:
+        """A sample and its log-prob from pre-drawn `noise` [..., size]: the Gumbel-max trick
+        (categorical) or `mean + std * noise` (Gaussian kinds, before any tanh)."""
+        if self.kind == "categorical":
+            action = jnp.argmax(out + noise, axis=-1)
+            log_p = jax.nn.log_softmax(out)
+            return action, jnp.take_along_axis(log_p, action[..., None], -1)[..., 0]
+        mean, log_std = out
+        log_std = jnp.clip(log_std, self.log_std_min, self.log_std_max)
+        u = mean + jnp.exp(log_std) * noise
+        log_prob = (-0.5 * noise**2 - log_std - 0.5 * np.log(2 * np.pi)).sum(-1)
         if self.kind == "tanh_gaussian":
             log_prob = log_prob - self._tanh_log_det(u)
         return u, log_prob
@@ -223,19 +246,20 @@ def policy_for(action_space, hidden: Sequence[int], activation: str, continuous_
                ) -> Tuple[PolicyNet, ActionDist]:
     """The policy network and distribution that fit an action space."""
     if isinstance(action_space, Discrete):
-        return PolicyNet(tuple(hidden), action_space.n, False, activation), ActionDist("categorical")
+        n = int(action_space.n)
+        return PolicyNet(tuple(hidden), n, False, activation), ActionDist("categorical", size=n)
     if isinstance(action_space, Box):
-        net = PolicyNet(tuple(hidden), int(action_space.shape[0]), True, activation,
-                        state_dependent_std, init_log_std)
-        return net, ActionDist(continuous_kind)
+        dim = int(action_space.shape[0])
+        net = PolicyNet(tuple(hidden), dim, True, activation, state_dependent_std, init_log_std)
+        return net, ActionDist(continuous_kind, size=dim)
     raise TypeError(f"unsupported action space {action_space!r}")
 
 
-def sampling_policy(net: nn.Module, dist: ActionDist) -> Callable:
-    """A `jaxac.rollout.Policy` that samples from the distribution."""
+def sampling_policy(net: nn.Module, dist: ActionDist) -> Policy:
+    """A `jaxac.rollout.Policy` that samples from the distribution with pre-drawn noise."""
 
-    def policy(params, obs, key):
-        action, log_prob = dist.sample_and_log_prob(net.apply(params, obs), key)
+    def act(params, obs, noise):
+        action, log_prob = dist.sample_with_noise(net.apply(params, obs), noise)
         return action, dist.to_env(action), log_prob
 
-    return policy
+    return Policy(dist.noise, act)

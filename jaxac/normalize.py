@@ -88,7 +88,7 @@ class ObsNorm:
 
 
 def normalized_policy(policy, norm: ObsNorm, stats: RunningStats):
-    """`policy(params, obs, key)` (a rollout policy) acting on `norm(stats, obs)`."""
-    def act(params, obs, key):
-        return policy(params, norm(stats, obs), key)
-    return act
+    """`policy` (a `jaxac.rollout.Policy`) acting on `norm(stats, obs)`."""
+    def act(params, obs, noise):
+        return policy.act(params, norm(stats, obs), noise)
+    return policy._replace(act=act)

@@ -41,6 +41,26 @@ def test_tanh_gaussian_log_prob_matches_distrax_transformed():
     np.testing.assert_allclose(dist.log_prob((mean, log_std), u), logp, rtol=1e-6)
 
 
+def test_sampling_with_predrawn_noise_has_the_distribution_and_its_log_prob():
+    """The rollout's sampler (Gumbel-max / mean + std * noise) draws from the distribution,
+    and the log-prob it returns is the distribution's own at the sample."""
+    cat = ActionDist("categorical", size=3)
+    logits = jnp.log(jnp.array([0.2, 0.5, 0.3]))
+    noise = cat.noise(jax.random.key(0), (40_000,))
+    assert noise.shape == (40_000, 3)
+    a, logp = cat.sample_with_noise(jnp.broadcast_to(logits, (40_000, 3)), noise)
+    np.testing.assert_allclose(np.bincount(np.asarray(a), minlength=3) / 40_000, [0.2, 0.5, 0.3], atol=0.01)
+    np.testing.assert_allclose(logp, jnp.log(jnp.array([0.2, 0.5, 0.3]))[a], rtol=1e-5)
+    for kind in ("gaussian", "tanh_gaussian"):
+        dist = ActionDist(kind, size=2)
+        mean, log_std = jnp.array([0.3, -1.0]), jnp.array([-0.5, 0.2])
+        out = (jnp.broadcast_to(mean, (40_000, 2)), jnp.broadcast_to(log_std, (40_000, 2)))
+        u, logp = dist.sample_with_noise(out, dist.noise(jax.random.key(1), (40_000,)))
+        np.testing.assert_allclose(u.mean(0), mean, atol=0.02)
+        np.testing.assert_allclose(u.std(0), jnp.exp(log_std), rtol=0.02)
+        np.testing.assert_allclose(logp, dist.log_prob(out, u), rtol=1e-4, atol=1e-4)
+
+
 def test_tanh_gaussian_log_prob_is_finite_when_saturated():
     dist = ActionDist("tanh_gaussian")
     u = jnp.array([[30.0, -30.0]])  # tanh(u) == +-1 in float32

@@ -6,14 +6,14 @@ import numpy as np
 
 import jaxac
 from jaxac.env import EpisodeStats, wrap_for_training
-from jaxac.rollout import episode_metrics, reset_envs, unroll
+from jaxac.rollout import episode_metrics, keyed, reset_envs, unroll
 
 
 def random_policy(n_actions):
     def policy(params, obs, key):
         action = jax.random.randint(key, obs.shape[:1], 0, n_actions)
         return action, action, jnp.zeros(obs.shape[:1])
-    return policy
+    return keyed(policy)
 
 
 def test_unroll_auto_resets_with_fresh_states_and_keeps_final_obs():

@@ -234,18 +234,21 @@ def loss(
     if cfg.normalize_advantages:
         adv = (adv - adv.mean()) / (adv.std() + 1e-8)
     if clip_eps is None:
-        policy_loss = -(log_prob * adv).mean()
+        policy_term = -(log_prob * adv)
     else:
         ratio = jnp.exp(log_prob - batch.log_prob)
         clipped = jnp.clip(ratio, 1.0 - clip_eps, 1.0 + clip_eps)
-        policy_loss = -jnp.minimum(ratio * adv, clipped * adv).mean()
+        policy_term = -jnp.minimum(ratio * adv, clipped * adv)
     key_entropy, key_value = jax.random.split(key)
-    entropy = dist.entropy(out, key_entropy).mean()
     old = (batch.value, clip_eps) if clip_value else (None, None)
-    value_loss, _ = critic.loss(
+    value_term, _ = critic.loss(
         params["critic"], batch.obs, None, Particles.point(batch.target), key_value, *old
     )
-    value_loss = value_loss.mean()
+    # the three per-sample terms averaged in one reduction: on CPU each reduction is its own
+    # kernel, and this runs in every gradient step
+    terms = jnp.stack([policy_term, value_term.reshape(policy_term.shape[0], -1).mean(-1),
+                       dist.entropy(out, key_entropy)])
+    policy_loss, value_loss, entropy = terms.mean(-1)
     total = policy_loss + cfg.vf_coef * value_loss - cfg.ent_coef * entropy
     return total, dict(loss=total, policy_loss=policy_loss, value_loss=value_loss, entropy=entropy)
 

@@ -50,7 +50,7 @@ from jaxac.critics.ensemble import AGGREGATES, Ensemble
 from jaxac.env import Box, Discrete
 from jaxac.networks import policy_for, sampling_policy
 from jaxac.normalize import ObsNorm, RunningStats, normalized_policy
-from jaxac.rollout import EnvCarry, episode_metrics, reset_envs, unroll
+from jaxac.rollout import EnvCarry, Policy, episode_metrics, reset_envs, unroll
 from jaxac.train import run
 from jaxac.types import Array, Metrics, PRNGKey
 
@@ -228,17 +228,18 @@ def critic_action(comps: Components, action: Array) -> Array:
     return action
 
 
-def random_policy(comps: Components):
-    """Uniform actions for the warm-up (log-probs are not used off-policy)."""
-    def policy(params, obs, key):
-        n = obs.shape[0]
+def random_policy(comps: Components) -> Policy:
+    """Uniform actions for the warm-up, drawn for the whole warm-up at once (the noise is the
+    action; log-probs are not used off-policy)."""
+    def noise(key, shape):
         if comps.num_actions:
-            a = jax.random.randint(key, (n,), 0, comps.num_actions)
-        else:
-            shape = comps.env.action_space(comps.env_params).shape
-            a = jax.random.uniform(key, (n,) + tuple(shape), minval=-1.0, maxval=1.0)
-        return a, a, jnp.zeros((n,))
-    return policy
+            return jax.random.randint(key, shape, 0, comps.num_actions)
+        action_shape = tuple(comps.env.action_space(comps.env_params).shape)
+        return jax.random.uniform(key, tuple(shape) + action_shape, minval=-1.0, maxval=1.0)
+
+    def act(params, obs, a):
+        return a, a, jnp.zeros(obs.shape[:1])
+    return Policy(noise, act)
 
 
 def _items(traj) -> Item:

@@ -142,7 +142,6 @@ def extra_seed_evals(module, cfg, evaluate_fn, seeds: int) -> list:
 def env_only_sps(name: str, num_envs: int, steps: int = 100) -> float:
     """brax's env alone: `jit(scan(vmap(step)))` with uniform random actions (2nd call)."""
     import jax
-    import jax.numpy as jnp
     from brax import envs
 
     env = envs.get_environment(name, backend="generalized")

@@ -144,8 +144,6 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from jaxac import evaluate
 
     if args.episodes < 1:

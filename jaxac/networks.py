@@ -10,7 +10,7 @@ log-prob is recomputed exactly (no atanh of a saturated action) with the stable 
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Sequence, Tuple
+from typing import Sequence, Tuple
 
 import distrax
 import flax.linen as nn

@@ -183,11 +183,14 @@ class ActionDist:
     log_std_max: float = 2.0
     size: int = 0  # number of actions (categorical) or action dimensions: the noise's last axis
 
+    def _mean_log_std(self, out) -> Tuple[Array, Array]:
+        mean, log_std = out
+        return mean, jnp.clip(log_std, self.log_std_min, self.log_std_max)
+
     def _base(self, out):
         if self.kind == "categorical":
             return distrax.Categorical(logits=out)
-        mean, log_std = out
-        log_std = jnp.clip(log_std, self.log_std_min, self.log_std_max)
+        mean, log_std = self._mean_log_std(out)
         return distrax.MultivariateNormalDiag(mean, jnp.exp(log_std))
 
     def _tanh_log_det(self, u: Array) -> Array:
@@ -213,8 +216,7 @@ class ActionDist:
             action = jnp.argmax(out + noise, axis=-1)
             log_p = jax.nn.log_softmax(out)
             return action, jnp.take_along_axis(log_p, action[..., None], -1)[..., 0]
-        mean, log_std = out
-        log_std = jnp.clip(log_std, self.log_std_min, self.log_std_max)
+        mean, log_std = self._mean_log_std(out)
         u = mean + jnp.exp(log_std) * noise
         log_prob = (-0.5 * noise**2 - log_std - 0.5 * np.log(2 * np.pi)).sum(-1)
         if self.kind == "tanh_gaussian":

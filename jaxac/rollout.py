@@ -30,7 +30,7 @@ class Policy(NamedTuple):
 
 def keyed(policy: Callable[[Any, Array, PRNGKey], Tuple[Array, Array, Array]]) -> Policy:
     """A `Policy` from `policy(params, obs, key)` that draws inside each step (one key per step
-    and environment: simple, but every step pays for its own random draw)."""
+    for all B environments: simple, but every step pays for its own random draw)."""
     def noise(key, shape):
         return jax.random.split(key, shape[0])
     return Policy(noise, policy)

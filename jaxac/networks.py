@@ -175,17 +175,24 @@ class ActionDist:
     """How network outputs become actions. `kind`: categorical | gaussian | tanh_gaussian.
 
     For continuous kinds the environment action lies in [-1, 1] (see `RescaleAction`).
-    `log_std_min/max` bound a state-dependent log-std.
+    `std`: how the network's second output becomes a standard deviation --
+    "exp": `exp(clip(raw, log_std_min, log_std_max))` (CleanRL, jaxrl, PureJaxRL);
+    "softplus": `softplus(raw) + min_std` (brax.training's NormalTanhDistribution), which has
+    no flat clipped region where the gradient to the std vanishes.
     """
 
     kind: str
     log_std_min: float = -20.0
     log_std_max: float = 2.0
     size: int = 0  # number of actions (categorical) or action dimensions: the noise's last axis
+    std: str = "exp"
+    min_std: float = 1e-3
 
     def _mean_log_std(self, out) -> Tuple[Array, Array]:
-        mean, log_std = out
-        return mean, jnp.clip(log_std, self.log_std_min, self.log_std_max)
+        mean, raw = out
+        if self.std == "softplus":
+            return mean, jnp.log(jax.nn.softplus(raw) + self.min_std)
+        return mean, jnp.clip(raw, self.log_std_min, self.log_std_max)
 
     def _base(self, out):
         if self.kind == "categorical":
@@ -243,17 +250,20 @@ class ActionDist:
         return jnp.tanh(action) if self.kind == "tanh_gaussian" else action
 
 
+STD_TRANSFORMS = ("exp", "softplus")
+
+
 def policy_for(action_space, hidden: Sequence[int], activation: str, continuous_kind: str,
-               state_dependent_std: bool = False, init_log_std: float = 0.0,
+               state_dependent_std: bool = False, init_log_std: float = 0.0, std: str = "exp",
                ) -> Tuple[PolicyNet, ActionDist]:
-    """The policy network and distribution that fit an action space."""
+    """The policy network and distribution that fit an action space (`std`: see ActionDist)."""
     if isinstance(action_space, Discrete):
         n = int(action_space.n)
         return PolicyNet(tuple(hidden), n, False, activation), ActionDist("categorical", size=n)
     if isinstance(action_space, Box):
         dim = int(action_space.shape[0])
         net = PolicyNet(tuple(hidden), dim, True, activation, state_dependent_std, init_log_std)
-        return net, ActionDist(continuous_kind, size=dim)
+        return net, ActionDist(continuous_kind, size=dim, std=std)
     raise TypeError(f"unsupported action space {action_space!r}")
 
 

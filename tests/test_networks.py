@@ -52,13 +52,27 @@ def test_sampling_with_predrawn_noise_has_the_distribution_and_its_log_prob():
     np.testing.assert_allclose(np.bincount(np.asarray(a), minlength=3) / 40_000, [0.2, 0.5, 0.3], atol=0.01)
     np.testing.assert_allclose(logp, jnp.log(jnp.array([0.2, 0.5, 0.3]))[a], rtol=1e-5)
     for kind in ("gaussian", "tanh_gaussian"):
-        dist = ActionDist(kind, size=2)
-        mean, log_std = jnp.array([0.3, -1.0]), jnp.array([-0.5, 0.2])
-        out = (jnp.broadcast_to(mean, (40_000, 2)), jnp.broadcast_to(log_std, (40_000, 2)))
-        u, logp = dist.sample_with_noise(out, dist.noise(jax.random.key(1), (40_000,)))
-        np.testing.assert_allclose(u.mean(0), mean, atol=0.02)
-        np.testing.assert_allclose(u.std(0), jnp.exp(log_std), rtol=0.02)
-        np.testing.assert_allclose(logp, dist.log_prob(out, u), rtol=1e-4, atol=1e-4)
+        for std, to_std in (("exp", jnp.exp), ("softplus", lambda r: jax.nn.softplus(r) + 1e-3)):
+            dist = ActionDist(kind, size=2, std=std)
+            mean, raw = jnp.array([0.3, -1.0]), jnp.array([-0.5, 0.2])
+            out = (jnp.broadcast_to(mean, (40_000, 2)), jnp.broadcast_to(raw, (40_000, 2)))
+            u, logp = dist.sample_with_noise(out, dist.noise(jax.random.key(1), (40_000,)))
+            np.testing.assert_allclose(u.mean(0), mean, atol=0.02)
+            np.testing.assert_allclose(u.std(0), to_std(raw), rtol=0.02)
+            np.testing.assert_allclose(logp, dist.log_prob(out, u), rtol=1e-4, atol=1e-4)
+
+
+def test_softplus_std_is_brax_and_keeps_a_gradient_where_exp_is_clipped():
+    """std = softplus(raw) + 0.001 (brax's NormalTanhDistribution). Far below log_std_min the
+    clipped exp parameterisation has no gradient to the std; softplus still has one."""
+    raw = jnp.array([-8.0, 0.0, 3.0])
+    soft = ActionDist("gaussian", log_std_min=-5.0, std="softplus")
+    clip = ActionDist("gaussian", log_std_min=-5.0)
+    np.testing.assert_allclose(soft._base((jnp.zeros(3), raw)).stddev(),
+                               np.log1p(np.exp(np.asarray(raw))) + 1e-3, rtol=1e-5)
+    for dist, has_grad in ((soft, True), (clip, False)):
+        grad = jax.grad(lambda r: dist.log_prob((jnp.zeros(1), r), jnp.ones(1)).sum())(raw[:1])
+        assert (abs(float(grad[0])) > 0) == has_grad
 
 
 def test_tanh_gaussian_log_prob_is_finite_when_saturated():

@@ -48,7 +48,7 @@ from jaxac.critics import CriticOptions, Particles, preferred_aggregate
 from jaxac.critics.options import check_aggregate
 from jaxac.critics.ensemble import AGGREGATES, Ensemble
 from jaxac.env import Box, Discrete
-from jaxac.networks import policy_for, sampling_policy
+from jaxac.networks import STD_TRANSFORMS, policy_for, sampling_policy
 from jaxac.normalize import ObsNorm, RunningStats, normalized_policy
 from jaxac.rollout import EnvCarry, Policy, episode_metrics, reset_envs, unroll
 from jaxac.train import run
@@ -64,7 +64,7 @@ class Config(CriticOptions):
 
     Static (structure): env, env_kwargs, total_steps, num_envs, rollout_length, utd,
     batch_size, buffer_size, learning_starts, hidden, activation, num_critics, aggregate,
-    obs_dtype, normalize_observations. Leaves (vmappable floats): the rest. The critic (Q) and its options are
+    obs_dtype, normalize_observations, policy_std. Leaves (vmappable floats): the rest. The critic (Q) and its options are
     `jaxac.critics.CriticOptions` fields; `aggregate="auto"` is "truncate" for critic="tqc"
     and "min" otherwise.
     """
@@ -84,6 +84,7 @@ class Config(CriticOptions):
     aggregate: str = C.static("auto")
     obs_dtype: str = C.static("float32")
     normalize_observations: bool = C.static(False)
+    policy_std: str = C.static("exp")  # exp | softplus: see jaxac.networks.ActionDist
     actor_lr: float = 3e-4
     critic_lr: float = 3e-4
     alpha_lr: float = 3e-4
@@ -111,6 +112,7 @@ class Config(CriticOptions):
         self.validate_critic(*common.base_env(self.env, self.env_kwargs))
         check_aggregate(self.critic, self.ensemble_rule)
         C.check_choice("obs_dtype", self.obs_dtype, tuple(OBS_DTYPES))
+        C.check_choice("policy_std", self.policy_std, STD_TRANSFORMS)
         if self.batch_size > self.learning_starts:
             raise C.ConfigError(
                 f"batch_size={self.batch_size} is invalid: it must not exceed learning_starts="
@@ -202,7 +204,8 @@ class Components(NamedTuple):
 def components(cfg: Config) -> Components:
     env, env_params = common.training_env(cfg.env, cfg.env_kwargs)
     space = env.action_space(env_params)
-    net, dist = policy_for(space, cfg.hidden, cfg.activation, "tanh_gaussian", state_dependent_std=True)
+    net, dist = policy_for(space, cfg.hidden, cfg.activation, "tanh_gaussian", state_dependent_std=True,
+                           std=cfg.policy_std)
     if isinstance(space, Box):  # a state-dependent log-std, bounded as in CleanRL / jaxrl
         dist = dataclasses.replace(dist, log_std_min=-5.0, log_std_max=2.0)
     member = cfg.build_critic(env, env_params, cfg.hidden, cfg.activation)

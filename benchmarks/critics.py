@@ -3,9 +3,11 @@
     python benchmarks/critics.py                       # full run (long on a 2-core CPU)
     python benchmarks/critics.py --quick               # tiny budgets, to check it works
     python benchmarks/critics.py --critics scalar flow --utds 8 --steps 5000 --append
+    python benchmarks/critics.py --env brax/inverted_pendulum --set num_envs=8 "hidden=(64, 64)"
 
 For each (critic, UTD) all seeds train in one `jit(vmap(train))` call from the SAC Pendulum
-preset with only `critic` and `utd` changed (and the critic's defaults). Reported per run:
+preset with only `critic` and `utd` changed (and the critic's defaults), plus the `--set`
+overrides, which apply to every row. Reported per run:
 final return (mean over seeds of the training episodes that ended in the last 5% of the run),
 its 95% bootstrap confidence interval over seeds, compile and training wall time. Learning
 curves (mean and 95% band over seeds) go to a PNG next to the table. Needs matplotlib
@@ -15,9 +17,11 @@ curves (mean and 95% band over seeds) go to a PNG next to the table. Needs matpl
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import platform
+import shlex
 import sys
 import time
 
@@ -34,8 +38,24 @@ from jaxac.summary import final_return
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def run_one(critic: str, utd: float, seeds: int, total_steps: int, env: str):
-    cfg = presets.config("sac", env, critic=critic, utd=utd, total_steps=total_steps)
+def parse_overrides(items) -> dict:
+    """["num_envs=8", "hidden=(64, 64)"] -> {"num_envs": 8, "hidden": (64, 64)}; a value that
+    is not a Python literal stays a string."""
+    out = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or not name:
+            raise SystemExit(f"--set {item!r}: expected KEY=VALUE")
+        try:
+            out[name] = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            out[name] = text
+    return out
+
+
+def run_one(critic: str, utd: float, seeds: int, total_steps: int, env: str, overrides=None):
+    cfg = presets.config("sac", env, **{**(overrides or {}), "critic": critic, "utd": utd,
+                                        "total_steps": total_steps})
     keys = jax.random.split(jax.random.key(0), seeds)
     train = jax.jit(jax.vmap(sac.train, in_axes=(None, 0)))
     t0 = time.perf_counter()
@@ -92,9 +112,17 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--append", action="store_true",
                         help="keep the rows of an earlier run (other critic/UTD) in the outputs")
-    parser.add_argument("--out", default=os.path.join(HERE, "results", "critics"))
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="config overrides for every row, e.g. num_envs=8 'hidden=(64, 64)'")
+    parser.add_argument("--out", default=None,
+                        help="output path without extension (default: results/critics for "
+                             "Pendulum-v1, results/critics_<env> otherwise)")
     parser.add_argument("--replot", action="store_true", help="redraw the PNG from the saved JSON")
     args = parser.parse_args()
+    overrides = parse_overrides(args.set)
+    if args.out is None:
+        name = "critics" if args.env == "Pendulum-v1" else "critics_" + args.env.replace("/", "_")
+        args.out = os.path.join(HERE, "results", name)
     if args.replot:
         with open(args.out + ".json") as fh:
             plot(json.load(fh)["results"], args.out + ".png", args.env)
@@ -104,14 +132,14 @@ def main() -> None:
     if len(args.steps) != len(args.utds):
         parser.error("give one --steps value per --utds value")
 
-    results, commands = [], [f"python benchmarks/{os.path.basename(__file__)} {' '.join(sys.argv[1:])}".rstrip()]
+    results, commands = [], [f"python benchmarks/{os.path.basename(__file__)} {shlex.join(sys.argv[1:])}".rstrip()]
     if args.append and os.path.exists(args.out + ".json"):
         with open(args.out + ".json") as fh:
             earlier = json.load(fh)
         results, commands = earlier["results"], earlier["commands"] + commands
     for utd, steps in zip(args.utds, args.steps):
         for critic in args.critics:
-            r = run_one(critic, utd, args.seeds, steps, args.env)
+            r = run_one(critic, utd, args.seeds, steps, args.env, overrides)
             results = [q for q in results if (q["critic"], q["utd"]) != (critic, utd)] + [r]
             print(f"{critic:9s} UTD {utd:g}: {r['final_mean']:8.1f} "
                   f"[{r['ci95'][0]:.1f}, {r['ci95'][1]:.1f}]  compile {r['compile_s']:.1f} s, "
@@ -128,7 +156,9 @@ def main() -> None:
         f"- machine: {platform.platform()}, {os.cpu_count()} CPU cores, backend {jax.default_backend()}",
         f"- versions: {versions()}",
         f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
-        f"- SAC preset for {args.env} with `critic` and `utd` changed; all seeds of a row "
+        f"- SAC preset for {args.env} with `critic` and `utd` changed"
+        + (f" and {', '.join(f'`{k}={v!r}`' for k, v in overrides.items())}" if overrides else "")
+        + "; all seeds of a row "
         "in one vmapped call. Final return: training episodes that ended in the last 5% of the "
         "run, mean over seeds, 95% bootstrap CI over seeds. Wall times are for all seeds.",
         f"- learning curves: [{os.path.basename(args.out)}.png]({os.path.basename(args.out)}.png)",

@@ -128,15 +128,16 @@ def test_mean_rule_pools_with_equal_weight():
 
 
 # --- every critic through the protocol ------------------------------------------------------
-def _member(name):
+def _member(name, **kwargs):
     return sac.Config(env="Pendulum-v1", critic=name, hidden=(8,), num_bins=11, num_quantiles=5,
-                      tqc_drop=1, flow_samples=3).build_critic(*jaxac.make("Pendulum-v1"), (8,), "relu")
+                      tqc_drop=1, flow_samples=3, **kwargs).build_critic(*jaxac.make("Pendulum-v1"), (8,), "relu")
 
 
-@pytest.mark.parametrize("name", list(CRITICS))
-def test_protocol_shapes_and_finite_gradients(name):
+@pytest.mark.parametrize("name,kwargs", [(c, {}) for c in CRITICS] + [("flow", {"flow_actor": "distill"})],
+                         ids=list(CRITICS) + ["flow-distill"])
+def test_protocol_shapes_and_finite_gradients(name, kwargs):
     """Q(s, a) through an ensemble; V(s) is exercised by the PPO/A2C tests."""
-    critic = Ensemble(_member(name), 2, "truncate" if name == "tqc" else "min", 1)
+    critic = Ensemble(_member(name, **kwargs), 2, "truncate" if name == "tqc" else "min", 1)
     obs = jax.random.normal(jax.random.key(0), (6, 3))
     act = jnp.ones((6, 1))
     params = critic.init(jax.random.key(1), obs[0], act[0])
@@ -162,12 +163,20 @@ def test_gaussian_value_is_pessimistic_by_beta():
     np.testing.assert_allclose(pessimistic.value(p, obs, act), mean - 0.5 * std, rtol=1e-6)
 
 
-def test_flow_integrate_mode_has_no_distilled_head():
-    cfg = sac.Config(critic="flow", flow_actor="integrate", hidden=(8,))
-    critic = cfg.build_critic(*jaxac.make("Pendulum-v1"), (8,), "relu")
-    params = critic.init(jax.random.key(0), jnp.ones(3), jnp.zeros(1))
+def test_flow_value_is_the_integration_by_default_or_a_distilled_head():
+    obs, act = jnp.ones((2, 3)), jnp.zeros((2, 1))
+    critic = _member("flow")
+    params = critic.init(jax.random.key(0), obs[0], act[0])
     assert set(params) == {"velocity"}
-    assert critic.value(params, jnp.ones((2, 3)), jnp.zeros((2, 1))).shape == (2,)
+    centre = jnp.full(2, 0.5 * (critic.v_min + critic.v_max))
+    np.testing.assert_allclose(critic.value(params, obs, act), critic.integrate(params, jnp.concatenate([obs, act], -1), centre),
+                               rtol=1e-6)
+    distill = _member("flow", flow_actor="distill")
+    params = distill.init(jax.random.key(0), obs[0], act[0])
+    assert set(params) == {"velocity", "distill"}
+    backup = Particles(jnp.zeros((2, 1)), jnp.ones((2, 1)))
+    _, metrics = distill.loss(params, obs, act, backup, jax.random.key(1))
+    assert metrics["distill_error"].shape == (2,)
 
 
 # --- value range and config errors ---------------------------------------------------------

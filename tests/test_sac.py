@@ -80,6 +80,20 @@ def test_buffer_memory_follows_capacity_and_obs_dtype():
     assert half == 20_000 * (per_item_f32 - 12) + 8
 
 
+@pytest.mark.parametrize("warmup,z_std", [("policy", 1.0), ("uniform", 1.31)])
+def test_warmup_actions_come_from_the_initial_policy_or_uniform(warmup, z_std):
+    """Standardised by the initial policy (softplus std 0.694 at init), warm-up actions are
+    N(0, 1) under warmup="policy"; uniform ones have std sqrt(pi^2 / 12) / 0.694 = 1.31."""
+    cfg = sac.Config(env="Pendulum-v1", total_steps=3_000, learning_starts=2_000, hidden=(16,),
+                     policy_std="softplus", warmup=warmup)
+    state = jax.jit(sac.init)(cfg, jax.random.key(0))
+    comps = sac.components(cfg)
+    obs, act = (np.asarray(x[:2_000]) for x in (state.buffer.data.obs, state.buffer.data.action))
+    mean, log_std = comps.dist._mean_log_std(comps.net.apply(state.params["actor"], obs))
+    z = (np.arctanh(np.clip(act, -0.999999, 0.999999)) - mean) / np.exp(log_std)
+    assert abs(z.mean()) < 0.1 and z.std() == pytest.approx(z_std, abs=0.06)
+
+
 @pytest.mark.parametrize("kwargs,field", [
     (dict(utd=0), "utd"),
     (dict(batch_size=2048), "batch_size"),
@@ -89,6 +103,8 @@ def test_buffer_memory_follows_capacity_and_obs_dtype():
     (dict(learning_starts=30_000), "learning_starts"),
     (dict(aggregate="max"), "aggregate"),
     (dict(obs_dtype="int8"), "obs_dtype"),
+    (dict(policy_std="relu"), "policy_std"),
+    (dict(warmup="random"), "warmup"),
     (dict(critic="nope"), "critic"),
 ])
 def test_invalid_config_raises_naming_field(kwargs, field):

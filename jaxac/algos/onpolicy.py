@@ -58,9 +58,6 @@ class Config(CriticOptions):
     vf_coef: float = 0.5
     max_grad_norm: float = 0.5
     reward_scale: float = 1.0
-    # GAE reads V from the integration itself: with no actor gradient through the critic a
-    # distilled head only adds lag (PPO CartPole, 8 seeds x 5e5: 489 integrate vs 414 distill)
-    flow_actor: str = C.static("integrate")
 
     def __post_init__(self):
         if C.checking():

@@ -3,11 +3,12 @@
     cfg = jaxac.sac.Config(env="Pendulum-v1", total_steps=20_000)
     state, metrics = jax.jit(jaxac.sac.train)(cfg, jax.random.key(0))
 
-`init` fills the replay buffer with `learning_starts` uniformly random steps. Each update
-then collects `rollout_length` steps from each of `num_envs` environments with the current
-policy and takes `utd * rollout_length * num_envs` gradient steps (`utd`: gradient steps per
-env step; 8 for a high update-to-data ratio, 0.25 for one step per 4 env steps), each on a
-fresh uniform minibatch of the buffer:
+`init` fills the replay buffer with `learning_starts` steps of uniformly random actions (or,
+`warmup="policy"`, of the initial policy's). Each update then collects `rollout_length` steps
+from each of `num_envs` environments with the current policy and takes
+`utd * rollout_length * num_envs` gradient steps (`utd`: gradient steps per env step; 8 for a
+high update-to-data ratio, 0.25 for one step per 4 env steps), each on a fresh uniform
+minibatch of the buffer:
 
     y        = r + gamma (1 - terminated) E_{a'~pi}[ Qbar(s', a') - alpha log pi(a'|s') ]
     critic   = sum over ensemble members of the critic's loss against y
@@ -54,6 +55,7 @@ from jaxac.rollout import EnvCarry, Policy, episode_metrics, reset_envs, unroll
 from jaxac.train import run
 from jaxac.types import Array, Metrics, PRNGKey
 
+WARMUPS = ("uniform", "policy")
 OBS_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "float16": jnp.float16}
 
 
@@ -64,7 +66,7 @@ class Config(CriticOptions):
 
     Static (structure): env, env_kwargs, total_steps, num_envs, rollout_length, utd,
     batch_size, buffer_size, learning_starts, hidden, activation, num_critics, aggregate,
-    obs_dtype, normalize_observations, policy_std. Leaves (vmappable floats): the rest. The critic (Q) and its options are
+    obs_dtype, normalize_observations, policy_std, warmup. Leaves (vmappable floats): the rest. The critic (Q) and its options are
     `jaxac.critics.CriticOptions` fields; `aggregate="auto"` is "truncate" for critic="tqc"
     and "min" otherwise.
     """
@@ -85,6 +87,9 @@ class Config(CriticOptions):
     obs_dtype: str = C.static("float32")
     normalize_observations: bool = C.static(False)
     policy_std: str = C.static("exp")  # exp | softplus: see jaxac.networks.ActionDist
+    # warm-up actions: "uniform" over the action space (SB3, CleanRL) or sampled from the
+    # initial policy (brax.training's prefill)
+    warmup: str = C.static("uniform")
     actor_lr: float = 3e-4
     critic_lr: float = 3e-4
     alpha_lr: float = 3e-4
@@ -113,6 +118,7 @@ class Config(CriticOptions):
         check_aggregate(self.critic, self.ensemble_rule)
         C.check_choice("obs_dtype", self.obs_dtype, tuple(OBS_DTYPES))
         C.check_choice("policy_std", self.policy_std, STD_TRANSFORMS)
+        C.check_choice("warmup", self.warmup, WARMUPS)
         if self.batch_size > self.learning_starts:
             raise C.ConfigError(
                 f"batch_size={self.batch_size} is invalid: it must not exceed learning_starts="
@@ -149,7 +155,7 @@ class Config(CriticOptions):
 
     @property
     def warmup_steps(self) -> int:
-        """Random-action env steps `init` takes (learning_starts rounded up to whole batches)."""
+        """Warm-up env steps `init` takes (learning_starts rounded up to whole batches)."""
         return -(-self.learning_starts // self.num_envs) * self.num_envs
 
     @property
@@ -269,7 +275,12 @@ def init(cfg: Config, key: PRNGKey) -> State:
                  "critic": comps.tx["critic"].init(params["critic"]),
                  "alpha": comps.tx["alpha"].init(params["log_alpha"])}
     buf = buffers.init(_example_item(cfg, comps), cfg.buffer_capacity)
-    carry, traj = unroll(comps.env, comps.env_params, random_policy(comps), None, carry, k_warm,
+    if cfg.warmup == "policy":
+        warm = normalized_policy(sampling_policy(comps.net, comps.dist), comps.obs_norm,
+                                 comps.obs_norm.init(obs.shape))
+    else:
+        warm = random_policy(comps)
+    carry, traj = unroll(comps.env, comps.env_params, warm, params["actor"], carry, k_warm,
                          cfg.warmup_steps // cfg.num_envs)
     items = _items(traj)
     buf = buffers.add(buf, items)

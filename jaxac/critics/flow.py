@@ -16,10 +16,11 @@ Inputs: z enters as a min-max scaled scalar plus an HL-Gauss histogram embedding
 The network outputs velocities in units of W, so its initial outputs are O(1) on any scale.
 
 The value the actor (and GAE) sees, `value`, is either
+- "integrate" (default): the integration itself, from the centre of the noise interval,
+  differentiated through all K steps, or
 - "distill": a separate one-step scalar head trained by MSE towards the integrated value of
-  the online velocity field (floq's released code; cheap for the actor), or
-- "integrate": the integration itself, from the centre of the noise interval, differentiated
-  through all K steps.
+  the online velocity field (floq's released code; cheap for the actor, but it lags the
+  velocity field: see `jaxac.critics.CriticOptions.flow_actor`).
 Integration for `value` and `distill` starts from the noise centre so it is deterministic.
 """
 
@@ -67,7 +68,7 @@ class FlowCritic(Head):
     noise_fraction: Any = 0.25  # kappa
     num_samples: int = 8  # R
     num_bins: int = 51
-    actor_value: str = "distill"
+    actor_value: str = "integrate"
 
     # --- pieces -------------------------------------------------------------------------
     @property

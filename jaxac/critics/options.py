@@ -73,7 +73,9 @@ class CriticOptions:
     flow_steps: int = C.static(8)  # K Euler steps
     flow_samples: int = C.static(8)  # R noise samples per target
     flow_bins: int = C.static(51)  # histogram embedding of z
-    flow_actor: str = C.static("distill")  # distill | integrate
+    # integrate | distill. The integration itself, not floq's distilled head, which lags: PPO
+    # CartPole 8 seeds x 5e5, 489 vs 414; SAC Pendulum UTD 1, 8 seeds x 2e4, -161.9 vs -428.8
+    flow_actor: str = C.static("integrate")
     hl_sigma: float = 0.75  # HL-Gauss std in bin widths
     huber_kappa: float = 1.0
     gauss_beta: float = 0.0  # pessimism of the Gaussian critic

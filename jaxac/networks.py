@@ -72,8 +72,13 @@ def _gram_schmidt(a: Array) -> Array:
     return jax.lax.fori_loop(0, n, column, jnp.zeros_like(a))
 
 
+NETWORK_INITS = ("orthogonal", "lecun_uniform")
+
+
 class MLP(nn.Module):
-    """Dense layers with orthogonal init; last layer linear with gain `out_scale`.
+    """Dense layers with orthogonal init; last layer linear with gain `out_scale`
+    (`weight_init="lecun_uniform"`: brax.training's LeCun-uniform kernels on every layer, where
+    `out_scale` does not apply).
 
     Hidden layers are Dense -> Dropout (if `dropout` > 0) -> LayerNorm (if `layer_norm`) ->
     activation, DroQ's order. Dropout is active only when `deterministic=False` (the caller
@@ -88,6 +93,7 @@ class MLP(nn.Module):
     out_scale: float = 1.0
     layer_norm: bool = False
     dropout: float = 0.0
+    weight_init: str = "orthogonal"
 
     @nn.compact
     def __call__(self, x: Array, deterministic: bool = True) -> Array:
@@ -111,6 +117,8 @@ class MLP(nn.Module):
         of `init` (PPO CartPole: init 2.4 s of a 6.7 s compile). The per-layer keys flax
         still derives are unused, hence dead code. Outside `init` the initializers are unused.
         """
+        if self.weight_init == "lecun_uniform":
+            return [nn.initializers.lecun_uniform()] * (len(self.hidden) + 1)
         dims = (in_dim, *self.hidden, self.out_dim)
         scales = [np.sqrt(2.0)] * len(self.hidden) + [self.out_scale]
         if not self.is_initializing():
@@ -154,11 +162,12 @@ class PolicyNet(nn.Module):
     activation: str = "tanh"
     state_dependent_std: bool = False
     init_log_std: float = 0.0
+    weight_init: str = "orthogonal"  # see MLP
 
     @nn.compact
     def __call__(self, obs: Array):
         n_out = 2 * self.out_dim if (self.continuous and self.state_dependent_std) else self.out_dim
-        out = MLP(self.hidden, n_out, self.activation, out_scale=0.01)(obs)
+        out = MLP(self.hidden, n_out, self.activation, out_scale=0.01, weight_init=self.weight_init)(obs)
         if not self.continuous:
             return out
         if self.state_dependent_std:
@@ -255,14 +264,15 @@ STD_TRANSFORMS = ("exp", "softplus")
 
 def policy_for(action_space, hidden: Sequence[int], activation: str, continuous_kind: str,
                state_dependent_std: bool = False, init_log_std: float = 0.0, std: str = "exp",
-               ) -> Tuple[PolicyNet, ActionDist]:
-    """The policy network and distribution that fit an action space (`std`: see ActionDist)."""
+               weight_init: str = "orthogonal") -> Tuple[PolicyNet, ActionDist]:
+    """The policy network and distribution that fit an action space (`std`: see ActionDist;
+    `weight_init`: see MLP)."""
     if isinstance(action_space, Discrete):
         n = int(action_space.n)
-        return PolicyNet(tuple(hidden), n, False, activation), ActionDist("categorical", size=n)
+        return PolicyNet(tuple(hidden), n, False, activation, weight_init=weight_init), ActionDist("categorical", size=n)
     if isinstance(action_space, Box):
         dim = int(action_space.shape[0])
-        net = PolicyNet(tuple(hidden), dim, True, activation, state_dependent_std, init_log_std)
+        net = PolicyNet(tuple(hidden), dim, True, activation, state_dependent_std, init_log_std, weight_init)
         return net, ActionDist(continuous_kind, size=dim, std=std)
     raise TypeError(f"unsupported action space {action_space!r}")
 

@@ -114,3 +114,16 @@ def test_mlp_init_is_orthogonal_and_apply_matches_init_shapes():
     assert net.apply({"params": params}, jnp.ones((5, 7))).shape == (5, 3)
     other = net.init(jax.random.key(2), jnp.zeros((7,)))["params"]["Dense_0"]["kernel"]
     assert not np.allclose(k0, other)
+
+
+def test_lecun_uniform_init_is_brax_on_every_layer():
+    """network_init="lecun_uniform": U(+-sqrt(3 / fan_in)) kernels on every layer, the policy's
+    output layer included (no 0.01 gain), zero biases."""
+    from jaxac.networks import PolicyNet
+    params = PolicyNet((256, 256), 2, True, "relu", True, weight_init="lecun_uniform").init(
+        jax.random.key(0), jnp.zeros(64))["params"]["MLP_0"]
+    for name, fan_in in (("Dense_0", 64), ("Dense_1", 256), ("Dense_2", 256)):
+        kernel, bound = np.asarray(params[name]["kernel"]), np.sqrt(3.0 / fan_in)
+        assert np.abs(kernel).max() <= bound and np.abs(kernel).max() > 0.95 * bound
+        assert kernel.var() == pytest.approx(1.0 / fan_in, rel=0.1)
+        assert not np.asarray(params[name]["bias"]).any()

@@ -105,6 +105,7 @@ def test_warmup_actions_come_from_the_initial_policy_or_uniform(warmup, z_std):
     (dict(obs_dtype="int8"), "obs_dtype"),
     (dict(policy_std="relu"), "policy_std"),
     (dict(warmup="random"), "warmup"),
+    (dict(network_init="xavier"), "network_init"),
     (dict(critic="nope"), "critic"),
 ])
 def test_invalid_config_raises_naming_field(kwargs, field):

@@ -21,7 +21,7 @@ from flax import struct
 from jaxac import config as C
 from jaxac.algos import common
 from jaxac.critics import CriticOptions, Particles
-from jaxac.networks import STD_TRANSFORMS, policy_for, sampling_policy
+from jaxac.networks import NETWORK_INITS, STD_TRANSFORMS, policy_for, sampling_policy
 from jaxac.normalize import ObsNorm, RunningStats, normalized_policy
 from jaxac.returns import gae
 from jaxac.rollout import EnvCarry, episode_metrics, reset_envs, unroll
@@ -33,7 +33,7 @@ class Config(CriticOptions):
     """Fields every on-policy actor-critic has. Subclasses override defaults and add fields.
 
     Static (structure): env, env_kwargs, total_steps, num_envs, num_steps, hidden, activation,
-    continuous_dist, anneal_lr, normalize_advantages, init_log_std, policy_std, normalize_observations. Leaves (vmappable
+    continuous_dist, anneal_lr, normalize_advantages, init_log_std, policy_std, network_init, normalize_observations. Leaves (vmappable
     floats): learning_rate, gamma, gae_lambda, ent_coef, vf_coef, max_grad_norm, reward_scale.
     The critic (V) and its options are `jaxac.critics.CriticOptions` fields.
     """
@@ -50,6 +50,7 @@ class Config(CriticOptions):
     normalize_advantages: bool = C.static(True)
     init_log_std: float = C.static(0.0)
     policy_std: str = C.static("exp")  # exp | softplus: see jaxac.networks.ActionDist
+    network_init: str = C.static("orthogonal")  # orthogonal | lecun_uniform (brax): see jaxac.networks.MLP
     normalize_observations: bool = C.static(False)
     learning_rate: float = 2.5e-4
     gamma: float = 0.99
@@ -67,6 +68,7 @@ class Config(CriticOptions):
         common.check_structure(self, ("total_steps", "num_envs", "num_steps"))
         C.check_choice("continuous_dist", self.continuous_dist, ("gaussian", "tanh_gaussian"))
         C.check_choice("policy_std", self.policy_std, STD_TRANSFORMS)
+        C.check_choice("network_init", self.network_init, NETWORK_INITS)
         if self.total_steps < self.batch_size:
             raise C.ConfigError(
                 f"total_steps={self.total_steps} is invalid: it must be at least one batch "
@@ -141,9 +143,9 @@ def components(cfg: Config, optimizer: str, eps: Any, optimizer_steps_per_update
     env, env_params = common.training_env(cfg.env, cfg.env_kwargs)
     net, dist = policy_for(
         env.action_space(env_params), cfg.hidden, cfg.activation, cfg.continuous_dist,
-        init_log_std=cfg.init_log_std, std=cfg.policy_std,
+        init_log_std=cfg.init_log_std, std=cfg.policy_std, weight_init=cfg.network_init,
     )
-    critic = cfg.build_critic(env, env_params, cfg.hidden, cfg.activation)
+    critic = cfg.build_critic(env, env_params, cfg.hidden, cfg.activation, cfg.network_init)
     scale = common.linear_decay(cfg.num_updates, optimizer_steps_per_update) if cfg.anneal_lr else None
     tx = common.optimizer(cfg.learning_rate, cfg.max_grad_norm, eps, optimizer, scale)
     return Components(env, env_params, net, dist, critic, tx, ObsNorm(cfg.normalize_observations))

@@ -49,7 +49,7 @@ from jaxac.critics import CriticOptions, Particles, preferred_aggregate
 from jaxac.critics.options import check_aggregate
 from jaxac.critics.ensemble import AGGREGATES, Ensemble
 from jaxac.env import Box, Discrete
-from jaxac.networks import STD_TRANSFORMS, policy_for, sampling_policy
+from jaxac.networks import NETWORK_INITS, STD_TRANSFORMS, policy_for, sampling_policy
 from jaxac.normalize import ObsNorm, RunningStats, normalized_policy
 from jaxac.rollout import EnvCarry, Policy, episode_metrics, reset_envs, unroll
 from jaxac.train import run
@@ -66,7 +66,7 @@ class Config(CriticOptions):
 
     Static (structure): env, env_kwargs, total_steps, num_envs, rollout_length, utd,
     batch_size, buffer_size, learning_starts, hidden, activation, num_critics, aggregate,
-    obs_dtype, normalize_observations, policy_std, warmup. Leaves (vmappable floats): the rest. The critic (Q) and its options are
+    obs_dtype, normalize_observations, policy_std, network_init, warmup. Leaves (vmappable floats): the rest. The critic (Q) and its options are
     `jaxac.critics.CriticOptions` fields; `aggregate="auto"` is "truncate" for critic="tqc"
     and "min" otherwise.
     """
@@ -87,6 +87,7 @@ class Config(CriticOptions):
     obs_dtype: str = C.static("float32")
     normalize_observations: bool = C.static(False)
     policy_std: str = C.static("exp")  # exp | softplus: see jaxac.networks.ActionDist
+    network_init: str = C.static("orthogonal")  # orthogonal | lecun_uniform (brax): see jaxac.networks.MLP
     # warm-up actions: "uniform" over the action space (SB3, CleanRL) or sampled from the
     # initial policy (brax.training's prefill)
     warmup: str = C.static("uniform")
@@ -119,6 +120,7 @@ class Config(CriticOptions):
         C.check_choice("obs_dtype", self.obs_dtype, tuple(OBS_DTYPES))
         C.check_choice("policy_std", self.policy_std, STD_TRANSFORMS)
         C.check_choice("warmup", self.warmup, WARMUPS)
+        C.check_choice("network_init", self.network_init, NETWORK_INITS)
         if self.batch_size > self.learning_starts:
             raise C.ConfigError(
                 f"batch_size={self.batch_size} is invalid: it must not exceed learning_starts="
@@ -211,10 +213,10 @@ def components(cfg: Config) -> Components:
     env, env_params = common.training_env(cfg.env, cfg.env_kwargs)
     space = env.action_space(env_params)
     net, dist = policy_for(space, cfg.hidden, cfg.activation, "tanh_gaussian", state_dependent_std=True,
-                           std=cfg.policy_std)
+                           std=cfg.policy_std, weight_init=cfg.network_init)
     if isinstance(space, Box):  # a state-dependent log-std, bounded as in CleanRL / jaxrl
         dist = dataclasses.replace(dist, log_std_min=-5.0, log_std_max=2.0)
-    member = cfg.build_critic(env, env_params, cfg.hidden, cfg.activation)
+    member = cfg.build_critic(env, env_params, cfg.hidden, cfg.activation, cfg.network_init)
     critic = Ensemble(member, cfg.num_critics, cfg.ensemble_rule, cfg.tqc_drop)
     tx = {"actor": optax.adam(cfg.actor_lr), "critic": optax.adam(cfg.critic_lr),
           "alpha": optax.adam(cfg.alpha_lr)}

@@ -89,9 +89,11 @@ class Head:
     activation: str = "tanh"
     layer_norm: bool = False
     dropout: float = 0.0
+    weight_init: str = "orthogonal"  # see jaxac.networks.MLP
 
     def mlp(self, out_dim: int, out_scale: float = 1.0) -> MLP:
-        return MLP(tuple(self.hidden), out_dim, self.activation, out_scale, self.layer_norm, self.dropout)
+        return MLP(tuple(self.hidden), out_dim, self.activation, out_scale, self.layer_norm, self.dropout,
+                   self.weight_init)
 
     def apply_mlp(self, mlp: MLP, params, x: Array, key: Optional[Any]) -> Array:
         if self.dropout > 0 and key is not None:

@@ -129,11 +129,12 @@ class CriticOptions:
         scale = self.reward_scale / (1.0 - self.gamma)
         return jnp.minimum(0.0, lo) * scale, jnp.maximum(0.0, hi) * scale
 
-    def build_critic(self, env: Any, env_params: Any, hidden, activation: str):
+    def build_critic(self, env: Any, env_params: Any, hidden, activation: str, weight_init: str = "orthogonal"):
         """The critic object for these fields (one member; SAC wraps it in an `Ensemble`).
-        `hidden` is the policy's torso, used unless `critic_hidden` is set."""
+        `hidden` is the policy's torso, used unless `critic_hidden` is set; `weight_init` the
+        algorithm's `network_init`."""
         head = dict(hidden=tuple(self.critic_hidden or hidden), activation=activation,
-                    layer_norm=self.critic_layer_norm, dropout=self.critic_dropout)
+                    layer_norm=self.critic_layer_norm, dropout=self.critic_dropout, weight_init=weight_init)
         name = self.critic
         if name == "scalar":
             return ScalarCritic(**head)

@@ -66,9 +66,9 @@ class Config(CriticOptions):
 
     Static (structure): env, env_kwargs, total_steps, num_envs, rollout_length, utd,
     batch_size, buffer_size, learning_starts, hidden, activation, num_critics, aggregate,
-    obs_dtype, normalize_observations, policy_std, network_init, warmup. Leaves (vmappable floats): the rest. The critic (Q) and its options are
-    `jaxac.critics.CriticOptions` fields; `aggregate="auto"` is "truncate" for critic="tqc"
-    and "min" otherwise.
+    obs_dtype, normalize_observations, policy_std, network_init, warmup. Leaves (vmappable
+    floats): the rest. The critic (Q) and its options are `jaxac.critics.CriticOptions` fields;
+    `aggregate="auto"` is "truncate" for critic="tqc" and "min" otherwise.
     """
 
     env: str = C.static("Pendulum-v1")

@@ -109,8 +109,8 @@ class MLP(nn.Module):
         return nn.Dense(self.out_dim, kernel_init=inits[-1])(x)
 
     def _kernel_inits(self, in_dim: int) -> list:
-        """One initializer per Dense layer: LeCun-uniform (brax) or orthogonal, all made by one
-        `orthogonal_stack`.
+        """One initializer per Dense layer: brax's LeCun-uniform, or orthogonal ones all made by
+        one `orthogonal_stack`.
 
         flax gives every parameter its own key (a `fold_in`), and each layer would draw its
         own normal and run its own Gram-Schmidt loop; on CPU each of those is separately

@@ -6,10 +6,28 @@ from typing import Any, Callable, Optional, Tuple
 
 import jax.numpy as jnp
 import optax
+from flax import struct
 
 from jaxac import config as C
 from jaxac.env import wrap_for_training
 from jaxac.envs import registry
+
+
+@struct.dataclass
+class NetworkOptions:
+    """Network fields every algorithm's Config inherits (both static): `policy_std` is how a
+    Gaussian policy's std comes from its raw output (exp | softplus + 0.001, brax's; see
+    `jaxac.networks.ActionDist`), `network_init` the weight initialiser of actor and critic
+    (orthogonal | lecun_uniform, brax's; see `jaxac.networks.MLP`)."""
+
+    policy_std: str = C.static("exp")
+    network_init: str = C.static("orthogonal")
+
+    def validate_network(self) -> None:
+        from jaxac.networks import NETWORK_INITS, STD_TRANSFORMS
+
+        C.check_choice("policy_std", self.policy_std, STD_TRANSFORMS)
+        C.check_choice("network_init", self.network_init, NETWORK_INITS)
 
 
 def training_env(name: str, env_kwargs: Tuple[Tuple[str, Any], ...]) -> Tuple[Any, Any]:
@@ -44,6 +62,7 @@ def check_structure(cfg, positive_ints) -> None:
     C.check_choice("activation", cfg.activation, tuple(ACTIVATIONS))
     C.check_choice("critic", cfg.critic, tuple(CRITICS))
     check_hidden(cfg.hidden)
+    cfg.validate_network()
 
 
 def check_hidden(hidden) -> None:

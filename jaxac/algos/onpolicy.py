@@ -21,7 +21,7 @@ from flax import struct
 from jaxac import config as C
 from jaxac.algos import common
 from jaxac.critics import CriticOptions, Particles
-from jaxac.networks import NETWORK_INITS, STD_TRANSFORMS, policy_for, sampling_policy
+from jaxac.networks import policy_for, sampling_policy
 from jaxac.normalize import ObsNorm, RunningStats, normalized_policy
 from jaxac.returns import gae
 from jaxac.rollout import EnvCarry, episode_metrics, reset_envs, unroll
@@ -29,14 +29,14 @@ from jaxac.types import Array, Metrics, PRNGKey
 
 
 @struct.dataclass
-class Config(CriticOptions):
+class Config(common.NetworkOptions, CriticOptions):
     """Fields every on-policy actor-critic has. Subclasses override defaults and add fields.
 
     Static (structure): env, env_kwargs, total_steps, num_envs, num_steps, hidden, activation,
-    continuous_dist, anneal_lr, normalize_advantages, init_log_std, policy_std, network_init,
-    normalize_observations. Leaves (vmappable floats): learning_rate, gamma, gae_lambda,
+    continuous_dist, anneal_lr, normalize_advantages, init_log_std, normalize_observations. Leaves (vmappable floats): learning_rate, gamma, gae_lambda,
     ent_coef, vf_coef, max_grad_norm, reward_scale.
-    The critic (V) and its options are `jaxac.critics.CriticOptions` fields.
+    The critic (V) and its options are `jaxac.critics.CriticOptions` fields; `policy_std`
+    and `network_init` are `common.NetworkOptions` fields.
     """
 
     env: str = C.static("CartPole-v1")
@@ -50,8 +50,6 @@ class Config(CriticOptions):
     anneal_lr: bool = C.static(True)
     normalize_advantages: bool = C.static(True)
     init_log_std: float = C.static(0.0)
-    policy_std: str = C.static("exp")  # exp | softplus: see jaxac.networks.ActionDist
-    network_init: str = C.static("orthogonal")  # orthogonal | lecun_uniform (brax): see jaxac.networks.MLP
     normalize_observations: bool = C.static(False)
     learning_rate: float = 2.5e-4
     gamma: float = 0.99
@@ -68,8 +66,6 @@ class Config(CriticOptions):
     def validate(self) -> None:
         common.check_structure(self, ("total_steps", "num_envs", "num_steps"))
         C.check_choice("continuous_dist", self.continuous_dist, ("gaussian", "tanh_gaussian"))
-        C.check_choice("policy_std", self.policy_std, STD_TRANSFORMS)
-        C.check_choice("network_init", self.network_init, NETWORK_INITS)
         if self.total_steps < self.batch_size:
             raise C.ConfigError(
                 f"total_steps={self.total_steps} is invalid: it must be at least one batch "

@@ -49,7 +49,7 @@ from jaxac.critics import CriticOptions, Particles, preferred_aggregate
 from jaxac.critics.options import check_aggregate
 from jaxac.critics.ensemble import AGGREGATES, Ensemble
 from jaxac.env import Box, Discrete
-from jaxac.networks import NETWORK_INITS, STD_TRANSFORMS, policy_for, sampling_policy
+from jaxac.networks import policy_for, sampling_policy
 from jaxac.normalize import ObsNorm, RunningStats, normalized_policy
 from jaxac.rollout import EnvCarry, Policy, episode_metrics, reset_envs, unroll
 from jaxac.train import run
@@ -60,15 +60,16 @@ OBS_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "float16": jnp.f
 
 
 @struct.dataclass
-class Config(CriticOptions):
+class Config(common.NetworkOptions, CriticOptions):
     """SAC hyperparameters; defaults are the SAC paper's (2x256 ReLU, lr 3e-4, tau 0.005,
     batch 256, one gradient step per env step).
 
     Static (structure): env, env_kwargs, total_steps, num_envs, rollout_length, utd,
     batch_size, buffer_size, learning_starts, hidden, activation, num_critics, aggregate,
-    obs_dtype, normalize_observations, policy_std, network_init, warmup. Leaves (vmappable
-    floats): the rest. The critic (Q) and its options are `jaxac.critics.CriticOptions` fields;
-    `aggregate="auto"` is "truncate" for critic="tqc" and "min" otherwise.
+    obs_dtype, normalize_observations, warmup. Leaves (vmappable floats): the rest. The
+    critic (Q) and its options are `jaxac.critics.CriticOptions` fields, `policy_std` and
+    `network_init` `common.NetworkOptions` fields; `aggregate="auto"` is "truncate" for
+    critic="tqc" and "min" otherwise.
     """
 
     env: str = C.static("Pendulum-v1")
@@ -86,8 +87,6 @@ class Config(CriticOptions):
     aggregate: str = C.static("auto")
     obs_dtype: str = C.static("float32")
     normalize_observations: bool = C.static(False)
-    policy_std: str = C.static("exp")  # exp | softplus: see jaxac.networks.ActionDist
-    network_init: str = C.static("orthogonal")  # orthogonal | lecun_uniform (brax): see jaxac.networks.MLP
     # warm-up actions: "uniform" over the action space (SB3, CleanRL) or sampled from the
     # initial policy (brax.training's prefill)
     warmup: str = C.static("uniform")
@@ -118,9 +117,7 @@ class Config(CriticOptions):
         self.validate_critic(*common.base_env(self.env, self.env_kwargs))
         check_aggregate(self.critic, self.ensemble_rule)
         C.check_choice("obs_dtype", self.obs_dtype, tuple(OBS_DTYPES))
-        C.check_choice("policy_std", self.policy_std, STD_TRANSFORMS)
         C.check_choice("warmup", self.warmup, WARMUPS)
-        C.check_choice("network_init", self.network_init, NETWORK_INITS)
         if self.batch_size > self.learning_starts:
             raise C.ConfigError(
                 f"batch_size={self.batch_size} is invalid: it must not exceed learning_starts="

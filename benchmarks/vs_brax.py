@@ -82,6 +82,7 @@ def brax_kwargs(algo: str, env: str, cfg, small: bool = False) -> dict:
                     max_grad_norm=None if cfg.max_grad_norm >= 1e8 else cfg.max_grad_norm)
     assert small or cfg.hidden == (256, 256)
     assert cfg.activation == "relu" and cfg.actor_lr == cfg.critic_lr
+    assert cfg.alpha_lr == 3e-4, "brax's temperature optimiser is Adam at 3e-4, whatever learning_rate is"
     return dict(common, learning_rate=cfg.actor_lr, batch_size=cfg.batch_size, tau=cfg.tau,
                 min_replay_size=cfg.learning_starts, max_replay_size=cfg.buffer_capacity,
                 grad_updates_per_step=cfg.gradient_steps_per_update)
@@ -240,6 +241,9 @@ def main() -> None:
                              "the learner's matrix multiplies dominate less)")
     parser.add_argument("--seeds", type=int, default=1,
                         help="seeds whose final returns are reported (speed is timed on seed 0)")
+    parser.add_argument("--epoch-updates", type=int, default=None, metavar="N",
+                        help="jaxac updates per brax epoch for every row (the budget is 10 epochs "
+                             "of N updates, plus SAC's warm-up); default: EPOCH_UPDATES per env")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -250,7 +254,7 @@ def main() -> None:
     rows = []
     for env in args.envs:
         for algo in args.algos:
-            steps = budget(algo, env, budgets[env][0 if algo == "ppo" else 1])
+            steps = budget(algo, env, args.epoch_updates or budgets[env][0 if algo == "ppo" else 1])
             for small in (False, True) if env in args.small_networks else (False,):
                 print(f"{algo} {env} {steps} steps{' (64x64)' if small else ''} ...", flush=True)
                 rows.append(compare(algo, env, steps, brax_python, args.timeout, small, args.seeds))

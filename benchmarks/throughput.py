@@ -21,6 +21,7 @@ import jax
 import numpy as np
 
 import jaxac
+from jaxac import parallel
 from jaxac.algos import ppo
 from jaxac.env import wrap_for_training
 from jaxac.logging import versions
@@ -91,6 +92,13 @@ def jaxac_job(cfg, seeds: int):
     return (lambda: jax.vmap(lambda c, k: ppo.train(c, k), in_axes=(None, 0))), (cfg, keys)
 
 
+def jaxac_split_job(cfg, seeds: int):
+    """jaxac with its seeds split over the CPU's devices (what `jaxac train` does)."""
+    devices = parallel.seed_devices(seeds)
+    keys = parallel.place(jax.random.split(jax.random.key(0), seeds), devices)
+    return (lambda: parallel.over_seeds(ppo.train, (None, 0), devices)), (cfg, keys)
+
+
 def jaxac_result(cfg, seeds, compile_s, run_s, out):
     steps = seeds * cfg.num_updates * cfg.batch_size
     return steps / run_s, compile_s, float(np.nanmean(final_return(jax.device_get(out[1]))))
@@ -132,6 +140,9 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=5, help="interleaved repeats; the minimum is kept")
     parser.add_argument("--out", default=os.path.join(HERE, "results", "throughput.md"))
     args = parser.parse_args()
+    # one XLA device per core, as `jaxac train` sets up; everything but the "split" rows runs
+    # on the first device alone, as before
+    parallel.use_cpu_devices(os.cpu_count() or 1)
     total = 50_000 if args.quick else 500_000
     total_64 = 20_000 if args.quick else 100_000
     rows = []
@@ -171,19 +182,28 @@ def main() -> None:
     ref_cfg = dict(purejaxrl_ppo.CONFIG, TOTAL_TIMESTEPS=total)
     cfg64 = ppo.Config(total_steps=total, num_envs=64, num_steps=16)
     for seeds in (1, 8):
-        mine, peer = measure_side_by_side([jaxac_job(cfg4, seeds), reference_job(ref_cfg, seeds)], args.reps)
-        sps, comp, ret = jaxac_result(cfg4, seeds, *mine)
-        row("jaxac", "4 x 128", seeds, f"{total:,}", f"{sps:,.0f}", f"{comp:.2f}", f"{ret:.1f}", f"{sps / (env_sps[4] * seeds):.2f}")
-        sps_r, comp_r, ret_r = reference_result(ref_cfg, seeds, *peer)
+        split = len(parallel.seed_devices(seeds)) > 1
+        jobs = [jaxac_job(cfg4, seeds), reference_job(ref_cfg, seeds)]
+        results = measure_side_by_side(jobs + ([jaxac_split_job(cfg4, seeds)] if split else []), args.reps)
+        sps, comp, ret = jaxac_result(cfg4, seeds, *results[0])
+        row("jaxac, one device", "4 x 128", seeds, f"{total:,}", f"{sps:,.0f}", f"{comp:.2f}", f"{ret:.1f}", f"{sps / (env_sps[4] * seeds):.2f}")
+        sps_r, comp_r, ret_r = reference_result(ref_cfg, seeds, *results[1])
         row("PureJaxRL-shaped", "4 x 128", seeds, f"{total:,}", f"{sps_r:,.0f}", f"{comp_r:.2f}", f"{ret_r:.1f}", f"{sps_r / (env_sps[4] * seeds):.2f}")
-        row("**ratio jaxac / peer**", "", seeds, "", f"**{sps / sps_r:.2f}x**", f"**{comp / comp_r:.2f}x**", "", "")
+        row("**ratio jaxac one device / peer**", "", seeds, "", f"**{sps / sps_r:.2f}x**", f"**{comp / comp_r:.2f}x**", "", "")
+        if split:
+            n = len(parallel.seed_devices(seeds))
+            sps, comp, ret = jaxac_result(cfg4, seeds, *results[2])
+            row(f"jaxac, seeds over {n} CPU devices (`jaxac train`'s default)", "4 x 128", seeds, f"{total:,}",
+                f"{sps:,.0f}", f"{comp:.2f}", f"{ret:.1f}", f"{sps / (env_sps[4] * seeds):.2f}")
+            row(f"**ratio jaxac {n} devices / peer**", "", seeds, "", f"**{sps / sps_r:.2f}x**",
+                f"**{comp / comp_r:.2f}x**", "", "")
     sps, comp, ret = jaxac_ppo(cfg4.replace(total_steps=total_64), 64)
-    row("jaxac", "4 x 128", 64, f"{total_64:,}", f"{sps:,.0f}", f"{comp:.2f}", f"{ret:.1f}", "")
+    row("jaxac, one device", "4 x 128", 64, f"{total_64:,}", f"{sps:,.0f}", f"{comp:.2f}", f"{ret:.1f}", "")
     for seeds in (1, 8):
         sps, comp, ret = jaxac_ppo(cfg64, seeds)
-        row("jaxac", "64 x 16", seeds, f"{total:,}", f"{sps:,.0f}", f"{comp:.2f}", f"{ret:.1f}", f"{sps / (env_sps[64] * seeds):.2f}")
+        row("jaxac, one device", "64 x 16", seeds, f"{total:,}", f"{sps:,.0f}", f"{comp:.2f}", f"{ret:.1f}", f"{sps / (env_sps[64] * seeds):.2f}")
     sps, comp, ret = jaxac_ppo(cfg64.replace(total_steps=total_64), 64)
-    row("jaxac", "64 x 16", 64, f"{total_64:,}", f"{sps:,.0f}", f"{comp:.2f}", f"{ret:.1f}", "")
+    row("jaxac, one device", "64 x 16", 64, f"{total_64:,}", f"{sps:,.0f}", f"{comp:.2f}", f"{ret:.1f}", "")
     rows.append("")
 
     wall = cli_wall_time(8, total)

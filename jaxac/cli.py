@@ -76,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="environment parameter override (repeatable)")
         p.add_argument("--seeds", type=int, default=1, help="seeds run in one vmapped call")
         p.add_argument("--seed", type=int, default=0, help="base PRNG seed")
+        p.add_argument("--devices", type=int, default=None, metavar="N",
+                       help="devices the seeds are split over (N must divide --seeds); default: "
+                            "every GPU, or on a CPU one device per core (as many as divide the seeds)")
         p.add_argument("--out", default=None, help="run directory for metrics.csv/config.json")
         p.add_argument("--no-preset", action="store_true", help="ignore the env's preset")
         p.add_argument("--chunk-updates", type=int, default=None,
@@ -87,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     resume = sub.add_parser("resume", help="continue a run from its latest checkpoint")
     resume.add_argument("run_dir", help="the --out directory of the run")
     resume.add_argument("--no-progress", action="store_true", help="no progress bar")
+    resume.add_argument("--devices", type=int, default=None, metavar="N",
+                        help="devices the seeds are split over (as for train)")
     ev = sub.add_parser("eval", help="run the deterministic policy of every seed of a saved run")
     ev.add_argument("run_dir", help="the --out directory of the run")
     ev.add_argument("--episodes", type=int, default=10, help="episodes per seed")
@@ -130,17 +135,42 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.out and os.path.exists(os.path.join(args.out, "checkpoints")):
         raise C.ConfigError(f"--out {args.out} already holds a run: continue it with "
                             f"`jaxac resume {args.out}` or choose another directory.")
+    devices = _devices(args.devices, args.seeds)  # first: building a config may start jax
     cfg = _config_from_args(args)
     run = dict(algorithm=args.algo, seeds=args.seeds, seed=args.seed,
                chunk_updates=args.chunk_updates, checkpoint_every=args.checkpoint_every)
-    return _execute(cfg, run, args.out, args.no_progress, resume=False)
+    return _execute(cfg, run, args.out, args.no_progress, resume=False, devices=devices)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
     from jaxac import runs
 
+    devices = _devices(args.devices, runs.record(args.run_dir)["run"]["seeds"])
     run = runs.load(args.run_dir)
-    return _execute(run.cfg, run.run, args.run_dir, args.no_progress, resume=True)
+    return _execute(run.cfg, run.run, args.run_dir, args.no_progress, resume=True, devices=devices)
+
+
+def _devices(requested: Optional[int], seeds: int) -> list:
+    """The devices to split `seeds` over: `requested` of them, or by default every
+    accelerator, or on a CPU one XLA device per core (as many as divide the seeds; see
+    jaxac.parallel). Sets up the CPU devices, so it runs before anything touches jax."""
+    import jax
+
+    from jaxac import parallel
+
+    if requested is not None and (requested < 1 or seeds % requested):
+        raise C.ConfigError(f"--devices {requested} is invalid: use a positive divisor of --seeds {seeds}.")
+    try:
+        parallel.use_cpu_devices(requested or parallel.default_cpu_devices(seeds))
+    except RuntimeError:  # jax already started (a second run in one process): keep its devices
+        pass
+    available = jax.devices()
+    if requested is None:
+        return list(parallel.seed_devices(seeds, available))
+    if requested > len(available):
+        raise C.ConfigError(f"--devices {requested} is invalid: jax has {len(available)} "
+                            f"{available[0].platform} device(s).")
+    return available[:requested]
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -183,7 +213,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
-def _execute(cfg, run: dict, out: Optional[str], no_progress: bool, resume: bool) -> int:
+def _execute(cfg, run: dict, out: Optional[str], no_progress: bool, resume: bool, devices: list) -> int:
     """Trains (or continues) `run` in chunks: progress bar, checkpoints every
     `checkpoint_every` chunks and at the end, Ctrl-C stops at a chunk boundary and saves."""
     import signal
@@ -203,7 +233,7 @@ def _execute(cfg, run: dict, out: Optional[str], no_progress: bool, resume: bool
     meta = runs.meta(runs.Run(algo, module, cfg, run, {}))
 
     t0 = time.perf_counter()
-    runner = stream.Runner(module, cfg, seeds, run["chunk_updates"])
+    runner = stream.Runner(module, cfg, seeds, run["chunk_updates"], devices)
     state = runner.init(cfg, keys)  # includes the warm-up steps of off-policy algorithms
     done, history = 0, {}
     if resume:
@@ -213,6 +243,7 @@ def _execute(cfg, run: dict, out: Optional[str], no_progress: bool, resume: bool
     compile_s = time.perf_counter() - t0
     env_steps, first_update = runner.env_steps(cfg.num_updates), done
     print(f"{algo} on {cfg.env}: {seeds} seed(s) x {env_steps:,} env steps"
+          f"{f' on {len(devices)} {devices[0].platform} devices' if len(devices) > 1 else ''}"
           f"{f'; resuming at update {done} of {cfg.num_updates}' if resume else ''}; "
           f"compiled in {compile_s:.1f} s", flush=True)
 

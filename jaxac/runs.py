@@ -26,20 +26,29 @@ class Run(NamedTuple):
     record: Dict[str, Any]  # the whole config.json
 
 
+def record(run_dir: str) -> Dict[str, Any]:
+    """`run_dir/config.json` as written (ConfigError if absent or not a run's); touches no jax."""
+    path = os.path.join(run_dir, "config.json")
+    try:
+        with open(path) as fh:
+            out = json.load(fh)
+        out["algorithm"], out["run"]["seeds"], out["config"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise C.ConfigError(f"{run_dir} is not a jaxac run directory ({path}: {err}).") from None
+    return out
+
+
 def load(run_dir: str) -> Run:
     """The run's algorithm, Config and settings from `run_dir/config.json` (ConfigError if absent)."""
     from jaxac import logging as run_logs
     from jaxac import presets
 
-    path = os.path.join(run_dir, "config.json")
-    try:
-        with open(path) as fh:
-            record = json.load(fh)
-        algo, run = record["algorithm"], record["run"]
-        module = presets.ALGORITHMS[algo]
-    except (OSError, ValueError, KeyError) as err:
-        raise C.ConfigError(f"{run_dir} is not a jaxac run directory ({path}: {err}).") from None
-    return Run(algo, module, run_logs.config_from_dict(module.Config, record["config"]), run, record)
+    rec = record(run_dir)
+    algo = rec["algorithm"]
+    if algo not in presets.ALGORITHMS:
+        raise C.ConfigError(f"{run_dir} is not a jaxac run directory (unknown algorithm {algo!r}).")
+    module = presets.ALGORITHMS[algo]
+    return Run(algo, module, run_logs.config_from_dict(module.Config, rec["config"]), rec["run"], rec)
 
 
 def meta(run: Run) -> Dict[str, Any]:

@@ -5,7 +5,7 @@
 
 `jaxac train` uses it for its progress bar.
 
-All seeds (`keys` [S]) are vmapped. One compiled function runs *up to* `chunk_updates`
+All seeds (`keys` [S]) are vmapped, and split over the devices (`jaxac.parallel`). One compiled function runs *up to* `chunk_updates`
 updates: the number to run is a runtime argument (a `while` loop with a dynamic trip count
 writing metrics into a fixed [chunk_updates] buffer), so every chunk, including a shorter
 last one and the chunks of a resumed run, reuses the same executable. Between chunks the
@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxac import parallel
 from jaxac.summary import episode_mean
 from jaxac.types import Array, Metrics
 
@@ -118,23 +119,35 @@ class Runner:
     compiles on first use otherwise. The executable is fixed, so no chunk can recompile.
     """
 
-    def __init__(self, module, cfg: Any, num_seeds: int, chunk_updates: Optional[int] = None):
+    def __init__(self, module, cfg: Any, num_seeds: int, chunk_updates: Optional[int] = None,
+                 devices: Optional[Sequence[Any]] = None):
         chunk_updates = default_chunk(cfg.num_updates) if chunk_updates is None else chunk_updates
         self.module, self.cfg, self.chunk_updates = module, cfg, max(1, min(chunk_updates, cfg.num_updates))
         self.num_seeds = num_seeds
-        self.init = jax.jit(jax.vmap(module.init, in_axes=(None, 0)))
+        # the seeds are split over the devices (all of jax's by default; see jaxac.parallel)
+        self.devices = parallel.seed_devices(num_seeds, devices)
+        self._init = parallel.over_seeds(module.init, (None, 0), self.devices)
+
         def chunk(c, s, n):
             s, metrics = run_some(module.update, c, s, n, self.chunk_updates)
             return s, metrics, params_finite(s.params)
 
         # the state is donated: the replay buffer is updated in place, not copied per chunk
-        self._chunk = jax.jit(jax.vmap(chunk, in_axes=(None, 0, None)), donate_argnums=1)
+        self._chunk = parallel.over_seeds(chunk, (None, 0, None), self.devices, donate_argnums=1)
         self.executable = None
+
+    def init(self, cfg: Any, keys: Any) -> Any:
+        """The vmapped `module.init` of every key [S], split over the runner's devices."""
+        return self._init(cfg, parallel.place(keys, self.devices))
+
+    def place(self, state: Any) -> Any:
+        """`state` (e.g. restored from a checkpoint) split over the runner's devices."""
+        return parallel.place(state, self.devices)
 
     def compile(self, state: Any) -> float:
         """Compiles the chunk function for `state`'s shapes; returns seconds taken."""
         t0 = time.perf_counter()
-        self.executable = self._chunk.lower(self.cfg, state, jnp.int32(1)).compile()
+        self.executable = self._chunk.lower(self.cfg, self.place(state), jnp.int32(1)).compile()
         return time.perf_counter() - t0
 
     def env_steps(self, updates: int) -> int:
@@ -153,6 +166,7 @@ class Runner:
         next chunk: copy it (e.g. to host) inside `on_chunk` to keep it."""
         if self.executable is None:
             self.compile(state)
+        state = self.place(state)
         cfg, done, chunks = self.cfg, start, []
         t0 = time.perf_counter()
         while done < cfg.num_updates and not (stop and stop()):
@@ -187,8 +201,10 @@ def chunk_return(metrics: Dict[str, np.ndarray]) -> float:
 
 
 def train(module, cfg: Any, keys: Any, chunk_updates: Optional[int] = None,
-          on_chunk: Optional[Callable[[Progress], Any]] = None) -> Tuple[Any, Dict[str, np.ndarray]]:
-    """`module.train` for every key, as chunks: (state [seeds], metrics [seeds, num_updates])."""
-    runner = Runner(module, cfg, len(keys), chunk_updates)
+          on_chunk: Optional[Callable[[Progress], Any]] = None,
+          devices: Optional[Sequence[Any]] = None) -> Tuple[Any, Dict[str, np.ndarray]]:
+    """`module.train` for every key, as chunks: (state [seeds], metrics [seeds, num_updates]);
+    the seeds split over `devices` (default: all)."""
+    runner = Runner(module, cfg, len(keys), chunk_updates, devices)
     state, metrics, _ = runner.run(runner.init(cfg, keys), 0, on_chunk)
     return state, metrics

@@ -17,6 +17,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from jaxac.env import AutoReset
+from jaxac.rng import classic_threefry
 from jaxac.rollout import reset_envs
 from jaxac.types import Array, PRNGKey
 
@@ -53,6 +54,7 @@ class _Loop:
     t: Array
 
 
+@classic_threefry
 def episodes(module: Any, cfg: Any, state: Any, key: PRNGKey, num_episodes: int = 10,
              max_steps: int = 100_000) -> Tuple[Array, Array]:
     """Runs `num_episodes` episodes of `state`'s deterministic policy (one seed's state of
@@ -82,6 +84,7 @@ def episodes(module: Any, cfg: Any, state: Any, key: PRNGKey, num_episodes: int 
     return out.ret, out.length
 
 
+@classic_threefry
 def trajectory(module: Any, cfg: Any, state: Any, key: PRNGKey, max_steps: int = 1000):
     """One episode of `state`'s deterministic policy, keeping every environment state (for
     rendering): `max_steps` steps in one `scan`, the steps after the episode's end masked.

@@ -22,6 +22,7 @@ from flax import struct
 from jaxac import config as C
 from jaxac.algos import onpolicy
 from jaxac.algos.onpolicy import State  # noqa: F401  (part of the API)
+from jaxac.rng import classic_threefry
 from jaxac.train import run
 from jaxac.types import Metrics, PRNGKey
 
@@ -55,10 +56,12 @@ def components(cfg: Config) -> onpolicy.Components:
     return onpolicy.components(cfg, cfg.optimizer, cfg.optimizer_eps, 1)
 
 
+@classic_threefry
 def init(cfg: Config, key: PRNGKey) -> State:
     return onpolicy.init(cfg, components(cfg), key)
 
 
+@classic_threefry
 def update(cfg: Config, state: State) -> Tuple[State, Metrics]:
     """One rollout and one gradient step on all of it."""
     comps = components(cfg)

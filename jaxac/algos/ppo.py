@@ -20,6 +20,7 @@ from flax import struct
 from jaxac import config as C
 from jaxac.algos import onpolicy
 from jaxac.algos.onpolicy import Batch, State  # noqa: F401  (part of the API)
+from jaxac.rng import classic_threefry
 from jaxac.train import run
 from jaxac.types import Array, Metrics, PRNGKey
 
@@ -61,6 +62,7 @@ def components(cfg: Config) -> onpolicy.Components:
     return onpolicy.components(cfg, "adam", cfg.adam_eps, cfg.update_epochs * cfg.num_minibatches)
 
 
+@classic_threefry
 def init(cfg: Config, key: PRNGKey) -> State:
     return onpolicy.init(cfg, components(cfg), key)
 
@@ -70,6 +72,7 @@ def _shuffled_minibatches(batch: Batch, perm: Array, num_minibatches: int) -> Ba
     return jax.tree.map(lambda x: x[perm].reshape((num_minibatches, -1) + x.shape[1:]), batch)
 
 
+@classic_threefry
 def update(cfg: Config, state: State) -> Tuple[State, Metrics]:
     """One rollout and `update_epochs` x `num_minibatches` gradient steps."""
     comps = components(cfg)

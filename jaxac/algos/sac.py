@@ -51,6 +51,7 @@ from jaxac.critics.ensemble import AGGREGATES, Ensemble
 from jaxac.env import Box, Discrete
 from jaxac.networks import policy_for, sampling_policy
 from jaxac.normalize import ObsNorm, RunningStats, normalized_policy
+from jaxac.rng import classic_threefry
 from jaxac.rollout import EnvCarry, Policy, episode_metrics, reset_envs, unroll
 from jaxac.train import run
 from jaxac.types import Array, Metrics, PRNGKey
@@ -256,6 +257,7 @@ def _items(traj) -> Item:
                 flat(traj.terminated), flat(traj.next_obs))
 
 
+@classic_threefry
 def init(cfg: Config, key: PRNGKey) -> State:
     comps = components(cfg)
     key, k_env, k_actor, k_critic, k_warm = jax.random.split(key, 5)
@@ -350,6 +352,7 @@ def gradient_step(cfg: Config, comps: Components, params, opt_state, batch: Item
     return new, new_opt, metrics
 
 
+@classic_threefry
 def update(cfg: Config, state: State) -> Tuple[State, Metrics]:
     """Collect `rollout_length` x `num_envs` steps, then `gradient_steps_per_update` steps.
 

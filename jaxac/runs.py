@@ -32,7 +32,7 @@ def record(run_dir: str) -> Dict[str, Any]:
     try:
         with open(path) as fh:
             out = json.load(fh)
-        out["algorithm"], out["run"]["seeds"], out["config"]
+        out["algorithm"], out["run"]["seeds"], out["config"]  # what every run's record has
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise C.ConfigError(f"{run_dir} is not a jaxac run directory ({path}: {err}).") from None
     return out

@@ -5,10 +5,11 @@
 
 `jaxac train` uses it for its progress bar.
 
-All seeds (`keys` [S]) are vmapped, and split over the devices (`jaxac.parallel`). One compiled function runs *up to* `chunk_updates`
-updates: the number to run is a runtime argument (a `while` loop with a dynamic trip count
-writing metrics into a fixed [chunk_updates] buffer), so every chunk, including a shorter
-last one and the chunks of a resumed run, reuses the same executable. Between chunks the
+All seeds (`keys` [S]) are vmapped, and split over the devices (`jaxac.parallel`). One
+compiled function runs *up to* `chunk_updates` updates: the number to run is a runtime
+argument (a `while` loop with a dynamic trip count writing metrics into a fixed
+[chunk_updates] buffer), so every chunk, including a shorter last one and the chunks of a
+resumed run, reuses the same executable. Between chunks the
 host gets the chunk's metrics (for progress bars, logs and checkpoints). `jaxac.<algo>.train`
 stays the single-call form for sweeps.
 

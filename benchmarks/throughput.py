@@ -182,7 +182,8 @@ def main() -> None:
     ref_cfg = dict(purejaxrl_ppo.CONFIG, TOTAL_TIMESTEPS=total)
     cfg64 = ppo.Config(total_steps=total, num_envs=64, num_steps=16)
     for seeds in (1, 8):
-        split = len(parallel.seed_devices(seeds)) > 1
+        n = len(parallel.seed_devices(seeds))
+        split = n > 1
         jobs = [jaxac_job(cfg4, seeds), reference_job(ref_cfg, seeds)]
         results = measure_side_by_side(jobs + ([jaxac_split_job(cfg4, seeds)] if split else []), args.reps)
         sps, comp, ret = jaxac_result(cfg4, seeds, *results[0])
@@ -191,7 +192,6 @@ def main() -> None:
         row("PureJaxRL-shaped", "4 x 128", seeds, f"{total:,}", f"{sps_r:,.0f}", f"{comp_r:.2f}", f"{ret_r:.1f}", f"{sps_r / (env_sps[4] * seeds):.2f}")
         row("**ratio jaxac one device / peer**", "", seeds, "", f"**{sps / sps_r:.2f}x**", f"**{comp / comp_r:.2f}x**", "", "")
         if split:
-            n = len(parallel.seed_devices(seeds))
             sps, comp, ret = jaxac_result(cfg4, seeds, *results[2])
             row(f"jaxac, seeds over {n} CPU devices (`jaxac train`'s default)", "4 x 128", seeds, f"{total:,}",
                 f"{sps:,.0f}", f"{comp:.2f}", f"{ret:.1f}", f"{sps / (env_sps[4] * seeds):.2f}")

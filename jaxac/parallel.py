@@ -62,6 +62,10 @@ def seed_devices(num_seeds: int, devices: Optional[Sequence[Any]] = None) -> Tup
     return devices[:count]
 
 
+def _mesh(devices: Sequence[Any]) -> Mesh:
+    return Mesh(list(devices), (AXIS,))
+
+
 def _spec(axis: Optional[int]) -> P:
     if axis not in (None, 0):
         raise ValueError(f"only a leading seed axis (in_axes 0 or None) can be sharded, got {axis}")
@@ -80,7 +84,7 @@ def over_seeds(fn: Callable, in_axes: Sequence[Optional[int]], devices: Sequence
         return jax.jit(batched, **jit_kwargs)
     # check_vma off: the replicated inputs (config, counts) are not marked as varying, and
     # no collective is ever needed, so there is nothing for the check to protect
-    sharded = jax.shard_map(batched, mesh=Mesh(list(devices), (AXIS,)), in_specs=specs,
+    sharded = jax.shard_map(batched, mesh=_mesh(devices), in_specs=specs,
                             out_specs=P(AXIS), check_vma=False)
     return jax.jit(sharded, **jit_kwargs)
 
@@ -89,7 +93,7 @@ def place(tree: Any, devices: Sequence[Any]) -> Any:
     """`tree` (leaves with a leading seed axis) put on `devices`, split along that axis."""
     if len(devices) == 1:
         return jax.device_put(tree, devices[0])
-    return jax.device_put(tree, NamedSharding(Mesh(list(devices), (AXIS,)), P(AXIS)))
+    return jax.device_put(tree, NamedSharding(_mesh(devices), P(AXIS)))
 
 
 def train(module, cfg: Any, keys: Any, devices: Optional[Sequence[Any]] = None) -> Tuple[Any, Metrics]:

@@ -33,8 +33,9 @@ class Config(common.NetworkOptions, CriticOptions):
     """Fields every on-policy actor-critic has. Subclasses override defaults and add fields.
 
     Static (structure): env, env_kwargs, total_steps, num_envs, num_steps, hidden, activation,
-    continuous_dist, anneal_lr, normalize_advantages, init_log_std, normalize_observations. Leaves (vmappable floats): learning_rate, gamma, gae_lambda,
-    ent_coef, vf_coef, max_grad_norm, reward_scale.
+    continuous_dist, anneal_lr, normalize_advantages, init_log_std, normalize_observations.
+    Leaves (vmappable floats): learning_rate, gamma, gae_lambda, ent_coef, vf_coef,
+    max_grad_norm, reward_scale.
     The critic (V) and its options are `jaxac.critics.CriticOptions` fields; `policy_std`
     and `network_init` are `common.NetworkOptions` fields.
     """

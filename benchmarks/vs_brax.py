@@ -182,7 +182,7 @@ def run_json(cmd, timeout: int) -> dict:
 def compare(algo: str, env: str, steps: int, brax_python: str, timeout: int, small: bool,
             seeds: int = 1) -> dict:
     cfg = jaxac_config(algo, env, steps, small)
-    spec = {"hidden": [(64, 64), (64, 64)] if small else None,"algo": algo, "env": env, "backend": "generalized", "num_timesteps": steps,
+    spec = {"hidden": [(64, 64), (64, 64)] if small else None, "algo": algo, "env": env, "backend": "generalized", "num_timesteps": steps,
             "episode_length": 1000, "kwargs": brax_kwargs(algo, env, cfg, small),
             # brax splits the budget into num_evals - 1 epochs, the last 8 of them steady
             "num_evals": EPOCHS + 1}
@@ -207,8 +207,8 @@ TARGETS = {"ppo": (1.5, 0.5), "sac": (1.2, 0.7)}  # (min steps/s ratio, max comp
 
 def table(rows) -> str:
     lines = ["| algo | env | networks | steps | brax steps/s | jaxac steps/s | ratio (target) | env-only steps/s "
-             "| brax compile | jaxac compile | ratio (target) | brax eval | jaxac eval |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| brax compile | jaxac compile | ratio (target) | brax eval | jaxac eval | jaxac - brax |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         b, j = r["brax"], r["jaxac"]
         s_t, c_t = TARGETS[r["algo"]]
@@ -216,8 +216,22 @@ def table(rows) -> str:
             f"| {r['algo'].upper()} | {r['env']} | {r['networks']} | {r['steps']:,} | {b['steady_sps']:,.0f} | "
             f"{j['steady_sps']:,.0f} | **{r['sps_ratio']:.2f}x** (>= {s_t}) | {j['env_only_sps']:,.0f} | "
             f"{b['compile_s']:.1f} s | {j['compile_s']:.1f} s | **{r['compile_ratio']:.2f}x** (<= {c_t}) | "
-            f"{evals(b)} | {evals(j)} |")
+            f"{evals(b)} | {evals(j)} | {difference(b, j)} |")
     return "\n".join(lines)
+
+
+def difference(brax: dict, mine: dict) -> str:
+    """jaxac's mean final return minus brax's, +- twice its standard error (Welch), and
+    whether that interval holds 0 ("within noise"), is above it or below it."""
+    import statistics
+
+    a, b = brax.get("seed_evals", []), mine.get("seed_evals", [])
+    if len(a) < 2 or len(b) < 2:
+        return "-"
+    diff = statistics.fmean(b) - statistics.fmean(a)
+    err = 2 * (statistics.variance(a) / len(a) + statistics.variance(b) / len(b)) ** 0.5
+    verdict = "within noise" if abs(diff) <= err else ("better" if diff > 0 else "worse")
+    return f"{diff:+.1f} +- {err:.1f} ({verdict})"
 
 
 def evals(side: dict) -> str:
@@ -244,10 +258,16 @@ def main() -> None:
     parser.add_argument("--epoch-updates", type=int, default=None, metavar="N",
                         help="jaxac updates per brax epoch for every row (the budget is 10 epochs "
                              "of N updates, plus SAC's warm-up); default: EPOCH_UPDATES per env")
+    parser.add_argument("--table", metavar="JSON", default=None,
+                        help="print the table of an earlier run's results file and exit")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(jaxac_worker(json.loads(args.worker))))
+        return
+    if args.table:
+        with open(args.table) as fh:
+            print(table(json.load(fh)))
         return
     brax_python = ensure_brax_venv(args.brax_venv)
     budgets = QUICK if args.quick else EPOCH_UPDATES

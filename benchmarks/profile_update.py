@@ -37,6 +37,9 @@ import jax
 import jax.numpy as jnp
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from vs_brax import env_only_sps, write_results  # noqa: E402  (one env-only measurement, one writer)
+
 ENVS = ("inverted_pendulum", "hopper", "halfcheetah")
 
 
@@ -71,38 +74,33 @@ def matmul_gflops(rows: int, width: int = 256, depth: int = 64) -> float:
 
 
 def raw_env_seconds(env_name: str, num_envs: int, steps: int) -> float:
-    """Seconds for `steps` steps of `num_envs` raw brax envs (generalized backend)."""
-    from brax import envs
+    """Seconds for `steps` steps of `num_envs` raw brax envs (vs_brax's env-only measurement)."""
+    return num_envs * steps / env_only_sps(env_name, num_envs, steps)
 
-    env = envs.get_environment(env_name, backend="generalized")
-    state = jax.jit(jax.vmap(env.reset))(jax.random.split(jax.random.key(0), num_envs))
+
+def rollout_fn(comps, num_steps: int):
+    """The jitted rollout an update runs: the algorithm's sampling policy on normalised
+    observations, `num_steps` steps of the training env from `state.env`."""
+    from jaxac.networks import sampling_policy
+    from jaxac.normalize import normalized_policy
+    from jaxac.rollout import unroll
 
     @jax.jit
-    def roll(state, key):
-        def body(s, k):
-            a = jax.random.uniform(k, (num_envs, env.action_size), minval=-1.0, maxval=1.0)
-            return jax.vmap(env.step)(s, a), ()
-        return jax.lax.scan(body, state, jax.random.split(key, steps))[0]
+    def rollout(state, key):
+        policy = normalized_policy(sampling_policy(comps.net, comps.dist), comps.obs_norm, state.obs_stats)
+        return unroll(comps.env, comps.env_params, policy, state.params["actor"], state.env, key, num_steps)
 
-    state = roll(state, jax.random.key(1))  # the carry's dtypes settle after one step
-    return best_time(roll, state, jax.random.key(2))
+    return rollout
 
 
 def profile_ppo(env_name: str, reps: int) -> dict:
     from jaxac import presets
     from jaxac.algos import onpolicy, ppo
-    from jaxac.networks import sampling_policy
-    from jaxac.normalize import normalized_policy
-    from jaxac.rollout import unroll
-
     cfg = presets.config("ppo", f"brax/{env_name}", total_steps=10**7)
     comps = ppo.components(cfg)
     state = jax.jit(ppo.init)(cfg, jax.random.key(0))
 
-    @jax.jit
-    def rollout(state, key):
-        policy = normalized_policy(sampling_policy(comps.net, comps.dist), comps.obs_norm, state.obs_stats)
-        return unroll(comps.env, comps.env_params, policy, state.params["actor"], state.env, key, cfg.num_steps)
+    rollout = rollout_fn(comps, cfg.num_steps)
 
     collect = jax.jit(lambda s, k: onpolicy.collect(cfg, comps, s, k))
     update = jax.jit(functools.partial(ppo.update, cfg))
@@ -131,19 +129,11 @@ def profile_ppo(env_name: str, reps: int) -> dict:
 def profile_sac(env_name: str, reps: int) -> dict:
     from jaxac import buffers, presets
     from jaxac.algos import sac
-    from jaxac.networks import sampling_policy
-    from jaxac.normalize import normalized_policy
-    from jaxac.rollout import unroll
-
     cfg = presets.config("sac", f"brax/{env_name}", total_steps=10**7)
     comps = sac.components(cfg)
     state = jax.jit(sac.init)(cfg, jax.random.key(0))
 
-    @jax.jit
-    def rollout(state, key):
-        policy = normalized_policy(sampling_policy(comps.net, comps.dist), comps.obs_norm, state.obs_stats)
-        return unroll(comps.env, comps.env_params, policy, state.params["actor"], state.env, key,
-                      cfg.rollout_length)
+    rollout = rollout_fn(comps, cfg.rollout_length)
 
     update = jax.jit(functools.partial(sac.update, cfg))
     batch = buffers.sample(state.buffer, jax.random.key(1), cfg.batch_size)
@@ -246,11 +236,7 @@ def main() -> None:
         "to the physics and runs every gradient FLOP at the matmul rate. *target / bound* > 1: "
         "the steps/s target (PPO 1.5x, SAC 1.2x brax.training's, from vs_brax.json) is above "
         "that estimate.\n\n")
-    with open(args.out + ".md", "w") as fh:
-        fh.write(header + table(rows) + "\n")
-    with open(args.out + ".json", "w") as fh:
-        json.dump(rows, fh, indent=2)
-    print(f"wrote {args.out}.md and .json")
+    write_results(args.out, header + table(rows), rows)
 
 
 if __name__ == "__main__":

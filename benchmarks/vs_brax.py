@@ -288,11 +288,16 @@ def main() -> None:
               f"{args.seeds} seed(s) each (mean, then per seed); backend generalized, "
               f"episode length 1000.\n\nCommand: `python benchmarks/vs_brax.py "
               f"{' '.join(sys.argv[1:])}`\n\n")
-    with open(args.out + ".md", "w") as fh:
-        fh.write(header + table(rows) + "\n")
-    with open(args.out + ".json", "w") as fh:
+    write_results(args.out, header + table(rows), rows)
+
+
+def write_results(out: str, markdown: str, rows: list) -> None:
+    """`out`.md (the header and table) and `out`.json (the raw rows)."""
+    with open(out + ".md", "w") as fh:
+        fh.write(markdown + "\n")
+    with open(out + ".json", "w") as fh:
         json.dump(rows, fh, indent=2)
-    print(f"wrote {args.out}.md and .json")
+    print(f"wrote {out}.md and .json")
 
 
 if __name__ == "__main__":

@@ -127,3 +127,21 @@ def test_lecun_uniform_init_is_brax_on_every_layer():
         assert np.abs(kernel).max() <= bound and np.abs(kernel).max() > 0.95 * bound
         assert kernel.var() == pytest.approx(1.0 / fan_in, rel=0.1)
         assert not np.asarray(params[name]["bias"]).any()
+
+
+@pytest.mark.parametrize("state_dependent", [False, True])
+def test_ppo_policy_std_is_a_free_parameter_or_a_network_output(state_dependent):
+    """PPO's default std is one free parameter per action dimension (PureJaxRL); with
+    `state_dependent_std` it is a second output of the network (brax's tanh-normal policy), so
+    it differs between observations and the network has no separate log_std parameter."""
+    cfg = ppo.Config(env="Pendulum-v1", total_steps=512, num_envs=4, num_steps=32,
+                     policy_std="softplus", network_init="lecun_uniform",
+                     state_dependent_std=state_dependent)
+    comps = ppo.components(cfg)
+    params = ppo.init(cfg, jax.random.key(0)).params["actor"]["params"]
+    assert ("log_std" in params) is not state_dependent
+    assert params["MLP_0"][f"Dense_{len(cfg.hidden)}"]["kernel"].shape[-1] == 1 + state_dependent
+    obs = jax.random.normal(jax.random.key(1), (2, 3)) * 3.0
+    _, log_std = comps.dist._mean_log_std(comps.net.apply({"params": params}, obs))
+    assert log_std.shape == (2, 1)
+    assert (abs(float(log_std[0, 0] - log_std[1, 0])) > 1e-4) is state_dependent

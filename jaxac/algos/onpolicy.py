@@ -33,7 +33,8 @@ class Config(common.NetworkOptions, CriticOptions):
     """Fields every on-policy actor-critic has. Subclasses override defaults and add fields.
 
     Static (structure): env, env_kwargs, total_steps, num_envs, num_steps, hidden, activation,
-    continuous_dist, anneal_lr, normalize_advantages, init_log_std, normalize_observations.
+    continuous_dist, anneal_lr, normalize_advantages, init_log_std, state_dependent_std,
+    normalize_observations.
     Leaves (vmappable floats): learning_rate, gamma, gae_lambda, ent_coef, vf_coef,
     max_grad_norm, reward_scale.
     The critic (V) and its options are `jaxac.critics.CriticOptions` fields; `policy_std`
@@ -51,6 +52,9 @@ class Config(common.NetworkOptions, CriticOptions):
     anneal_lr: bool = C.static(True)
     normalize_advantages: bool = C.static(True)
     init_log_std: float = C.static(0.0)
+    # False: one free log-std per action dimension (PureJaxRL, CleanRL); True: the std is a
+    # second output of the policy network (brax.training's tanh-normal policy)
+    state_dependent_std: bool = C.static(False)
     normalize_observations: bool = C.static(False)
     learning_rate: float = 2.5e-4
     gamma: float = 0.99
@@ -141,7 +145,7 @@ def components(cfg: Config, optimizer: str, eps: Any, optimizer_steps_per_update
     env, env_params = common.training_env(cfg.env, cfg.env_kwargs)
     net, dist = policy_for(
         env.action_space(env_params), cfg.hidden, cfg.activation, cfg.continuous_dist,
-        init_log_std=cfg.init_log_std, std=cfg.policy_std, weight_init=cfg.network_init,
+        cfg.state_dependent_std, cfg.init_log_std, std=cfg.policy_std, weight_init=cfg.network_init,
     )
     critic = cfg.build_critic(env, env_params, cfg.hidden, cfg.activation, cfg.network_init)
     scale = common.linear_decay(cfg.num_updates, optimizer_steps_per_update) if cfg.anneal_lr else None

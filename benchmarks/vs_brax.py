@@ -99,7 +99,7 @@ def jaxac_worker(spec: dict) -> dict:
 
     import numpy as np
 
-    from jaxac import evaluate, presets
+    from jaxac import presets
     from jaxac.train import run_updates
 
     algo, env = spec["algo"], spec["env"]
@@ -114,27 +114,39 @@ def jaxac_worker(spec: dict) -> dict:
     t1 = time.perf_counter()
     state, _ = jax.block_until_ready(compiled(state))
     run_s = time.perf_counter() - t1
-    evaluate_fn = jax.jit(functools.partial(evaluate.episodes, module, cfg,
-                                            num_episodes=EVAL_EPISODES, max_steps=1000))
+    evaluate_fn = evaluator(module, cfg)
     returns, _ = evaluate_fn(state, jax.random.key(123))
     total_compile = compile_s[0]
     result = {"compile_s": total_compile, "steady_sps": cfg.num_updates * cfg.steps_per_update / run_s,
               "init_and_compile_wall_s": t1 - t0, "run_s": run_s,
               "final_eval": float(np.asarray(returns).mean()), "steps": cfg.total_steps,
               "env_only_sps": env_only_sps(env, cfg.num_envs), "jax": jax.__version__}
-    result["seed_evals"] = [result["final_eval"]] + extra_seed_evals(
-        module, cfg, evaluate_fn, spec.get("seeds", 1))
+    result["seed_evals"] = [result["final_eval"]] + seed_evals(
+        module, cfg, evaluate_fn, range(1, spec.get("seeds", 1)))
     return result
 
 
-def extra_seed_evals(module, cfg, evaluate_fn, seeds: int) -> list:
-    """Final evaluation returns of seeds 1..seeds-1, trained in one vmapped call (untimed)."""
+def evaluator(module, cfg):
+    """The final evaluation both sides get: `(state, key) -> (returns [EVAL_EPISODES], ...)`
+    of the deterministic policy over whole episodes of at most 1000 steps."""
+    import functools
+
+    import jax
+
+    from jaxac import evaluate
+
+    return jax.jit(functools.partial(evaluate.episodes, module, cfg, num_episodes=EVAL_EPISODES,
+                                     max_steps=1000))
+
+
+def seed_evals(module, cfg, evaluate_fn, seeds: range) -> list:
+    """Final evaluation returns of `seeds`, trained in one vmapped call (untimed)."""
     import jax
     import numpy as np
 
-    if seeds < 2:
+    if not seeds:
         return []
-    keys = jax.vmap(jax.random.key)(jax.numpy.arange(1, seeds))
+    keys = jax.vmap(jax.random.key)(jax.numpy.arange(seeds.start, seeds.stop))
     states, _ = jax.jit(jax.vmap(module.train, in_axes=(None, 0)))(cfg, keys)
     returns, _ = jax.vmap(evaluate_fn, in_axes=(0, None))(states, jax.random.key(123))
     return [float(r) for r in np.asarray(returns).mean(1)]
@@ -179,13 +191,19 @@ def run_json(cmd, timeout: int) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def compare(algo: str, env: str, steps: int, brax_python: str, timeout: int, small: bool,
-            seeds: int = 1) -> dict:
+def brax_spec(algo: str, env: str, steps: int, small: bool = False) -> dict:
+    """What `brax_peer.py` runs: brax.training's side of jaxac's preset at `steps`."""
     cfg = jaxac_config(algo, env, steps, small)
-    spec = {"hidden": [(64, 64), (64, 64)] if small else None, "algo": algo, "env": env, "backend": "generalized", "num_timesteps": steps,
-            "episode_length": 1000, "kwargs": brax_kwargs(algo, env, cfg, small),
+    return {"hidden": [(64, 64), (64, 64)] if small else None, "algo": algo, "env": env,
+            "backend": "generalized", "num_timesteps": steps, "episode_length": 1000,
+            "kwargs": brax_kwargs(algo, env, cfg, small),
             # brax splits the budget into num_evals - 1 epochs, the last 8 of them steady
             "num_evals": EPOCHS + 1}
+
+
+def compare(algo: str, env: str, steps: int, brax_python: str, timeout: int, small: bool,
+            seeds: int = 1) -> dict:
+    spec = brax_spec(algo, env, steps, small)
     peer = [brax_python, os.path.join(HERE, "brax_peer.py")]
     brax = run_json(peer + [json.dumps(spec)], timeout)
     brax["seed_evals"] = [brax["final_eval"]] + [

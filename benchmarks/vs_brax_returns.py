@@ -1,0 +1,132 @@
+"""More seeds for one head-to-head row: final returns only, brax.training against jaxac.
+
+    python benchmarks/vs_brax_returns.py --algo ppo --env halfcheetah --seeds 4 8 \
+        --merge benchmarks/results/vs_brax.json
+
+Four seeds a side (what `vs_brax.py --seeds 4` affords in its 100 minutes) cannot tell a
+learner that is worse from one that had unlucky seeds. This trains seeds [A, B) of one row on
+both sides at the same budget and settings as `vs_brax.py` (brax in its own venv, one process
+per seed; jaxac in one vmapped call), nothing timed, and with `--merge` adds the seeds 0..n-1
+that an earlier `vs_brax.py` run recorded for that row. It reports every seed's final
+evaluation, the difference of means +- 2 standard errors and an exact two-sided rank-sum
+(Mann-Whitney) test. Writes benchmarks/results/vs_brax_returns_<algo>_<env>.{md,json}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import platform
+import statistics
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import vs_brax  # noqa: E402  (one definition of the budget, settings and evaluation)
+
+
+def rank_sum_p(a: list, b: list) -> float:
+    """Exact two-sided p of the rank-sum statistic: the share of all splits of the pooled
+    values into groups of len(a) and len(b) whose rank sum for the first group is at least
+    as far from its mean as `a`'s (ties get mid-ranks)."""
+    pooled = sorted(a + b)
+    rank = {v: statistics.fmean(i + 1 for i, w in enumerate(pooled) if w == v) for v in pooled}
+    ranks = [rank[v] for v in a + b]
+    centre = len(a) * (len(pooled) + 1) / 2
+    observed = abs(sum(rank[v] for v in a) - centre)
+    splits = list(itertools.combinations(ranks, len(a)))
+    return sum(abs(sum(s) - centre) >= observed - 1e-9 for s in splits) / len(splits)
+
+
+def brax_returns(algo: str, env: str, steps: int, seeds: range, python: str, timeout: int) -> list:
+    """brax.training's final evaluation for each seed, one peer process per seed."""
+    spec = vs_brax.brax_spec(algo, env, steps)
+    peer = [python, os.path.join(HERE, "brax_peer.py")]
+    out = []
+    for seed in seeds:
+        run = vs_brax.run_json(peer + [json.dumps(dict(spec, seed=seed))], timeout)
+        if run["steps"] != steps:
+            raise RuntimeError(f"budgets differ: brax took {run['steps']} steps, jaxac {steps}")
+        out.append(run["final_eval"])
+        print(f"brax seed {seed}: {out[-1]:.1f}", flush=True)
+    return out
+
+
+def jaxac_returns(algo: str, env: str, steps: int, seeds: range) -> list:
+    from jaxac import presets
+
+    module, cfg = presets.ALGORITHMS[algo], vs_brax.jaxac_config(algo, env, steps)
+    out = vs_brax.seed_evals(module, cfg, vs_brax.evaluator(module, cfg), seeds)
+    print(f"jaxac seeds {list(seeds)}: {[round(r, 1) for r in out]}", flush=True)
+    return out
+
+
+def earlier_row(path: str, algo: str, env: str) -> dict:
+    """The row for (algo, env, brax's networks) of a `vs_brax.py` results file."""
+    with open(path) as fh:
+        rows = [r for r in json.load(fh)
+                if r["algo"] == algo and r["env"] == env and r["networks"] == "brax's"]
+    if not rows:
+        raise SystemExit(f"{path} has no {algo} {env} row")
+    return rows[0]
+
+
+def report(algo: str, env: str, steps: int, brax: dict, mine: dict) -> str:
+    """The markdown table: each seed's return on both sides, the means and the two tests."""
+    lines = ["| seed | brax | jaxac |", "|---|---|---|"]
+    for seed in sorted(set(brax) | set(mine)):
+        lines.append(f"| {seed} | {brax.get(seed, float('nan')):.1f} | {mine.get(seed, float('nan')):.1f} |")
+    a, b = list(brax.values()), list(mine.values())
+    lines.append(f"| mean | **{statistics.fmean(a):.1f}** | **{statistics.fmean(b):.1f}** |")
+    lines.append(f"| median | {statistics.median(a):.1f} | {statistics.median(b):.1f} |")
+    diff = vs_brax.difference({"seed_evals": a}, {"seed_evals": b})
+    return "\n".join(lines) + (
+        f"\n\njaxac - brax (difference of means +- 2 s.e.): {diff}. Exact two-sided rank-sum "
+        f"test: p = {rank_sum_p(a, b):.3f} ({len(a)} vs {len(b)} seeds).")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--algo", choices=["ppo", "sac"], required=True)
+    parser.add_argument("--env", choices=list(vs_brax.EPOCH_UPDATES), required=True)
+    parser.add_argument("--seeds", type=int, nargs=2, metavar=("FIRST", "END"), required=True,
+                        help="train seeds FIRST..END-1 on both sides")
+    parser.add_argument("--merge", metavar="JSON", default=None,
+                        help="a vs_brax.py results file whose seeds 0..n-1 of this row to add")
+    parser.add_argument("--brax-venv", default=os.path.expanduser("~/.cache/jaxac/brax-venv"))
+    parser.add_argument("--timeout", type=int, default=3600, help="seconds per brax seed")
+    parser.add_argument("--out", default=None, help="default results/vs_brax_returns_<algo>_<env>")
+    args = parser.parse_args()
+    algo, env = args.algo, args.env
+    steps = vs_brax.budget(algo, env, vs_brax.EPOCH_UPDATES[env][0 if algo == "ppo" else 1])
+    seeds = range(*args.seeds)
+    brax, mine = {}, {}
+    if args.merge:
+        row = earlier_row(args.merge, algo, env)
+        if row["steps"] != steps:
+            raise SystemExit(f"{args.merge} ran {row['steps']} steps, this budget is {steps}")
+        brax.update(enumerate(row["brax"]["seed_evals"]))
+        mine.update(enumerate(row["jaxac"]["seed_evals"]))
+        if set(brax) & set(seeds):
+            raise SystemExit(f"seeds {sorted(set(brax) & set(seeds))} are already in {args.merge}")
+    python = vs_brax.ensure_brax_venv(args.brax_venv)
+    brax.update(zip(seeds, brax_returns(algo, env, steps, seeds, python, args.timeout)))
+    mine.update(zip(seeds, jaxac_returns(algo, env, steps, seeds)))
+    import jax
+
+    header = (f"# {algo.upper()} {env}: final returns of brax.training and jaxac over more seeds\n\n"
+              f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, "
+              f"no GPU. jaxac on jax {jax.__version__}, brax.training 0.14.2 on jax 0.9.2 (its own "
+              f"venv). Budget {steps:,} env steps, settings and evaluation (deterministic policy, "
+              f"{vs_brax.EVAL_EPISODES} episodes) as `vs_brax.py`.\n\nCommand: "
+              f"`python benchmarks/vs_brax_returns.py {' '.join(sys.argv[1:])}`\n\n")
+    out = args.out or os.path.join(HERE, "results", f"vs_brax_returns_{algo}_{env}")
+    vs_brax.write_results(out, header + report(algo, env, steps, brax, mine),
+                          [{"algo": algo, "env": env, "steps": steps, "brax": brax, "jaxac": mine}])
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, os.path.dirname(HERE))
+    main()

@@ -7,7 +7,8 @@ environment pinned to jax 0.9.2 (brax.training 0.14.2 does not run on jax 0.10).
 Prints one JSON line: total compile time (every trace, lowering and XLA compile in the
 process, from jax.monitoring), steady steps/s (the median of brax's own `training/sps` over
 the epochs after the second, since brax's PPO compiles in its first two), the final
-evaluation reward and the process's training wall time.
+evaluation reward, the evaluation reward after every epoch (`eval_curve`, from step 0: the
+initial policy) and the process's training wall time.
 """
 
 import json
@@ -70,6 +71,8 @@ def main(spec: dict) -> dict:
         "steady_sps": statistics.median(steady) if steady else float("nan"),
         "sps_per_epoch": sps,
         "final_eval": progress[-1].get("eval/episode_reward", float("nan")),
+        # brax evaluates its initial policy at step 0: how far training moved from it
+        "eval_curve": [[p["step"], p["eval/episode_reward"]] for p in progress if "eval/episode_reward" in p],
         "steps": progress[-1]["step"],
         "wall_s": wall,
         "jax": jax.__version__,

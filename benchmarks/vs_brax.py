@@ -109,6 +109,7 @@ def jaxac_worker(spec: dict) -> dict:
     # init (SAC's warm-up) apart from the updates, as brax's training/sps leaves out its prefill
     t0 = time.perf_counter()
     state = jax.block_until_ready(jax.jit(module.init)(cfg, key))
+    initial = state
     updates = jax.jit(functools.partial(run_updates, module.update, cfg, num_updates=cfg.num_updates))
     compiled = updates.lower(state).compile()
     t1 = time.perf_counter()
@@ -117,7 +118,10 @@ def jaxac_worker(spec: dict) -> dict:
     evaluate_fn = evaluator(module, cfg)
     returns, _ = evaluate_fn(state, jax.random.key(123))
     total_compile = compile_s[0]
-    result = {"compile_s": total_compile, "steady_sps": cfg.num_updates * cfg.steps_per_update / run_s,
+    # the untrained policy's return (brax reports its own at step 0), to see how far training
+    # moved; the evaluation is already compiled
+    initial_eval = float(np.asarray(evaluate_fn(initial, jax.random.key(123))[0]).mean())
+    result = {"initial_eval": initial_eval, "compile_s": total_compile, "steady_sps": cfg.num_updates * cfg.steps_per_update / run_s,
               "init_and_compile_wall_s": t1 - t0, "run_s": run_s,
               "final_eval": float(np.asarray(returns).mean()), "steps": cfg.total_steps,
               "env_only_sps": env_only_sps(env, cfg.num_envs), "jax": jax.__version__}

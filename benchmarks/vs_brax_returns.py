@@ -8,8 +8,8 @@ learner that is worse from one that had unlucky seeds. This trains seeds [A, B) 
 both sides at the same budget and settings as `vs_brax.py` (brax in its own venv, one process
 per seed; jaxac in one vmapped call), nothing timed, and with `--merge` adds the seeds 0..n-1
 that an earlier `vs_brax.py` run recorded for that row. It reports every seed's final
-evaluation, the difference of means +- 2 standard errors and an exact two-sided rank-sum
-(Mann-Whitney) test. Writes benchmarks/results/vs_brax_returns_<algo>_<env>.{md,json}.
+evaluation (and, for the seeds it trains, its initial policy's: how far training moved), the
+difference of means +- 2 standard errors and an exact two-sided rank-sum (Mann-Whitney) test. Writes benchmarks/results/vs_brax_returns_<algo>_<env>.{md,json}.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def rank_sum_p(a: list, b: list) -> float:
 
 
 def brax_returns(algo: str, env: str, steps: int, seeds: range, python: str, timeout: int) -> list:
-    """brax.training's final evaluation for each seed, one peer process per seed."""
+    """brax.training's (final, initial) evaluation for each seed, one peer process per seed."""
     spec = vs_brax.brax_spec(algo, env, steps)
     peer = [python, os.path.join(HERE, "brax_peer.py")]
     out = []
@@ -49,17 +49,25 @@ def brax_returns(algo: str, env: str, steps: int, seeds: range, python: str, tim
         run = vs_brax.run_json(peer + [json.dumps(dict(spec, seed=seed))], timeout)
         if run["steps"] != steps:
             raise RuntimeError(f"budgets differ: brax took {run['steps']} steps, jaxac {steps}")
-        out.append(run["final_eval"])
-        print(f"brax seed {seed}: {out[-1]:.1f}", flush=True)
+        out.append((run["final_eval"], run["eval_curve"][0][1]))
+        print(f"brax seed {seed}: {out[-1][0]:.1f} (initial policy {out[-1][1]:.1f})", flush=True)
     return out
 
 
 def jaxac_returns(algo: str, env: str, steps: int, seeds: range) -> list:
+    """jaxac's (final, initial) evaluation for each seed, all seeds in one vmapped call."""
+    import jax
+    import numpy as np
+
     from jaxac import presets
 
     module, cfg = presets.ALGORITHMS[algo], vs_brax.jaxac_config(algo, env, steps)
-    out = vs_brax.seed_evals(module, cfg, vs_brax.evaluator(module, cfg), seeds)
-    print(f"jaxac seeds {list(seeds)}: {[round(r, 1) for r in out]}", flush=True)
+    evaluate_fn = vs_brax.evaluator(module, cfg)
+    keys = jax.vmap(jax.random.key)(jax.numpy.arange(seeds.start, seeds.stop))
+    states = jax.jit(jax.vmap(module.init, in_axes=(None, 0)))(cfg, keys)
+    initial = np.asarray(jax.vmap(evaluate_fn, in_axes=(0, None))(states, jax.random.key(123))[0]).mean(1)
+    out = list(zip(vs_brax.seed_evals(module, cfg, evaluate_fn, seeds), initial.tolist()))
+    print(f"jaxac seeds {list(seeds)}: {[(round(f, 1), round(i, 1)) for f, i in out]}", flush=True)
     return out
 
 
@@ -73,11 +81,17 @@ def earlier_row(path: str, algo: str, env: str) -> dict:
     return rows[0]
 
 
-def report(algo: str, env: str, steps: int, brax: dict, mine: dict) -> str:
-    """The markdown table: each seed's return on both sides, the means and the two tests."""
-    lines = ["| seed | brax | jaxac |", "|---|---|---|"]
+def report(algo: str, env: str, steps: int, brax: dict, mine: dict, initial: dict) -> str:
+    """The markdown table: each seed's final return on both sides (and its initial policy's,
+    where measured), the means and the two tests. `initial`: {"brax": {seed: r}, "jaxac": ...}."""
+    def cell(side, seed):
+        start = initial[side].get(seed)
+        return "" if start is None else f" (from {start:.0f})"
+
+    lines = ["| seed | brax final (initial) | jaxac final (initial) |", "|---|---|---|"]
     for seed in sorted(set(brax) | set(mine)):
-        lines.append(f"| {seed} | {brax.get(seed, float('nan')):.1f} | {mine.get(seed, float('nan')):.1f} |")
+        lines.append(f"| {seed} | {brax.get(seed, float('nan')):.1f}{cell('brax', seed)} | "
+                     f"{mine.get(seed, float('nan')):.1f}{cell('jaxac', seed)} |")
     a, b = list(brax.values()), list(mine.values())
     lines.append(f"| mean | **{statistics.fmean(a):.1f}** | **{statistics.fmean(b):.1f}** |")
     lines.append(f"| median | {statistics.median(a):.1f} | {statistics.median(b):.1f} |")
@@ -102,7 +116,7 @@ def main() -> None:
     algo, env = args.algo, args.env
     steps = vs_brax.budget(algo, env, vs_brax.EPOCH_UPDATES[env][0 if algo == "ppo" else 1])
     seeds = range(*args.seeds)
-    brax, mine = {}, {}
+    brax, mine, initial = {}, {}, {"brax": {}, "jaxac": {}}
     if args.merge:
         row = earlier_row(args.merge, algo, env)
         if row["steps"] != steps:
@@ -112,8 +126,10 @@ def main() -> None:
         if set(brax) & set(seeds):
             raise SystemExit(f"seeds {sorted(set(brax) & set(seeds))} are already in {args.merge}")
     python = vs_brax.ensure_brax_venv(args.brax_venv)
-    brax.update(zip(seeds, brax_returns(algo, env, steps, seeds, python, args.timeout)))
-    mine.update(zip(seeds, jaxac_returns(algo, env, steps, seeds)))
+    for side, runs in (("brax", brax_returns(algo, env, steps, seeds, python, args.timeout)),
+                       ("jaxac", jaxac_returns(algo, env, steps, seeds))):
+        {"brax": brax, "jaxac": mine}[side].update((s, f) for s, (f, _) in zip(seeds, runs))
+        initial[side].update((s, i) for s, (_, i) in zip(seeds, runs))
     import jax
 
     header = (f"# {algo.upper()} {env}: final returns of brax.training and jaxac over more seeds\n\n"
@@ -123,8 +139,9 @@ def main() -> None:
               f"{vs_brax.EVAL_EPISODES} episodes) as `vs_brax.py`.\n\nCommand: "
               f"`python benchmarks/vs_brax_returns.py {' '.join(sys.argv[1:])}`\n\n")
     out = args.out or os.path.join(HERE, "results", f"vs_brax_returns_{algo}_{env}")
-    vs_brax.write_results(out, header + report(algo, env, steps, brax, mine),
-                          [{"algo": algo, "env": env, "steps": steps, "brax": brax, "jaxac": mine}])
+    vs_brax.write_results(out, header + report(algo, env, steps, brax, mine, initial),
+                          [{"algo": algo, "env": env, "steps": steps, "brax": brax, "jaxac": mine,
+                            "initial": initial}])
 
 
 if __name__ == "__main__":

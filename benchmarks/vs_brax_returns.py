@@ -106,21 +106,37 @@ def report(algo: str, env: str, steps: int, brax: dict, mine: dict, initial: dic
     diff = vs_brax.difference({"seed_evals": a}, {"seed_evals": b})
     return "\n".join(lines) + (
         f"\n\njaxac - brax (difference of means +- 2 s.e.): {diff}. Two-sided rank-sum "
-        f"test: p = {rank_sum_p(a, b):.3f} ({len(a)} vs {len(b)} seeds).")
+        f"test: p = {rank_sum_p(a, b):.2g} ({len(a)} vs {len(b)} seeds).")
+
+
+def table(path: str) -> str:
+    """`report` of a results file (JSON turned the seeds into strings)."""
+    with open(path) as fh:
+        run = json.load(fh)[0]
+    ints = lambda d: {int(k): v for k, v in d.items()}  # noqa: E731
+    initial = {side: ints(d) for side, d in run.get("initial", {"brax": {}, "jaxac": {}}).items()}
+    return report(run["algo"], run["env"], run["steps"], ints(run["brax"]), ints(run["jaxac"]), initial)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--algo", choices=["ppo", "sac"], required=True)
-    parser.add_argument("--env", choices=list(vs_brax.EPOCH_UPDATES), required=True)
-    parser.add_argument("--seeds", type=int, nargs=2, metavar=("FIRST", "END"), required=True,
+    parser.add_argument("--algo", choices=["ppo", "sac"])
+    parser.add_argument("--env", choices=list(vs_brax.EPOCH_UPDATES))
+    parser.add_argument("--seeds", type=int, nargs=2, metavar=("FIRST", "END"),
                         help="train seeds FIRST..END-1 on both sides")
     parser.add_argument("--merge", metavar="JSON", default=None,
                         help="a vs_brax.py results file whose seeds 0..n-1 of this row to add")
     parser.add_argument("--brax-venv", default=os.path.expanduser("~/.cache/jaxac/brax-venv"))
     parser.add_argument("--timeout", type=int, default=3600, help="seconds per brax seed")
     parser.add_argument("--out", default=None, help="default results/vs_brax_returns_<algo>_<env>")
+    parser.add_argument("--table", metavar="JSON", default=None,
+                        help="print the table of an earlier run's results file and exit")
     args = parser.parse_args()
+    if args.table:
+        print(table(args.table))
+        return
+    if not (args.algo and args.env and args.seeds):
+        parser.error("--algo, --env and --seeds are required")
     algo, env = args.algo, args.env
     steps = vs_brax.budget(algo, env, vs_brax.EPOCH_UPDATES[env][0 if algo == "ppo" else 1])
     seeds = range(*args.seeds)

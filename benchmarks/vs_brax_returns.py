@@ -11,6 +11,11 @@ evaluation (and, for the seeds it trains, its initial policy's: how far training
 difference of means +- 2 standard errors and a two-sided rank-sum (Mann-Whitney) test, exact
 for up to a million splits of the seeds. Writes
 benchmarks/results/vs_brax_returns_<algo>_<env>.{md,json}.
+
+A variant of jaxac's side (to look for the cause of a gap) reuses brax's seeds from such a
+file and trains only jaxac, with config fields replacing the preset's:
+
+    python benchmarks/vs_brax_returns.py --algo ppo --env halfcheetah --seeds 0 8 --brax-from benchmarks/results/vs_brax_returns_ppo_halfcheetah.json --set state_dependent_std=true --out /tmp/variant
 """
 
 from __future__ import annotations
@@ -62,14 +67,16 @@ def brax_returns(algo: str, env: str, steps: int, seeds: range, python: str, tim
     return out
 
 
-def jaxac_returns(algo: str, env: str, steps: int, seeds: range) -> list:
-    """jaxac's (final, initial) evaluation for each seed, all seeds in one vmapped call."""
+def jaxac_returns(algo: str, env: str, steps: int, seeds: range, overrides: dict) -> list:
+    """jaxac's (final, initial) evaluation for each seed, all seeds in one vmapped call;
+    `overrides`: config fields that replace the preset's (a variant of jaxac's side)."""
     import jax
     import numpy as np
 
     from jaxac import presets
 
-    module, cfg = presets.ALGORITHMS[algo], vs_brax.jaxac_config(algo, env, steps)
+    module = presets.ALGORITHMS[algo]
+    cfg = presets.config(algo, f"brax/{env}", total_steps=steps, **overrides)
     evaluate_fn = vs_brax.evaluator(module, cfg)
     keys = jax.vmap(jax.random.key)(jax.numpy.arange(seeds.start, seeds.stop))
     states = jax.jit(jax.vmap(module.init, in_axes=(None, 0)))(cfg, keys)
@@ -87,6 +94,38 @@ def earlier_row(path: str, algo: str, env: str) -> dict:
     if not rows:
         raise SystemExit(f"{path} has no {algo} {env} row")
     return rows[0]
+
+
+def int_keys(seeds: dict) -> dict:
+    """{seed: value} as read back from JSON, which turned the seeds into strings."""
+    return {int(k): v for k, v in seeds.items()}
+
+
+def earlier_brax(path: str, algo: str, env: str, steps: int) -> tuple:
+    """brax's ({seed: final}, {seed: initial}) from an earlier results file of this script."""
+    with open(path) as fh:
+        run = json.load(fh)[0]
+    if (run["algo"], run["env"], run["steps"]) != (algo, env, steps):
+        raise SystemExit(f"{path} is {run['algo']} {run['env']} at {run['steps']} steps, "
+                         f"not {algo} {env} at {steps}")
+    return int_keys(run["brax"]), int_keys(run.get("initial", {}).get("brax", {}))
+
+
+def parse_overrides(pairs: list) -> dict:
+    """`["policy_std=softplus", "init_log_std=-0.35"]` -> {"policy_std": "softplus",
+    "init_log_std": -0.35}: each value is read as JSON (lists become tuples, the type of the
+    config's sequence fields), else kept as a string."""
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"--set takes KEY=VALUE, got {pair!r}")
+        try:
+            value = json.loads(value)
+            out[key] = tuple(value) if isinstance(value, list) else value
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
 
 
 def report(algo: str, env: str, steps: int, brax: dict, mine: dict, initial: dict) -> str:
@@ -110,12 +149,11 @@ def report(algo: str, env: str, steps: int, brax: dict, mine: dict, initial: dic
 
 
 def table(path: str) -> str:
-    """`report` of a results file (JSON turned the seeds into strings)."""
+    """`report` of a results file."""
     with open(path) as fh:
         run = json.load(fh)[0]
-    ints = lambda d: {int(k): v for k, v in d.items()}  # noqa: E731
-    initial = {side: ints(d) for side, d in run.get("initial", {"brax": {}, "jaxac": {}}).items()}
-    return report(run["algo"], run["env"], run["steps"], ints(run["brax"]), ints(run["jaxac"]), initial)
+    initial = {side: int_keys(d) for side, d in run.get("initial", {"brax": {}, "jaxac": {}}).items()}
+    return report(run["algo"], run["env"], run["steps"], int_keys(run["brax"]), int_keys(run["jaxac"]), initial)
 
 
 def main() -> None:
@@ -126,6 +164,12 @@ def main() -> None:
                         help="train seeds FIRST..END-1 on both sides")
     parser.add_argument("--merge", metavar="JSON", default=None,
                         help="a vs_brax.py results file whose seeds 0..n-1 of this row to add")
+    parser.add_argument("--brax-from", metavar="JSON", default=None,
+                        help="take brax's returns from an earlier results file of this script "
+                             "instead of training brax (to compare jaxac variants with one brax run)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a jaxac config field replacing the preset's (repeatable; VALUE is "
+                             "JSON, e.g. --set state_dependent_std=true); needs --out")
     parser.add_argument("--brax-venv", default=os.path.expanduser("~/.cache/jaxac/brax-venv"))
     parser.add_argument("--timeout", type=int, default=3600, help="seconds per brax seed")
     parser.add_argument("--out", default=None, help="default results/vs_brax_returns_<algo>_<env>")
@@ -137,6 +181,9 @@ def main() -> None:
         return
     if not (args.algo and args.env and args.seeds):
         parser.error("--algo, --env and --seeds are required")
+    if args.set and not args.out:
+        parser.error("--set needs --out (a variant must not overwrite the preset's results)")
+    overrides = parse_overrides(args.set)
     algo, env = args.algo, args.env
     steps = vs_brax.budget(algo, env, vs_brax.EPOCH_UPDATES[env][0 if algo == "ppo" else 1])
     seeds = range(*args.seeds)
@@ -149,9 +196,16 @@ def main() -> None:
         mine.update(enumerate(row["jaxac"]["seed_evals"]))
         if set(brax) & set(seeds):
             raise SystemExit(f"seeds {sorted(set(brax) & set(seeds))} are already in {args.merge}")
-    python = vs_brax.ensure_brax_venv(args.brax_venv)
-    for side, runs in (("brax", brax_returns(algo, env, steps, seeds, python, args.timeout)),
-                       ("jaxac", jaxac_returns(algo, env, steps, seeds))):
+    if args.brax_from:
+        finals, starts = earlier_brax(args.brax_from, algo, env, steps)
+        brax.update(finals)
+        initial["brax"].update(starts)
+        sides = [("jaxac", jaxac_returns(algo, env, steps, seeds, overrides))]
+    else:
+        python = vs_brax.ensure_brax_venv(args.brax_venv)
+        sides = [("brax", brax_returns(algo, env, steps, seeds, python, args.timeout)),
+                 ("jaxac", jaxac_returns(algo, env, steps, seeds, overrides))]
+    for side, runs in sides:
         {"brax": brax, "jaxac": mine}[side].update((s, f) for s, (f, _) in zip(seeds, runs))
         initial[side].update((s, i) for s, (_, i) in zip(seeds, runs))
     import jax
@@ -160,12 +214,13 @@ def main() -> None:
               f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, "
               f"no GPU. jaxac on jax {jax.__version__}, brax.training 0.14.2 on jax 0.9.2 (its own "
               f"venv). Budget {steps:,} env steps, settings and evaluation (deterministic policy, "
-              f"{vs_brax.EVAL_EPISODES} episodes) as `vs_brax.py`.\n\nCommand: "
+              f"{vs_brax.EVAL_EPISODES} episodes) as `vs_brax.py`"
+              f"{'; jaxac preset with ' + json.dumps(overrides) if overrides else ''}.\n\nCommand: "
               f"`python benchmarks/vs_brax_returns.py {' '.join(sys.argv[1:])}`\n\n")
     out = args.out or os.path.join(HERE, "results", f"vs_brax_returns_{algo}_{env}")
     vs_brax.write_results(out, header + report(algo, env, steps, brax, mine, initial),
                           [{"algo": algo, "env": env, "steps": steps, "brax": brax, "jaxac": mine,
-                            "initial": initial}])
+                            "initial": initial, "overrides": overrides}])
 
 
 if __name__ == "__main__":

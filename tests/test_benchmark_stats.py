@@ -1,0 +1,39 @@
+"""The head-to-head benchmark's statistics and option parsing (pure Python, no training)."""
+
+import json
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks"))
+import vs_brax_returns as vbr  # noqa: E402
+
+
+def test_rank_sum_p_is_exact_for_small_groups():
+    # 8 vs 8 fully separated: 2 of the C(16, 8) = 12,870 splits are as extreme
+    assert vbr.rank_sum_p(list(range(8)), list(range(8, 16))) == pytest.approx(2 / 12870)
+    # identical groups: every split is at least as extreme as no difference at all
+    assert vbr.rank_sum_p([1.0, 2.0, 3.0], [1.0, 2.0, 3.0]) == 1.0
+    # ties get mid-ranks, so the test is symmetric in the groups
+    a, b = [1.0, 2.0, 2.0, 5.0], [2.0, 3.0, 4.0, 6.0]
+    assert vbr.rank_sum_p(a, b) == pytest.approx(vbr.rank_sum_p(b, a))
+
+
+def test_overrides_are_json_values_with_tuples_for_sequences():
+    got = vbr.parse_overrides(["state_dependent_std=true", "init_log_std=-0.35",
+                               "policy_std=softplus", "hidden=[32,32]"])
+    assert got == {"state_dependent_std": True, "init_log_std": -0.35,
+                   "policy_std": "softplus", "hidden": (32, 32)}
+    with pytest.raises(SystemExit):
+        vbr.parse_overrides(["init_log_std"])
+
+
+def test_brax_returns_are_reused_only_for_the_same_row(tmp_path):
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps([{"algo": "ppo", "env": "halfcheetah", "steps": 409600,
+                                 "brax": {"0": 54.6, "1": 93.3}, "jaxac": {"0": 42.1},
+                                 "initial": {"brax": {"1": 46.9}, "jaxac": {}}}]))
+    assert vbr.earlier_brax(str(path), "ppo", "halfcheetah", 409600) == ({0: 54.6, 1: 93.3}, {1: 46.9})
+    with pytest.raises(SystemExit):
+        vbr.earlier_brax(str(path), "ppo", "halfcheetah", 204800)

@@ -48,12 +48,13 @@ sys.path.insert(0, HERE)
 from brax_peer import COMPILE_EVENTS  # noqa: E402  (one definition of "compile time" for both)
 
 
-def jaxac_config(algo: str, env: str, steps: int, small: bool = False):
-    """jaxac's preset; `small`: 64 x 64 networks for policy and critic instead of brax's."""
+def jaxac_config(algo: str, env: str, steps: int, small: bool = False, **overrides):
+    """jaxac's preset; `small`: 64 x 64 networks for policy and critic instead of brax's;
+    `overrides`: other config fields replacing the preset's."""
     from jaxac import presets
 
     sizes = dict(hidden=(64, 64), critic_hidden=(64, 64)) if small else {}
-    return presets.config(algo, f"brax/{env}", total_steps=steps, **sizes)
+    return presets.config(algo, f"brax/{env}", total_steps=steps, **sizes, **overrides)
 
 
 def budget(algo: str, env: str, epoch_updates: int) -> int:

@@ -75,8 +75,7 @@ def jaxac_returns(algo: str, env: str, steps: int, seeds: range, overrides: dict
 
     from jaxac import presets
 
-    module = presets.ALGORITHMS[algo]
-    cfg = presets.config(algo, f"brax/{env}", total_steps=steps, **overrides)
+    module, cfg = presets.ALGORITHMS[algo], vs_brax.jaxac_config(algo, env, steps, **overrides)
     evaluate_fn = vs_brax.evaluator(module, cfg)
     keys = jax.vmap(jax.random.key)(jax.numpy.arange(seeds.start, seeds.stop))
     states = jax.jit(jax.vmap(module.init, in_axes=(None, 0)))(cfg, keys)

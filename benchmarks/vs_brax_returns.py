@@ -95,6 +95,12 @@ def earlier_row(path: str, algo: str, env: str) -> dict:
     return rows[0]
 
 
+def read_run(path: str) -> dict:
+    """The one run a results file of this script holds."""
+    with open(path) as fh:
+        return json.load(fh)[0]
+
+
 def int_keys(seeds: dict) -> dict:
     """{seed: value} as read back from JSON, which turned the seeds into strings."""
     return {int(k): v for k, v in seeds.items()}
@@ -102,8 +108,7 @@ def int_keys(seeds: dict) -> dict:
 
 def earlier_brax(path: str, algo: str, env: str, steps: int) -> tuple:
     """brax's ({seed: final}, {seed: initial}) from an earlier results file of this script."""
-    with open(path) as fh:
-        run = json.load(fh)[0]
+    run = read_run(path)
     if (run["algo"], run["env"], run["steps"]) != (algo, env, steps):
         raise SystemExit(f"{path} is {run['algo']} {run['env']} at {run['steps']} steps, "
                          f"not {algo} {env} at {steps}")
@@ -149,8 +154,7 @@ def report(algo: str, env: str, steps: int, brax: dict, mine: dict, initial: dic
 
 def table(path: str) -> str:
     """`report` of a results file."""
-    with open(path) as fh:
-        run = json.load(fh)[0]
+    run = read_run(path)
     initial = {side: int_keys(d) for side, d in run.get("initial", {"brax": {}, "jaxac": {}}).items()}
     return report(run["algo"], run["env"], run["steps"], int_keys(run["brax"]), int_keys(run["jaxac"]), initial)
 
@@ -160,7 +164,7 @@ def main() -> None:
     parser.add_argument("--algo", choices=["ppo", "sac"])
     parser.add_argument("--env", choices=list(vs_brax.EPOCH_UPDATES))
     parser.add_argument("--seeds", type=int, nargs=2, metavar=("FIRST", "END"),
-                        help="train seeds FIRST..END-1 on both sides")
+                        help="train seeds FIRST..END-1 on both sides (jaxac's only, with --brax-from)")
     parser.add_argument("--merge", metavar="JSON", default=None,
                         help="a vs_brax.py results file whose seeds 0..n-1 of this row to add")
     parser.add_argument("--brax-from", metavar="JSON", default=None,

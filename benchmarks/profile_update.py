@@ -104,7 +104,7 @@ def profile_ppo(env_name: str, reps: int) -> dict:
 
     collect = jax.jit(lambda s, k: onpolicy.collect(cfg, comps, s, k))
     update = jax.jit(functools.partial(ppo.update, cfg))
-    _, batch, _ = collect(state, jax.random.key(1))
+    _, batch, _, _ = collect(state, jax.random.key(1))
     minibatch = jax.tree.map(lambda x: x[: cfg.minibatch_size], batch)
 
     def one_step(params, opt_state, mb, key):

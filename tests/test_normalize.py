@@ -64,10 +64,35 @@ def test_ppo_first_update_sees_ratio_one_with_rollout_time_statistics():
 
     state = ppo.init(cfg, jax.random.key(1))
     state, _ = ppo.update(cfg, state)  # statistics are no longer the identity
-    collected, batch, _ = onpolicy.collect(cfg, comps, state, jax.random.key(2))
+    collected, batch, _, _ = onpolicy.collect(cfg, comps, state, jax.random.key(2))
     m = onpolicy.policy_change(comps, state.params["actor"], batch, cfg.clip_eps)
     assert abs(float(m["approx_kl"])) < 1e-6 and float(m["clip_fraction"]) == 0.0
     assert float(collected.obs_stats.count) == float(state.obs_stats.count) + cfg.batch_size
+
+
+def test_ppo_obs_stats_before_update_normalises_the_update_with_the_new_statistics():
+    """brax.training's order: the rollout (acted on with the old statistics) is folded in
+    first and its batch is normalised with the new ones (the loss's ratios no longer start at
+    exactly 1)."""
+    cfg = ppo.Config(env="CartPole-v1", total_steps=2 * 4 * 128, normalize_observations=True,
+                     update_epochs=1, num_minibatches=1)
+    before = cfg.replace(obs_stats_before_update=True)
+    from jaxac.algos import onpolicy
+
+    comps = ppo.components(cfg)
+    state = ppo.init(cfg, jax.random.key(1))
+    state, _ = ppo.update(cfg, state)
+    key = jax.random.key(2)
+    old_way, batch_old, _, _ = onpolicy.collect(cfg, comps, state, key)
+    new_way, batch_new, seg, _ = onpolicy.collect(before, ppo.components(before), state, key)
+    # the same rollout and the same statistics after it; only the batch's normalisation moves
+    np.testing.assert_array_equal(batch_old.action, batch_new.action)
+    np.testing.assert_allclose(new_way.obs_stats.mean, old_way.obs_stats.mean)
+    s0, s1 = state.obs_stats, new_way.obs_stats
+    raw = batch_old.obs * jnp.sqrt(s0.var + 1e-8) + s0.mean
+    np.testing.assert_allclose(batch_new.obs, normalize(s1, raw), atol=1e-4)
+    np.testing.assert_array_equal(seg.obs.reshape(batch_new.obs.shape), batch_new.obs)
+    assert not np.allclose(batch_new.obs, batch_old.obs, atol=1e-3)
 
 
 def test_a2c_normalises_and_stays_finite():

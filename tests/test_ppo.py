@@ -125,6 +125,42 @@ def test_update_does_not_recompile_and_keeps_state_types(env, dist):
     assert int(s2.update_step) == 2
 
 
+def test_reestimate_reproduces_the_rollout_estimates_under_the_rollout_critic(small_cfg):
+    from jaxac.algos import onpolicy
+
+    comps = ppo.components(small_cfg)
+    state = ppo.init(small_cfg, jax.random.key(0))
+    _, batch, seg, _ = onpolicy.collect(small_cfg, comps, state, jax.random.key(1))
+    critic = state.params["critic"]
+    same = onpolicy.reestimate(small_cfg, comps, critic, batch, seg)
+    np.testing.assert_allclose(same.advantage, batch.advantage, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(same.target, batch.target, rtol=1e-5, atol=1e-6)
+    moved = onpolicy.reestimate(small_cfg, comps, jax.tree.map(lambda p: p * 1.5, critic), batch, seg)
+    assert not np.allclose(moved.advantage, batch.advantage)
+    assert not np.allclose(moved.target, batch.target)
+    # the rollout's values stay: they are the clipped value loss's reference
+    np.testing.assert_array_equal(moved.value, batch.value)
+    np.testing.assert_array_equal(moved.obs, batch.obs)
+
+
+def test_recompute_advantages_changes_only_later_epochs():
+    """Epoch 1 re-estimates with the rollout's critic, so one epoch gives the same update;
+    with two, the second epoch trains on the moved critic's advantages."""
+    one = ppo.Config(**dict(SMALL, update_epochs=1))
+    two = ppo.Config(**SMALL)
+
+    def final_params(cfg):
+        state, metrics = jax.jit(ppo.train)(cfg, jax.random.key(3))
+        assert np.isfinite(np.asarray(metrics["loss"])).all()
+        return jax.tree.leaves(state.params)
+
+    for a, b in zip(final_params(one), final_params(one.replace(recompute_advantages=True))):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    changed = [not np.allclose(a, b) for a, b in
+               zip(final_params(two), final_params(two.replace(recompute_advantages=True)))]
+    assert any(changed)
+
+
 def test_same_seed_gives_identical_metrics(small_cfg):
     train = jax.jit(ppo.train)
     _, a = train(small_cfg, jax.random.key(7))

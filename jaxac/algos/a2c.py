@@ -66,7 +66,7 @@ def update(cfg: Config, state: State) -> Tuple[State, Metrics]:
     """One rollout and one gradient step on all of it."""
     comps = components(cfg)
     key, k_collect, k_loss = jax.random.split(state.key, 3)
-    collected, batch, rollout_metrics = onpolicy.collect(cfg, comps, state, k_collect)
+    collected, batch, _, rollout_metrics = onpolicy.collect(cfg, comps, state, k_collect)
 
     def loss_fn(params, batch, k):
         return onpolicy.loss(cfg, comps, params, batch, k)

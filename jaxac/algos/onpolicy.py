@@ -34,7 +34,7 @@ class Config(common.NetworkOptions, CriticOptions):
 
     Static (structure): env, env_kwargs, total_steps, num_envs, num_steps, hidden, activation,
     continuous_dist, anneal_lr, normalize_advantages, init_log_std, state_dependent_std,
-    normalize_observations.
+    normalize_observations, obs_stats_before_update.
     Leaves (vmappable floats): learning_rate, gamma, gae_lambda, ent_coef, vf_coef,
     max_grad_norm, reward_scale.
     The critic (V) and its options are `jaxac.critics.CriticOptions` fields; `policy_std`
@@ -56,6 +56,10 @@ class Config(common.NetworkOptions, CriticOptions):
     # second output of the policy network (brax.training's tanh-normal policy)
     state_dependent_std: bool = C.static(False)
     normalize_observations: bool = C.static(False)
+    # False: the update normalises observations with the statistics the policy acted on
+    # (probability ratios start at exactly 1). True: brax.training's order, the rollout is
+    # folded into the statistics first and the whole update uses the new ones.
+    obs_stats_before_update: bool = C.static(False)
     learning_rate: float = 2.5e-4
     gamma: float = 0.99
     gae_lambda: float = 0.95
@@ -115,6 +119,18 @@ class State:
 
 
 @struct.dataclass
+class Segment:
+    """What the critic and GAE read of a rollout, time-major [T, E, ...]: normalised
+    observations and final next observations, scaled rewards and end flags."""
+
+    obs: Array
+    next_obs: Array
+    reward: Array
+    terminated: Array
+    truncated: Array
+
+
+@struct.dataclass
 class Batch:
     """Flattened rollout data for the loss, leaves [N, ...]."""
 
@@ -163,36 +179,54 @@ def init(cfg: Config, comps: Components, key: PRNGKey) -> State:
                  obs_norm.init(obs.shape))
 
 
-def collect(cfg: Config, comps: Components, state: State, key: PRNGKey) -> Tuple[State, Batch, Metrics]:
+def collect(
+    cfg: Config, comps: Components, state: State, key: PRNGKey
+) -> Tuple[State, Batch, Segment, Metrics]:
     """One rollout, its values and GAE: (`state` with the env carry and observation statistics
-    after it, flattened batch, rollout metrics).
+    after it, flattened batch, the rollout's `Segment` for re-estimating advantages, rollout
+    metrics).
 
-    The whole update sees observations normalised with the statistics from before the rollout
-    (the policy acted on those, so the loss's probability ratios start at exactly 1); the
-    rollout's observations are folded into the statistics for the next update.
+    By default the whole update sees observations normalised with the statistics from before
+    the rollout (the policy acted on those, so the loss's probability ratios start at exactly
+    1) and the rollout is folded into the statistics for the next update; with
+    `obs_stats_before_update` it is folded in first, as brax.training does.
     """
     stats, norm = state.obs_stats, comps.obs_norm
     policy = normalized_policy(sampling_policy(comps.net, comps.dist), norm, stats)
     carry, traj = unroll(
         comps.env, comps.env_params, policy, state.params["actor"], state.env, key, cfg.num_steps
     )
-    obs = norm(stats, traj.obs)
-    # one critic pass over [obs; next_obs] (next_obs is pre-reset: truncation bootstraps);
-    # no key: values for GAE are the deterministic estimate (no dropout)
-    both = comps.critic.value(
-        state.params["critic"], jnp.concatenate([obs, norm(stats, traj.next_obs)]), None, None
-    )
-    value, next_value = jnp.split(both, 2)
-    advantage, target = gae(
-        traj.reward * cfg.reward_scale, value, next_value,
-        traj.terminated, traj.truncated, cfg.gamma, cfg.gae_lambda,
-    )
-    batch = Batch(obs, traj.action, traj.log_prob, value, advantage, target)
+    new_stats = norm.update(stats, traj.obs.reshape((-1,) + traj.obs.shape[2:]))
+    seen = new_stats if cfg.obs_stats_before_update else stats
+    seg = Segment(norm(seen, traj.obs), norm(seen, traj.next_obs), traj.reward * cfg.reward_scale,
+                  traj.terminated, traj.truncated)
+    value, advantage, target = estimate(cfg, comps, state.params["critic"], seg)
+    batch = Batch(seg.obs, traj.action, traj.log_prob, value, advantage, target)
     batch = jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), batch)
     metrics = dict(episode_metrics(traj))
     metrics["explained_variance"] = common.explained_variance(value, target)
-    stats = norm.update(stats, traj.obs.reshape((-1,) + traj.obs.shape[2:]))
-    return state.replace(env=carry, obs_stats=stats), batch, metrics
+    return state.replace(env=carry, obs_stats=new_stats), batch, seg, metrics
+
+
+def estimate(cfg: Config, comps: Components, critic_params, seg: Segment) -> Tuple[Array, Array, Array]:
+    """(value, advantage, target), each [T, E], of `seg` under `critic_params`.
+
+    One critic pass over [obs; next_obs] (next_obs is pre-reset: truncation bootstraps); no
+    key: values for GAE are the deterministic estimate (no dropout).
+    """
+    both = comps.critic.value(critic_params, jnp.concatenate([seg.obs, seg.next_obs]), None, None)
+    value, next_value = jnp.split(both, 2)
+    advantage, target = gae(seg.reward, value, next_value, seg.terminated, seg.truncated,
+                            cfg.gamma, cfg.gae_lambda)
+    return value, advantage, target
+
+
+def reestimate(cfg: Config, comps: Components, critic_params, batch: Batch, seg: Segment) -> Batch:
+    """`batch` (collected from `seg`) with advantages and targets re-estimated under
+    `critic_params`. Its values stay the rollout's: they are the reference of the clipped
+    value loss."""
+    _, advantage, target = estimate(cfg, comps, critic_params, seg)
+    return batch.replace(advantage=advantage.reshape(-1), target=target.reshape(-1))
 
 
 def policy_change(comps: Components, actor_params, batch: Batch, clip_eps: Optional[Array] = None) -> Metrics:

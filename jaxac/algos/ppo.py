@@ -30,12 +30,17 @@ class Config(onpolicy.Config):
     """PPO hyperparameters. Defaults are PureJaxRL's CartPole configuration.
 
     Static (structure), besides the shared ones: update_epochs, num_minibatches,
-    clip_value_loss. Leaves (vmappable floats), besides the shared ones: clip_eps, adam_eps.
+    clip_value_loss, recompute_advantages. Leaves (vmappable floats), besides the shared ones:
+    clip_eps, adam_eps.
     """
 
     update_epochs: int = C.static(4)
     num_minibatches: int = C.static(4)
     clip_value_loss: bool = C.static(True)
+    # True: every epoch re-estimates advantages and value targets with the critic as it is
+    # then (Andrychowicz et al. 2021, "What matters in on-policy RL"), at the cost of one
+    # critic pass over the rollout per epoch; False: the rollout's estimates for all epochs
+    recompute_advantages: bool = C.static(False)
     clip_eps: float = 0.2
     adam_eps: float = 1e-5
 
@@ -81,7 +86,7 @@ def update(cfg: Config, state: State) -> Tuple[State, Metrics]:
     e, m = cfg.update_epochs, cfg.num_minibatches
     keys = jax.random.split(state.key, 2 + e * (1 + m))
     key, k_collect, perm_keys, mb_keys = keys[0], keys[1], keys[2 : 2 + e], keys[2 + e :].reshape(e, m)
-    collected, batch, rollout_metrics = onpolicy.collect(cfg, comps, state, k_collect)
+    collected, batch, seg, rollout_metrics = onpolicy.collect(cfg, comps, state, k_collect)
 
     def loss_fn(params, mb, k):
         return onpolicy.loss(cfg, comps, params, mb, k, cfg.clip_eps, cfg.clip_value_loss)
@@ -95,10 +100,12 @@ def update(cfg: Config, state: State) -> Tuple[State, Metrics]:
 
     def epoch(carry, xs):
         k, keys = xs
+        epoch_batch = (onpolicy.reestimate(cfg, comps, carry[0]["critic"], batch, seg)
+                       if cfg.recompute_advantages else batch)
         # drawn inside the epoch: with all epochs' permutations drawn up front as one
         # [epochs, n] array, the vmapped update measured ~12% slower on CPU (the unvmapped
         # one did not change)
-        mbs = _shuffled_minibatches(batch, jax.random.permutation(k, cfg.batch_size), cfg.num_minibatches)
+        mbs = _shuffled_minibatches(epoch_batch, jax.random.permutation(k, cfg.batch_size), cfg.num_minibatches)
         return jax.lax.scan(minibatch_step, carry, (mbs, keys))
 
     (params, opt_state), metrics = jax.lax.scan(epoch, (state.params, state.opt_state), (perm_keys, mb_keys))

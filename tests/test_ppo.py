@@ -159,6 +159,13 @@ def test_recompute_advantages_changes_only_later_epochs():
     changed = [not np.allclose(a, b) for a, b in
                zip(final_params(two), final_params(two.replace(recompute_advantages=True)))]
     assert any(changed)
+    # vmapped over seeds (the epoch branch stays unbatched) it matches the single-seed runs
+    keys = jnp.stack([jax.random.key(3), jax.random.key(4)])
+    recomputing = two.replace(recompute_advantages=True)
+    vmapped, _ = jax.jit(jax.vmap(ppo.train, in_axes=(None, 0)))(recomputing, keys)
+    single, _ = jax.jit(ppo.train)(recomputing, jax.random.key(4))
+    for a, b in zip(jax.tree.leaves(vmapped.params), jax.tree.leaves(single.params)):
+        np.testing.assert_allclose(a[1], b, rtol=1e-4, atol=1e-5)
 
 
 def test_same_seed_gives_identical_metrics(small_cfg):

@@ -98,17 +98,27 @@ def update(cfg: Config, state: State) -> Tuple[State, Metrics]:
         # one stacked output instead of one per metric: each is a kernel per step on CPU
         return (params, opt_state), jnp.stack([metrics[name] for name in onpolicy.STEP_METRICS])
 
+    def epoch_batch(i, critic_params) -> Batch:
+        if not cfg.recompute_advantages:
+            return batch
+        # the first epoch's critic is the rollout's, whose estimates `batch` holds already; the
+        # epoch index is not vmapped, so under vmap this stays a branch and skips the pass
+        return jax.lax.cond(
+            i == 0, lambda: batch, lambda: onpolicy.reestimate(cfg, comps, critic_params, batch, seg)
+        )
+
     def epoch(carry, xs):
-        k, keys = xs
-        epoch_batch = (onpolicy.reestimate(cfg, comps, carry[0]["critic"], batch, seg)
-                       if cfg.recompute_advantages else batch)
+        i, k, keys = xs
         # drawn inside the epoch: with all epochs' permutations drawn up front as one
         # [epochs, n] array, the vmapped update measured ~12% slower on CPU (the unvmapped
         # one did not change)
-        mbs = _shuffled_minibatches(epoch_batch, jax.random.permutation(k, cfg.batch_size), cfg.num_minibatches)
+        mbs = _shuffled_minibatches(epoch_batch(i, carry[0]["critic"]),
+                                    jax.random.permutation(k, cfg.batch_size), cfg.num_minibatches)
         return jax.lax.scan(minibatch_step, carry, (mbs, keys))
 
-    (params, opt_state), metrics = jax.lax.scan(epoch, (state.params, state.opt_state), (perm_keys, mb_keys))
+    (params, opt_state), metrics = jax.lax.scan(
+        epoch, (state.params, state.opt_state), (jnp.arange(e), perm_keys, mb_keys)
+    )
     metrics = dict(zip(onpolicy.STEP_METRICS, metrics.mean((0, 1))))
     metrics.update(onpolicy.policy_change(comps, params["actor"], batch, cfg.clip_eps))
     metrics.update(rollout_metrics)

@@ -125,17 +125,23 @@ def test_update_does_not_recompile_and_keeps_state_types(env, dist):
     assert int(s2.update_step) == 2
 
 
-def test_reestimate_reproduces_the_rollout_estimates_under_the_rollout_critic(small_cfg):
+@pytest.mark.parametrize("env,ends", [("CartPole-v1", "terminated"), ("Pendulum-v1", "truncated")])
+def test_reestimate_reproduces_the_rollout_estimates_under_the_rollout_critic(env, ends):
+    """The re-estimate reads a step's next observation off the next step (T + 1 critic rows):
+    under the rollout's critic it must give the rollout's estimates, with episodes ending
+    inside the rollout (CartPole's random policy terminates, Pendulum truncates at 200)."""
     from jaxac.algos import onpolicy
 
-    comps = ppo.components(small_cfg)
-    state = ppo.init(small_cfg, jax.random.key(0))
-    _, batch, seg, _ = onpolicy.collect(small_cfg, comps, state, jax.random.key(1))
+    cfg = ppo.Config(env=env, num_envs=2, num_steps=256, total_steps=512, hidden=(16, 16))
+    comps = ppo.components(cfg)
+    state = ppo.init(cfg, jax.random.key(0))
+    _, batch, seg, _ = onpolicy.collect(cfg, comps, state, jax.random.key(1))
+    assert np.asarray(getattr(seg, ends)).any()
     critic = state.params["critic"]
-    same = onpolicy.reestimate(small_cfg, comps, critic, batch, seg)
+    same = onpolicy.reestimate(cfg, comps, critic, batch, seg)
     np.testing.assert_allclose(same.advantage, batch.advantage, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(same.target, batch.target, rtol=1e-5, atol=1e-6)
-    moved = onpolicy.reestimate(small_cfg, comps, jax.tree.map(lambda p: p * 1.5, critic), batch, seg)
+    moved = onpolicy.reestimate(cfg, comps, jax.tree.map(lambda p: p * 1.5, critic), batch, seg)
     assert not np.allclose(moved.advantage, batch.advantage)
     assert not np.allclose(moved.target, batch.target)
     # the rollout's values stay: they are the clipped value loss's reference

@@ -120,14 +120,16 @@ class State:
 
 @struct.dataclass
 class Segment:
-    """What the critic and GAE read of a rollout, time-major [T, E, ...]: normalised
-    observations and final next observations, scaled rewards and end flags."""
+    """What GAE reads of a rollout to re-estimate advantages, time-major [T, E, ...]:
+    normalised observations, the last step's (pre-reset) next observation [E, ...], scaled
+    rewards, end flags, and the rollout critic's values of every step's next observation."""
 
     obs: Array
-    next_obs: Array
+    last_next_obs: Array
     reward: Array
     terminated: Array
     truncated: Array
+    next_value: Array
 
 
 @struct.dataclass
@@ -198,34 +200,41 @@ def collect(
     )
     new_stats = norm.update(stats, traj.obs.reshape((-1,) + traj.obs.shape[2:]))
     seen = new_stats if cfg.obs_stats_before_update else stats
-    seg = Segment(norm(seen, traj.obs), norm(seen, traj.next_obs), traj.reward * cfg.reward_scale,
-                  traj.terminated, traj.truncated)
-    value, advantage, target = estimate(cfg, comps, state.params["critic"], seg)
-    batch = Batch(seg.obs, traj.action, traj.log_prob, value, advantage, target)
+    obs, reward = norm(seen, traj.obs), traj.reward * cfg.reward_scale
+    # one critic pass over [obs; next_obs] (next_obs is pre-reset: truncation bootstraps);
+    # no key: values for GAE are the deterministic estimate (no dropout)
+    both = comps.critic.value(
+        state.params["critic"], jnp.concatenate([obs, norm(seen, traj.next_obs)]), None, None
+    )
+    value, next_value = jnp.split(both, 2)
+    advantage, target = gae(reward, value, next_value, traj.terminated, traj.truncated,
+                            cfg.gamma, cfg.gae_lambda)
+    seg = Segment(obs, norm(seen, traj.next_obs[-1]), reward, traj.terminated, traj.truncated,
+                  next_value)
+    batch = Batch(obs, traj.action, traj.log_prob, value, advantage, target)
     batch = jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), batch)
     metrics = dict(episode_metrics(traj))
     metrics["explained_variance"] = common.explained_variance(value, target)
     return state.replace(env=carry, obs_stats=new_stats), batch, seg, metrics
 
 
-def estimate(cfg: Config, comps: Components, critic_params, seg: Segment) -> Tuple[Array, Array, Array]:
-    """(value, advantage, target), each [T, E], of `seg` under `critic_params`.
-
-    One critic pass over [obs; next_obs] (next_obs is pre-reset: truncation bootstraps); no
-    key: values for GAE are the deterministic estimate (no dropout).
-    """
-    both = comps.critic.value(critic_params, jnp.concatenate([seg.obs, seg.next_obs]), None, None)
-    value, next_value = jnp.split(both, 2)
-    advantage, target = gae(seg.reward, value, next_value, seg.terminated, seg.truncated,
-                            cfg.gamma, cfg.gae_lambda)
-    return value, advantage, target
-
-
 def reestimate(cfg: Config, comps: Components, critic_params, batch: Batch, seg: Segment) -> Batch:
-    """`batch` (collected from `seg`) with advantages and targets re-estimated under
-    `critic_params`. Its values stay the rollout's: they are the reference of the clipped
-    value loss."""
-    _, advantage, target = estimate(cfg, comps, critic_params, seg)
+    """`batch` (collected as `seg`) with advantages and value targets re-estimated under
+    `critic_params`.
+
+    One critic pass over [obs; last next_obs], T + 1 rows where the rollout's estimate took
+    2T: a step that did not end bootstraps from the next step's observation, which is its
+    next observation; a terminated one bootstraps from nothing. Only a truncated step's final
+    observation is elsewhere, and it keeps the rollout critic's value (about one step in an
+    episode's length; evaluating them all would double the pass). The batch's values stay the
+    rollout's: they are the reference of the clipped value loss.
+    """
+    values = comps.critic.value(
+        critic_params, jnp.concatenate([seg.obs, seg.last_next_obs[None]]), None, None
+    )
+    next_value = jnp.where(seg.truncated, seg.next_value, values[1:])
+    advantage, target = gae(seg.reward, values[:-1], next_value, seg.terminated, seg.truncated,
+                            cfg.gamma, cfg.gae_lambda)
     return batch.replace(advantage=advantage.reshape(-1), target=target.reshape(-1))
 
 

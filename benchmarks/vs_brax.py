@@ -145,14 +145,17 @@ def evaluator(module, cfg):
 
 
 def seed_evals(module, cfg, evaluate_fn, seeds: range) -> list:
-    """Final evaluation returns of `seeds`, trained in one vmapped call (untimed)."""
+    """Final evaluation returns of `seeds`, trained in one vmapped call (untimed), split over
+    jax's devices where there are several (`jaxac.parallel`; one device in a worker)."""
     import jax
     import numpy as np
+
+    from jaxac import parallel
 
     if not seeds:
         return []
     keys = jax.vmap(jax.random.key)(jax.numpy.arange(seeds.start, seeds.stop))
-    states, _ = jax.jit(jax.vmap(module.train, in_axes=(None, 0)))(cfg, keys)
+    states, _ = parallel.train(module, cfg, keys)
     returns, _ = jax.vmap(evaluate_fn, in_axes=(0, None))(states, jax.random.key(123))
     return [float(r) for r in np.asarray(returns).mean(1)]
 

@@ -5,8 +5,9 @@
 Four seeds a side (what `vs_brax.py --seeds 4` affords in its 100 minutes) cannot tell a
 learner that is worse from one that had unlucky seeds. This trains seeds [A, B) of one row on
 both sides at the same budget and settings as `vs_brax.py` (brax in its own venv, one process
-per seed; jaxac in one vmapped call), nothing timed, and with `--merge` adds the seeds 0..n-1
-that an earlier `vs_brax.py` run recorded for that row. It reports every seed's final
+per seed; jaxac in one vmapped call, split over the CPU's cores by `--cpu-devices 2`), nothing
+timed, and with `--merge` adds the seeds 0..n-1 that an earlier `vs_brax.py` run recorded
+for that row. It reports every seed's final
 evaluation (and, for the seeds it trains, its initial policy's: how far training moved), the
 difference of means +- 2 standard errors and a two-sided rank-sum (Mann-Whitney) test, exact
 for up to a million splits of the seeds. Writes
@@ -175,6 +176,8 @@ def main() -> None:
                              "JSON, e.g. --set state_dependent_std=true); needs --out")
     parser.add_argument("--brax-venv", default=os.path.expanduser("~/.cache/jaxac/brax-venv"))
     parser.add_argument("--timeout", type=int, default=3600, help="seconds per brax seed")
+    parser.add_argument("--cpu-devices", type=int, default=1, metavar="N",
+                        help="split jaxac's seeds over N CPU devices, one core each (jaxac.parallel)")
     parser.add_argument("--out", default=None, help="default results/vs_brax_returns_<algo>_<env>")
     parser.add_argument("--table", metavar="JSON", default=None,
                         help="print the table of an earlier run's results file and exit")
@@ -187,6 +190,9 @@ def main() -> None:
     if args.set and not args.out:
         parser.error("--set needs --out (a variant must not overwrite the preset's results)")
     overrides = parse_overrides(args.set)
+    from jaxac import parallel
+
+    parallel.use_cpu_devices(args.cpu_devices)  # before jax starts its backend
     algo, env = args.algo, args.env
     steps = vs_brax.budget(algo, env, vs_brax.EPOCH_UPDATES[env][0 if algo == "ppo" else 1])
     seeds = range(*args.seeds)

@@ -27,8 +27,8 @@ def _brax_ppo(unroll_length: int, epochs: int, gamma: float, reward_scale: float
     1e-8, no value clipping, normalised observations and advantages, no LR annealing, and its
     order of work: the rollout is folded into the observation statistics before the update,
     and advantages are re-estimated with the current critic (brax: every minibatch; here every
-    epoch). Those last two together lifted PPO halfcheetah at 409,600 steps from a mean of 32
-    to 46 over 8 seeds (brax: median 58; benchmarks/results/vs_brax_returns_ppo_halfcheetah_ab.md);
+    epoch). Those last two together moved PPO halfcheetah at 409,600 steps from a mean of 32
+    to 37-46 over 8 seeds in two runs (brax: median 58; benchmarks/results/vs_brax_returns_ppo_halfcheetah_*.md);
     either alone reached about 39.
     """
     return dict(

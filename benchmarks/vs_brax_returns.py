@@ -7,10 +7,9 @@ learner that is worse from one that had unlucky seeds. This trains seeds [A, B) 
 both sides at the same budget and settings as `vs_brax.py` (brax in its own venv, one process
 per seed; jaxac in one vmapped call, split over the CPU's cores by `--cpu-devices 2`), nothing
 timed, and with `--merge` adds the seeds 0..n-1 that an earlier `vs_brax.py` run recorded
-for that row. It reports every seed's final
-evaluation (and, for the seeds it trains, its initial policy's: how far training moved), the
-difference of means +- 2 standard errors and a two-sided rank-sum (Mann-Whitney) test, exact
-for up to a million splits of the seeds. Writes
+for that row. It reports every seed's final evaluation (and, for the seeds it trains, its
+initial policy's: how far training moved), the difference of means +- 2 standard errors and a
+two-sided rank-sum (Mann-Whitney) test, exact for up to a million splits of the seeds. Writes
 benchmarks/results/vs_brax_returns_<algo>_<env>.{md,json}.
 
 A variant of jaxac's side (to look for the cause of a gap) reuses brax's seeds from such a

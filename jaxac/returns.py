@@ -53,3 +53,34 @@ def gae(
         backward, jnp.zeros_like(delta[0]), (delta, not_done), reverse=True
     )
     return adv, adv + value
+
+
+def vtrace_advantage(
+    reward: Array,
+    value: Array,
+    next_value: Array,
+    target: Array,
+    terminated: Array,
+    truncated: Array,
+    gamma: Array | float,
+) -> Array:
+    """IMPALA's policy-gradient advantage `r_t + gamma * G_{t+1} - V_t` (V-trace with
+    rho = c = 1, i.e. on-policy), where `G_{t+1}` is the next step's lambda-return; this is
+    what brax.training's PPO maximises.
+
+    Equal to `delta_t + gamma * A_{t+1}` where GAE has `delta_t + gamma * lambda * A_{t+1}`:
+    the step after t counts in full. Where an episode or the sequence ends, `G_{t+1}` is the
+    bootstrap `next_value` (zero weight after termination).
+
+    Args:
+      reward, value, next_value, terminated, truncated: [T, ...] as for `gae`.
+      target: [T, ...] lambda-returns from `gae`.
+
+    Returns:
+      advantages [T, ...].
+    """
+    done = terminated | truncated
+    next_target = jnp.concatenate([target[1:], next_value[-1:]])
+    next_target = jnp.where(done, next_value, next_target)
+    not_terminated = 1.0 - terminated.astype(value.dtype)
+    return reward + gamma * not_terminated * next_target - value

@@ -174,6 +174,59 @@ def test_recompute_advantages_changes_only_later_epochs():
         np.testing.assert_allclose(a[1], b, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("env,ends", [("CartPole-v1", "terminated"), ("Pendulum-v1", "truncated")])
+def test_segments_bootstrap_from_the_observation_after_them(env, ends):
+    """Cut into 32-step segments, one-step TD (lambda = 0) under the rollout's critic gives
+    the rollout's estimates exactly: every segment's last step bootstraps from the
+    observation after it. Longer returns (lambda > 0) stop at segment ends, as in brax."""
+    from jaxac.algos import onpolicy
+
+    cfg = ppo.Config(env=env, num_envs=2, num_steps=256, total_steps=512, hidden=(16, 16),
+                     gae_lambda=0.0, segment_length=32)
+    comps = ppo.components(cfg)
+    state = ppo.init(cfg, jax.random.key(0))
+    _, batch, seg, _ = onpolicy.collect(cfg, comps, state, jax.random.key(1))
+    assert np.asarray(getattr(seg, ends)).any()
+    cut_batch, cut_seg = onpolicy.split_segments(batch, seg, 32)
+    assert cut_batch.obs.shape[:2] == (32, 16) and cut_seg.last_next_obs.shape[0] == 16
+    # segment k * E + e is env e's steps 32k .. 32k + 31
+    np.testing.assert_array_equal(cut_seg.obs[:, 3 * 2 + 1], seg.obs[96:128, 1])
+    np.testing.assert_array_equal(cut_batch.action[:, 2], batch.action.reshape((256, 2) + batch.action.shape[1:])[32:64, 0])
+    mine = onpolicy.with_estimates(cfg, comps, state.params["critic"], cut_batch, cut_seg)
+    back = lambda x: x.reshape(32, 8, 2).swapaxes(0, 1).reshape(-1)  # to the rollout's order
+    np.testing.assert_allclose(back(mine.advantage), batch.advantage, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(back(mine.target), batch.target, rtol=1e-5, atol=1e-5)
+    lam = cfg.replace(gae_lambda=0.95)
+    _, batch, seg, _ = onpolicy.collect(lam, comps, state, jax.random.key(1))
+    cut = onpolicy.with_estimates(lam, comps, state.params["critic"], *onpolicy.split_segments(batch, seg, 32))
+    assert not np.allclose(back(cut.advantage), batch.advantage, atol=1e-3)
+    # ... except on the last segment, whose end is the rollout's
+    np.testing.assert_allclose(back(cut.advantage).reshape(256, 2)[-32:],
+                               batch.advantage.reshape(256, 2)[-32:], rtol=1e-4, atol=1e-5)
+
+
+def test_one_segment_per_env_is_the_transition_update():
+    """With each env's whole rollout as one segment, one minibatch and one epoch, the
+    segment update estimates what the rollout did and takes the same gradient step; with
+    shorter segments and more epochs it differs. Vmapped over seeds it matches single seeds."""
+    one = ppo.Config(**dict(SMALL, update_epochs=1, num_minibatches=1))
+
+    def final_params(cfg, key=jax.random.key(3)):
+        state, metrics = jax.jit(ppo.train)(cfg, key)
+        assert np.isfinite(np.asarray(metrics["loss"])).all()
+        return jax.tree.leaves(state.params)
+
+    for a, b in zip(final_params(one), final_params(one.replace(segment_length=32))):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    segments = ppo.Config(**dict(SMALL, segment_length=8, advantage="vtrace"))
+    assert any(not np.allclose(a, b) for a, b in
+               zip(final_params(segments), final_params(segments.replace(segment_length=0))))
+    keys = jnp.stack([jax.random.key(3), jax.random.key(4)])
+    vmapped, _ = jax.jit(jax.vmap(ppo.train, in_axes=(None, 0)))(segments, keys)
+    for a, b in zip(jax.tree.leaves(vmapped.params), final_params(segments, jax.random.key(4))):
+        np.testing.assert_allclose(a[1], b, rtol=1e-4, atol=1e-5)
+
+
 def test_same_seed_gives_identical_metrics(small_cfg):
     train = jax.jit(ppo.train)
     _, a = train(small_cfg, jax.random.key(7))
@@ -219,6 +272,11 @@ def test_64_seeds_in_one_call_completes_within_timeout():
     (dict(total_steps=10), "total_steps"),
     (dict(activation="sigmoid"), "activation"),
     (dict(continuous_dist="beta"), "continuous_dist"),
+    (dict(advantage="retrace"), "advantage"),
+    (dict(segment_length=7), "segment_length"),  # 128 steps
+    (dict(segment_length=-1), "segment_length"),
+    (dict(segment_length=64, num_minibatches=16), "num_minibatches"),  # 4 envs x 2 segments
+    (dict(segment_length=8, recompute_advantages=True), "recompute_advantages"),
     (dict(env="CartPol-v1"), "env"),
     (dict(env_kwargs=(("not_a_param", 1.0),)), "env_kwargs"),
 ])

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jaxac.returns import gae
+from jaxac.returns import gae, vtrace_advantage
 
 F, T = False, True
 
@@ -113,3 +113,43 @@ def test_matches_reference_loop(steps, gamma, lam):
         nxt = delta + gamma * lam * (0.0 if (term[t] or trunc[t]) else nxt)
         expected.append(nxt)
     np.testing.assert_allclose(adv, expected[::-1], rtol=1e-4, atol=1e-4)
+
+
+def vtrace(r, v, nv, term, trunc, gamma, lam):
+    arrays = [jnp.array(x, jnp.float32) for x in (r, v, nv)] + [jnp.array(term), jnp.array(trunc)]
+    _, target = gae(*arrays, gamma, lam)
+    return np.asarray(vtrace_advantage(*arrays[:3], target, *arrays[3:], gamma)), np.asarray(target)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(st.tuples(st.floats(-5, 5), st.floats(-5, 5), st.floats(-5, 5),
+                       st.booleans(), st.booleans()), min_size=1, max_size=8),
+    st.floats(0, 1), st.floats(0, 1),
+)
+def test_vtrace_advantage_matches_reference_loop(steps, gamma, lam):
+    """r_t + gamma * G_{t+1} - V_t, G_{t+1} the next lambda-return, the bootstrap value where
+    the episode (terminated: zero) or the sequence ends."""
+    r, v, nv, term, trunc = map(list, zip(*steps))
+    adv, target = vtrace(r, v, nv, term, trunc, gamma, lam)
+    expected = []
+    for t in range(len(r)):
+        ended = term[t] or trunc[t] or t == len(r) - 1
+        g_next = 0.0 if term[t] else (nv[t] if ended else float(target[t + 1]))
+        expected.append(r[t] + gamma * g_next - v[t])
+    np.testing.assert_allclose(adv, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_vtrace_advantage_is_delta_plus_full_next_gae_advantage():
+    """delta_t + gamma * A_{t+1} (GAE has gamma * lambda): equal to GAE at lambda = 1, and
+    at the last step / an episode end it is the one-step TD error."""
+    r, v, nv = [1.0, -0.5, 2.0, 0.3], [0.2, 0.4, -0.1, 0.7], [0.4, -0.1, 0.9, 1.5]
+    term, trunc = [F, F, T, F], [F, F, F, F]
+    at_one, _ = vtrace(r, v, nv, term, trunc, 0.9, 1.0)
+    np.testing.assert_allclose(at_one, run(r, v, nv, term, trunc, 0.9, 1.0, jit=False)[0], rtol=1e-5)
+    adv, _ = vtrace(r, v, nv, term, trunc, 0.9, 0.5)
+    gae_adv, _ = run(r, v, nv, term, trunc, 0.9, 0.5, jit=False)
+    delta = np.array(r) + 0.9 * np.array(nv) * (1 - np.array(term)) - np.array(v)
+    np.testing.assert_allclose(adv[:2], delta[:2] + 0.9 * gae_adv[1:3], rtol=1e-5)
+    np.testing.assert_allclose(adv[2:], delta[2:], rtol=1e-5)
+    assert not np.allclose(adv, gae_adv)

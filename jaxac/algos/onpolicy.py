@@ -23,9 +23,12 @@ from jaxac.algos import common
 from jaxac.critics import CriticOptions, Particles
 from jaxac.networks import policy_for, sampling_policy
 from jaxac.normalize import ObsNorm, RunningStats, normalized_policy
-from jaxac.returns import gae
+from jaxac.returns import gae, vtrace_advantage
 from jaxac.rollout import EnvCarry, episode_metrics, reset_envs, unroll
 from jaxac.types import Array, Metrics, PRNGKey
+
+
+ADVANTAGES = ("gae", "vtrace")
 
 
 @struct.dataclass
@@ -34,7 +37,7 @@ class Config(common.NetworkOptions, CriticOptions):
 
     Static (structure): env, env_kwargs, total_steps, num_envs, num_steps, hidden, activation,
     continuous_dist, anneal_lr, normalize_advantages, init_log_std, state_dependent_std,
-    normalize_observations, obs_stats_before_update.
+    normalize_observations, obs_stats_before_update, advantage.
     Leaves (vmappable floats): learning_rate, gamma, gae_lambda, ent_coef, vf_coef,
     max_grad_norm, reward_scale.
     The critic (V) and its options are `jaxac.critics.CriticOptions` fields; `policy_std`
@@ -60,6 +63,10 @@ class Config(common.NetworkOptions, CriticOptions):
     # (probability ratios start at exactly 1). True: brax.training's order, the rollout is
     # folded into the statistics first and the whole update uses the new ones.
     obs_stats_before_update: bool = C.static(False)
+    # "gae": the policy maximises GAE's advantage; "vtrace": r + gamma * G' - V with G' the
+    # next step's lambda-return (brax.training's; see `jaxac.returns.vtrace_advantage`).
+    # Value targets are the lambda-returns either way.
+    advantage: str = C.static("gae")
     learning_rate: float = 2.5e-4
     gamma: float = 0.99
     gae_lambda: float = 0.95
@@ -75,6 +82,7 @@ class Config(common.NetworkOptions, CriticOptions):
     def validate(self) -> None:
         common.check_structure(self, ("total_steps", "num_envs", "num_steps"))
         C.check_choice("continuous_dist", self.continuous_dist, ("gaussian", "tanh_gaussian"))
+        C.check_choice("advantage", self.advantage, ADVANTAGES)
         if self.total_steps < self.batch_size:
             raise C.ConfigError(
                 f"total_steps={self.total_steps} is invalid: it must be at least one batch "
@@ -120,9 +128,11 @@ class State:
 
 @struct.dataclass
 class Segment:
-    """What GAE reads of a rollout to re-estimate advantages, time-major [T, E, ...]:
-    normalised observations, the last step's (pre-reset) next observation [E, ...], scaled
-    rewards, end flags, and the rollout critic's values of every step's next observation."""
+    """What GAE reads of step sequences to re-estimate advantages, time-major [T, S, ...]:
+    normalised observations, the observation after each sequence's last step [S, ...] (its
+    next observation, pre-reset), scaled rewards, end flags, and the rollout critic's values
+    of every step's next observation. `collect` gives one sequence per environment (the whole
+    rollout); `split_segments` cuts it into shorter ones."""
 
     obs: Array
     last_next_obs: Array
@@ -207,8 +217,7 @@ def collect(
         state.params["critic"], jnp.concatenate([obs, norm(seen, traj.next_obs)]), None, None
     )
     value, next_value = jnp.split(both, 2)
-    advantage, target = gae(reward, value, next_value, traj.terminated, traj.truncated,
-                            cfg.gamma, cfg.gae_lambda)
+    advantage, target = estimates(cfg, reward, value, next_value, traj.terminated, traj.truncated)
     seg = Segment(obs, norm(seen, traj.next_obs[-1]), reward, traj.terminated, traj.truncated,
                   next_value)
     batch = Batch(obs, traj.action, traj.log_prob, value, advantage, target)
@@ -218,24 +227,68 @@ def collect(
     return state.replace(env=carry, obs_stats=new_stats), batch, seg, metrics
 
 
-def reestimate(cfg: Config, comps: Components, critic_params, batch: Batch, seg: Segment) -> Batch:
-    """`batch` (collected as `seg`) with advantages and value targets re-estimated under
-    `critic_params`.
+def estimates(cfg: Config, reward: Array, value: Array, next_value: Array, terminated: Array,
+              truncated: Array) -> Tuple[Array, Array]:
+    """(advantages, value targets) [T, ...] of `cfg.advantage`'s kind; arguments as `gae`'s."""
+    advantage, target = gae(reward, value, next_value, terminated, truncated, cfg.gamma, cfg.gae_lambda)
+    if cfg.advantage == "vtrace":
+        advantage = vtrace_advantage(reward, value, next_value, target, terminated, truncated, cfg.gamma)
+    return advantage, target
+
+
+def segment_estimates(cfg: Config, comps: Components, critic_params, seg: Segment) -> Tuple[Array, Array]:
+    """(advantages, value targets) [T, S] of `seg` under `critic_params`.
 
     One critic pass over [obs; last next_obs], T + 1 rows where the rollout's estimate took
     2T: a step that did not end bootstraps from the next step's observation, which is its
     next observation; a terminated one bootstraps from nothing. Only a truncated step's final
     observation is elsewhere, and it keeps the rollout critic's value (about one step in an
-    episode's length; evaluating them all would double the pass). The batch's values stay the
-    rollout's: they are the reference of the clipped value loss.
+    episode's length; evaluating them all would double the pass).
     """
     values = comps.critic.value(
         critic_params, jnp.concatenate([seg.obs, seg.last_next_obs[None]]), None, None
     )
     next_value = jnp.where(seg.truncated, seg.next_value, values[1:])
-    advantage, target = gae(seg.reward, values[:-1], next_value, seg.terminated, seg.truncated,
-                            cfg.gamma, cfg.gae_lambda)
+    return estimates(cfg, seg.reward, values[:-1], next_value, seg.terminated, seg.truncated)
+
+
+def reestimate(cfg: Config, comps: Components, critic_params, batch: Batch, seg: Segment) -> Batch:
+    """`batch` (collected as `seg`) with advantages and value targets re-estimated under
+    `critic_params` (`segment_estimates`). The batch's values stay the rollout's: they are
+    the reference of the clipped value loss.
+    """
+    advantage, target = segment_estimates(cfg, comps, critic_params, seg)
     return batch.replace(advantage=advantage.reshape(-1), target=target.reshape(-1))
+
+
+def _cut(x: Array, length: int) -> Array:
+    """[T, E, ...] -> [length, (T // length) * E, ...]: sequence s = k * E + e is env e's
+    steps k * length ... (k + 1) * length - 1."""
+    k, e = x.shape[0] // length, x.shape[1]
+    x = x.reshape((k, length, e) + x.shape[2:]).swapaxes(0, 1)
+    return x.reshape((length, k * e) + x.shape[3:])
+
+
+def split_segments(batch: Batch, seg: Segment, length: int) -> Tuple[Batch, Segment]:
+    """A rollout's flat `batch` [T * E, ...] and its `seg` [T, E, ...] cut into segments of
+    `length` consecutive steps of one environment, both time-major [length, S, ...] with
+    S = T * E / length (brax.training's unrolls). A segment bootstraps from the observation
+    after its last step: the next segment's first one, or the rollout's last next_obs.
+    """
+    t, e = seg.reward.shape[:2]
+    batch = jax.tree.map(lambda x: _cut(x.reshape((t, e) + x.shape[1:]), length), batch)
+    after = jnp.concatenate([seg.obs[length::length], seg.last_next_obs[None]])  # [T / length, E, ...]
+    cut = Segment(_cut(seg.obs, length), after.reshape((-1,) + after.shape[2:]),
+                  *(_cut(x, length) for x in (seg.reward, seg.terminated, seg.truncated, seg.next_value)))
+    return batch, cut
+
+
+def with_estimates(cfg: Config, comps: Components, critic_params, batch: Batch, seg: Segment) -> Batch:
+    """Segments `batch` / `seg` [L, S, ...] flattened to [L * S, ...] with advantages and
+    value targets estimated under `critic_params` (which take no gradient)."""
+    advantage, target = segment_estimates(cfg, comps, jax.lax.stop_gradient(critic_params), seg)
+    batch = batch.replace(advantage=advantage, target=target)
+    return jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), batch)
 
 
 def policy_change(comps: Components, actor_params, batch: Batch, clip_eps: Optional[Array] = None) -> Metrics:

@@ -4,7 +4,9 @@
     state, metrics = jax.jit(jaxac.ppo.train)(cfg, jax.random.key(0))
 
 One update = one rollout of `num_steps` x `num_envs`, GAE with separate bootstrap values, then
-`update_epochs` passes of `num_minibatches` clipped-objective steps. The value function is a
+`update_epochs` passes of `num_minibatches` clipped-objective steps. Minibatches are of single
+transitions, or (`segment_length`) of whole segments of consecutive steps whose advantages each
+minibatch re-estimates with the current critic (brax.training's shape of update). The value function is a
 `jaxac.critics` critic used through its protocol only. Rollout, batch and loss are shared with
 A2C (`jaxac.algos.onpolicy`).
 """
@@ -30,7 +32,7 @@ class Config(onpolicy.Config):
     """PPO hyperparameters. Defaults are PureJaxRL's CartPole configuration.
 
     Static (structure), besides the shared ones: update_epochs, num_minibatches,
-    clip_value_loss, recompute_advantages. Leaves (vmappable floats), besides the shared ones:
+    clip_value_loss, recompute_advantages, segment_length. Leaves (vmappable floats), besides the shared ones:
     clip_eps, adam_eps.
     """
 
@@ -41,6 +43,13 @@ class Config(onpolicy.Config):
     # then (Andrychowicz et al. 2021, "What matters in on-policy RL"), at the cost of one
     # critic pass over the rollout per epoch; False: the rollout's estimates for all epochs
     recompute_advantages: bool = C.static(False)
+    # 0: minibatches of single transitions, advantages estimated over each env's whole
+    # rollout. L > 0: the rollout is cut into segments of L consecutive steps of one env,
+    # minibatches are whole segments, and every minibatch re-estimates its segments'
+    # advantages and targets with the critic as it is then, bootstrapping each segment from
+    # the observation after it (brax.training's `unroll_length`; the re-estimate costs one
+    # critic forward pass over the minibatch, L + 1 rows per segment)
+    segment_length: int = C.static(0)
     clip_eps: float = 0.2
     adam_eps: float = 1e-5
 
@@ -54,8 +63,35 @@ class Config(onpolicy.Config):
                 f"num_envs * num_steps = {self.batch_size}; e.g. use one of "
                 f"{[d for d in range(1, 65) if self.batch_size % d == 0]}."
             )
+        if self.segment_length:
+            self._validate_segments()
         C.check_number("clip_eps", self.clip_eps, C.positive, "> 0")
         C.check_number("adam_eps", self.adam_eps, C.positive, "> 0")
+
+    def _validate_segments(self) -> None:
+        C.check_positive_int("segment_length", self.segment_length)
+        if self.num_steps % self.segment_length:
+            raise C.ConfigError(
+                f"segment_length={self.segment_length} is invalid: it must divide num_steps="
+                f"{self.num_steps}; e.g. use one of "
+                f"{[d for d in range(1, self.num_steps + 1) if self.num_steps % d == 0]}."
+            )
+        if self.num_segments % self.num_minibatches:
+            raise C.ConfigError(
+                f"num_minibatches={self.num_minibatches} is invalid with segment_length="
+                f"{self.segment_length}: it must divide the number of segments num_envs * "
+                f"num_steps / segment_length = {self.num_segments}."
+            )
+        if self.recompute_advantages:
+            raise C.ConfigError(
+                "recompute_advantages=True is redundant with segment_length: every minibatch "
+                "re-estimates its advantages already; leave recompute_advantages False."
+            )
+
+    @property
+    def num_segments(self) -> int:
+        """Segments per rollout when `segment_length` > 0."""
+        return self.batch_size // self.segment_length if self.segment_length else 0
 
     @property
     def minibatch_size(self) -> int:
@@ -77,6 +113,17 @@ def _shuffled_minibatches(batch: Batch, perm: Array, num_minibatches: int) -> Ba
     return jax.tree.map(lambda x: x[perm].reshape((num_minibatches, -1) + x.shape[1:]), batch)
 
 
+def _shuffled_segments(batch: Batch, seg: onpolicy.Segment, perm: Array, num_minibatches: int):
+    """Time-major segments (`onpolicy.split_segments`, [L, S, ...]) reordered by `perm` over S
+    and split into [num_minibatches, L, S / num_minibatches, ...] (`last_next_obs`, which
+    has no time axis: [num_minibatches, S / num_minibatches, ...])."""
+    def split(x):
+        return jnp.moveaxis(x[:, perm].reshape((x.shape[0], num_minibatches, -1) + x.shape[2:]), 1, 0)
+    after = seg.last_next_obs[perm].reshape((num_minibatches, -1) + seg.last_next_obs.shape[1:])
+    batch, seg = jax.tree.map(split, (batch, seg.replace(last_next_obs=None)))
+    return batch, seg.replace(last_next_obs=after)
+
+
 @classic_threefry
 def update(cfg: Config, state: State) -> Tuple[State, Metrics]:
     """One rollout and `update_epochs` x `num_minibatches` gradient steps."""
@@ -89,6 +136,8 @@ def update(cfg: Config, state: State) -> Tuple[State, Metrics]:
     collected, batch, seg, rollout_metrics = onpolicy.collect(cfg, comps, state, k_collect)
 
     def loss_fn(params, mb, k):
+        if cfg.segment_length:
+            mb = onpolicy.with_estimates(cfg, comps, params["critic"], *mb)
         return onpolicy.loss(cfg, comps, params, mb, k, cfg.clip_eps, cfg.clip_value_loss)
 
     def minibatch_step(carry, xs):
@@ -107,13 +156,21 @@ def update(cfg: Config, state: State) -> Tuple[State, Metrics]:
             i == 0, lambda: batch, lambda: onpolicy.reestimate(cfg, comps, critic_params, batch, seg)
         )
 
+    segments = onpolicy.split_segments(batch, seg, cfg.segment_length) if cfg.segment_length else None
+
+    def epoch_minibatches(i, k, critic_params):
+        if cfg.segment_length:
+            perm = jax.random.permutation(k, cfg.num_segments)
+            return _shuffled_segments(*segments, perm, cfg.num_minibatches)
+        perm = jax.random.permutation(k, cfg.batch_size)
+        return _shuffled_minibatches(epoch_batch(i, critic_params), perm, cfg.num_minibatches)
+
     def epoch(carry, xs):
         i, k, keys = xs
         # drawn inside the epoch: with all epochs' permutations drawn up front as one
         # [epochs, n] array, the vmapped update measured ~12% slower on CPU (the unvmapped
         # one did not change)
-        mbs = _shuffled_minibatches(epoch_batch(i, carry[0]["critic"]),
-                                    jax.random.permutation(k, cfg.batch_size), cfg.num_minibatches)
+        mbs = epoch_minibatches(i, k, carry[0]["critic"])
         return jax.lax.scan(minibatch_step, carry, (mbs, keys))
 
     (params, opt_state), metrics = jax.lax.scan(

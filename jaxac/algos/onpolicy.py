@@ -248,6 +248,11 @@ def segment_estimates(cfg: Config, comps: Components, critic_params, seg: Segmen
     values = comps.critic.value(
         critic_params, jnp.concatenate([seg.obs, seg.last_next_obs[None]]), None, None
     )
+    return _estimates_given(cfg, seg, values)
+
+
+def _estimates_given(cfg: Config, seg: Segment, values: Array) -> Tuple[Array, Array]:
+    """`segment_estimates` from the critic's values [T + 1, S] of [obs; last next_obs]."""
     next_value = jnp.where(seg.truncated, seg.next_value, values[1:])
     return estimates(cfg, seg.reward, values[:-1], next_value, seg.terminated, seg.truncated)
 
@@ -274,9 +279,10 @@ def split_segments(batch: Batch, seg: Segment, length: int) -> Tuple[Batch, Segm
     `length` consecutive steps of one environment, both time-major [length, S, ...] with
     S = T * E / length (brax.training's unrolls). A segment bootstraps from the observation
     after its last step: the next segment's first one, or the rollout's last next_obs.
+    The observations are kept once, in the segments (the batch's `obs` is None).
     """
     t, e = seg.reward.shape[:2]
-    batch = jax.tree.map(lambda x: _cut(x.reshape((t, e) + x.shape[1:]), length), batch)
+    batch = jax.tree.map(lambda x: _cut(x.reshape((t, e) + x.shape[1:]), length), batch.replace(obs=None))
     after = jnp.concatenate([seg.obs[length::length], seg.last_next_obs[None]])  # [T / length, E, ...]
     cut = Segment(_cut(seg.obs, length), after.reshape((-1,) + after.shape[2:]),
                   *(_cut(x, length) for x in (seg.reward, seg.terminated, seg.truncated, seg.next_value)))
@@ -284,11 +290,22 @@ def split_segments(batch: Batch, seg: Segment, length: int) -> Tuple[Batch, Segm
 
 
 def with_estimates(cfg: Config, comps: Components, critic_params, batch: Batch, seg: Segment) -> Batch:
-    """Segments `batch` / `seg` [L, S, ...] flattened to [L * S, ...] with advantages and
-    value targets estimated under `critic_params` (which take no gradient)."""
-    advantage, target = segment_estimates(cfg, comps, jax.lax.stop_gradient(critic_params), seg)
-    batch = batch.replace(advantage=advantage, target=target)
-    return jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), batch)
+    """Segments `batch` / `seg` [L, S, ...] (`split_segments`) as a flat batch [L * S, ...]
+    with advantages and value targets estimated under `critic_params` (which take no
+    gradient).
+
+    The critic reads the flat observations, the very array the value loss reads with the
+    same parameters, so XLA computes that forward pass once for both (common-subexpression
+    elimination); the bootstrap observations are a second pass of S rows.
+    """
+    critic_params = jax.lax.stop_gradient(critic_params)
+    flat = lambda x: x.reshape((-1,) + x.shape[2:])
+    obs = flat(seg.obs)
+    values = comps.critic.value(critic_params, obs, None, None).reshape(seg.reward.shape)
+    last = comps.critic.value(critic_params, seg.last_next_obs, None, None)
+    advantage, target = _estimates_given(cfg, seg, jnp.concatenate([values, last[None]]))
+    batch = jax.tree.map(flat, batch.replace(advantage=advantage, target=target))
+    return batch.replace(obs=obs)
 
 
 def policy_change(comps: Components, actor_params, batch: Batch, clip_eps: Optional[Array] = None) -> Metrics:

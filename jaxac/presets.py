@@ -29,7 +29,9 @@ def _brax_ppo(unroll_length: int, epochs: int, gamma: float, reward_scale: float
     and advantages are re-estimated with the current critic (brax: every minibatch; here every
     epoch). Those last two together moved PPO halfcheetah at 409,600 steps from a mean of 32
     to 37-46 over 8 seeds in two runs (brax: median 58; benchmarks/results/vs_brax_returns_ppo_halfcheetah_*.md);
-    either alone reached about 39.
+    either alone reached about 39. brax's exact shape of update (`segment_length=20`,
+    `advantage="vtrace"`: every minibatch re-estimates over 20-step segments) gave 35, no
+    better, so the presets keep the per-epoch re-estimate.
     """
     return dict(
         num_envs=256, num_steps=8 * unroll_length, num_minibatches=8, update_epochs=epochs,

@@ -76,6 +76,16 @@ def check_positive_int(name: str, value: Any) -> None:
         raise ConfigError(f"{name}={value!r} is invalid: {name} must be an integer >= 1.")
 
 
+def check_divides(name: str, value: int, total: int, what: str) -> None:
+    """Raises ConfigError unless `value` divides `total` (`what`: how `total` is made, for
+    the message, e.g. "the batch num_envs * num_steps"); the message lists divisors to use."""
+    if total % value:
+        raise ConfigError(
+            f"{name}={value} is invalid: it must divide {what} = {total}; e.g. use one of "
+            f"{[d for d in range(1, min(total, 64) + 1) if total % d == 0]}."
+        )
+
+
 def positive(x):
     return x > 0
 

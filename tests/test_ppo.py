@@ -291,3 +291,8 @@ def test_traced_and_axes_configs_skip_value_checks(small_cfg):
     assert axes.learning_rate == 0 and axes.clip_eps is None
     with pytest.raises(jaxac.ConfigError):
         jaxac.axes(small_cfg, not_a_field=0)
+
+
+def test_divisibility_error_lists_divisors_to_use():
+    with pytest.raises(jaxac.ConfigError, match=r"num_minibatches=7 .* = 512; e.g. use one of \[1, 2, 4, 8"):
+        ppo.Config(num_minibatches=7)

@@ -12,6 +12,11 @@ from jaxac.returns import gae, vtrace_advantage
 F, T = False, True
 
 
+# rollouts of 1-8 steps: (reward, value, next value, terminated, truncated) per step
+STEPS = st.lists(st.tuples(st.floats(-5, 5), st.floats(-5, 5), st.floats(-5, 5),
+                           st.booleans(), st.booleans()), min_size=1, max_size=8)
+
+
 def run(r, v, nv, term, trunc, gamma, lam, jit):
     fn = jax.jit(gae) if jit else gae
     adv, ret = fn(
@@ -99,11 +104,7 @@ def test_batch_dims_are_independent():
 
 
 @settings(max_examples=30, deadline=None)
-@given(
-    st.lists(st.tuples(st.floats(-5, 5), st.floats(-5, 5), st.floats(-5, 5),
-                       st.booleans(), st.booleans()), min_size=1, max_size=8),
-    st.floats(0, 1), st.floats(0, 1),
-)
+@given(STEPS, st.floats(0, 1), st.floats(0, 1))
 def test_matches_reference_loop(steps, gamma, lam):
     r, v, nv, term, trunc = map(list, zip(*steps))
     adv, _ = run(r, v, nv, term, trunc, gamma, lam, jit=False)
@@ -122,11 +123,7 @@ def vtrace(r, v, nv, term, trunc, gamma, lam):
 
 
 @settings(max_examples=30, deadline=None)
-@given(
-    st.lists(st.tuples(st.floats(-5, 5), st.floats(-5, 5), st.floats(-5, 5),
-                       st.booleans(), st.booleans()), min_size=1, max_size=8),
-    st.floats(0, 1), st.floats(0, 1),
-)
+@given(STEPS, st.floats(0, 1), st.floats(0, 1))
 def test_vtrace_advantage_matches_reference_loop(steps, gamma, lam):
     """r_t + gamma * G_{t+1} - V_t, G_{t+1} the next lambda-return, the bootstrap value where
     the episode (terminated: zero) or the sequence ends."""

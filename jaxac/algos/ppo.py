@@ -57,12 +57,8 @@ class Config(onpolicy.Config):
         super().validate()
         for name in ("update_epochs", "num_minibatches"):
             C.check_positive_int(name, getattr(self, name))
-        if self.batch_size % self.num_minibatches:
-            raise C.ConfigError(
-                f"num_minibatches={self.num_minibatches} is invalid: it must divide the batch "
-                f"num_envs * num_steps = {self.batch_size}; e.g. use one of "
-                f"{[d for d in range(1, 65) if self.batch_size % d == 0]}."
-            )
+        C.check_divides("num_minibatches", self.num_minibatches, self.batch_size,
+                        "the batch num_envs * num_steps")
         if self.segment_length:
             self._validate_segments()
         C.check_number("clip_eps", self.clip_eps, C.positive, "> 0")
@@ -70,18 +66,10 @@ class Config(onpolicy.Config):
 
     def _validate_segments(self) -> None:
         C.check_positive_int("segment_length", self.segment_length)
-        if self.num_steps % self.segment_length:
-            raise C.ConfigError(
-                f"segment_length={self.segment_length} is invalid: it must divide num_steps="
-                f"{self.num_steps}; e.g. use one of "
-                f"{[d for d in range(1, self.num_steps + 1) if self.num_steps % d == 0]}."
-            )
-        if self.num_segments % self.num_minibatches:
-            raise C.ConfigError(
-                f"num_minibatches={self.num_minibatches} is invalid with segment_length="
-                f"{self.segment_length}: it must divide the number of segments num_envs * "
-                f"num_steps / segment_length = {self.num_segments}."
-            )
+        C.check_divides("segment_length", self.segment_length, self.num_steps, "num_steps")
+        C.check_divides("num_minibatches", self.num_minibatches, self.num_segments,
+                        f"the number of segments num_envs * num_steps / segment_length="
+                        f"{self.segment_length}")
         if self.recompute_advantages:
             raise C.ConfigError(
                 "recompute_advantages=True is redundant with segment_length: every minibatch "

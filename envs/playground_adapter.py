@@ -24,6 +24,7 @@ import functools
 from typing import Any, Optional, Tuple
 
 from jaxac.env import Box
+from jaxac.envs import lapack_free
 from jaxac.envs.brax_adapter import BraxEnv, BraxParams, check_counts
 
 # the DM Control Suite ids of playground 0.2 (listed here so the registry needs no import)
@@ -48,7 +49,10 @@ def _suite():
 
 @functools.lru_cache(maxsize=None)
 def load(name: str, impl: str, overrides: Tuple[Tuple[str, Any], ...] = ()) -> Any:
-    """Playground's environment object (cached: building one compiles its MuJoCo model)."""
+    """Playground's environment object (cached: building one compiles its MuJoCo model).
+    MJX's Cholesky runs as XLA loops (`jaxac.envs.lapack_free`: LAPACK's can deadlock two
+    CPU devices)."""
+    lapack_free.patch_mjx()
     return _suite().load(name, config_overrides={"impl": impl, **dict(overrides)})
 
 

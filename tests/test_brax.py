@@ -73,6 +73,20 @@ def test_adapter_contract(name):
     assert compiles() == 0
 
 
+@pytest.mark.parametrize("name,backend", [("inverted_pendulum", "generalized"), ("hopper", "mjx")])
+def test_physics_has_no_lapack_call(name, backend):
+    """brax's generalized reset and its MJX backend solve with Cholesky: as XLA loops
+    (jaxac.envs.lapack_free), since LAPACK's can deadlock two CPU devices."""
+    env, params = jaxac.make(f"brax/{name}", backend=backend)
+    keys = jax.random.split(jax.random.key(0), 2)
+    reset = jax.vmap(env.reset, in_axes=(0, None))
+    assert "lapack" not in jax.jit(reset).lower(keys, params).as_text()
+    state, _ = jax.eval_shape(reset, keys, params)
+    action = jnp.zeros((2, env.action_space(params).shape[0]))
+    step = jax.jit(jax.vmap(env.step, in_axes=(0, 0, 0, None)))
+    assert "lapack" not in step.lower(keys, state, action, params).as_text()
+
+
 def test_action_repeat_sums_rewards_and_counts_env_steps():
     env, params = jaxac.make("brax/fast", episode_length=4, action_repeat=2)
     one, one_params = jaxac.make("brax/fast", episode_length=4)

@@ -20,14 +20,6 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def engine_modules() -> list:
-    """The modules `lapack_free` patches (brax generalized, MJX)."""
-    from brax.generalized import integrator, mass
-    from mujoco.mjx._src import forward, smooth, solver
-
-    return [mass, integrator, forward, smooth, solver]
-
-
 def timed_rollout(env, params, num_envs: int, steps: int, patched: bool):
     """(observations [steps, num_envs, obs], env steps/s) with LAPACK or the loops."""
     import jax
@@ -35,7 +27,7 @@ def timed_rollout(env, params, num_envs: int, steps: int, patched: bool):
 
     from jaxac.envs import lapack_free
 
-    for module in engine_modules():
+    for module in lapack_free.engine_modules():
         module.jax = lapack_free.Jax() if patched else jax
     keys = jax.random.split(jax.random.key(0), num_envs)
     shape = (steps, num_envs) + env.action_space(params).shape

@@ -47,7 +47,7 @@ def load(name: str, backend: str, kwargs: Tuple[Tuple[str, Any], ...] = ()) -> A
     except ImportError as err:
         raise ImportError(f"brax/{name} needs brax: pip install -e '.[brax]' ({err})") from None
     _patch_fluid_clip()
-    _patch_mass_solve()
+    lapack_free.patch_engines()  # LAPACK's Cholesky can deadlock two CPU devices
     extra = dict(kwargs)
     if name != "fast":  # the test env takes no backend
         extra["backend"] = backend
@@ -78,15 +78,6 @@ def _patch_fluid_clip() -> None:
     if "a_min" in inspect.signature(jnp.clip).parameters or isinstance(fluid.jp, _ClipCompat):
         return
     fluid.jp = _ClipCompat(fluid.jp)
-
-
-def _patch_mass_solve() -> None:
-    """brax's generalized pipeline (its reset) and MJX backend solve with LAPACK's Cholesky,
-    which can deadlock two CPU devices (`jaxac.envs.lapack_free`); both get XLA loops."""
-    from brax.generalized import integrator, mass
-
-    lapack_free.patch(mass, integrator)
-    lapack_free.patch_mjx()
 
 
 @struct.dataclass

@@ -133,11 +133,24 @@ def patch(*modules: Any) -> None:
             module.jax = Jax()
 
 
-def patch_mjx() -> None:
-    """`patch` MJX's modules that factorise (smooth: the mass matrix; forward: implicit
-    integration; solver: the Newton step's Hessian), if MJX is installed."""
+def engine_modules() -> list:
+    """The engine modules that factorise through `jax.scipy.linalg`, of those installed:
+    brax's generalized pipeline (`mass`, `integrator`) and MJX (`smooth`: the mass matrix;
+    `forward`: implicit integration; `solver`: the Newton step's Hessian)."""
+    modules = []
+    try:
+        from brax.generalized import integrator, mass
+        modules += [mass, integrator]
+    except ImportError:
+        pass
     try:
         from mujoco.mjx._src import forward, smooth, solver
+        modules += [forward, smooth, solver]
     except ImportError:
-        return
-    patch(forward, smooth, solver)
+        pass
+    return modules
+
+
+def patch_engines() -> None:
+    """`patch` every one of `engine_modules()` (the brax and Playground adapters call it)."""
+    patch(*engine_modules())

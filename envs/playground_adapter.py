@@ -52,7 +52,7 @@ def load(name: str, impl: str, overrides: Tuple[Tuple[str, Any], ...] = ()) -> A
     """Playground's environment object (cached: building one compiles its MuJoCo model).
     MJX's Cholesky runs as XLA loops (`jaxac.envs.lapack_free`: LAPACK's can deadlock two
     CPU devices)."""
-    lapack_free.patch_mjx()
+    lapack_free.patch_engines()
     return _suite().load(name, config_overrides={"impl": impl, **dict(overrides)})
 
 

@@ -107,8 +107,14 @@ def int_keys(seeds: dict) -> dict:
 
 
 def earlier_brax(path: str, algo: str, env: str, steps: int) -> tuple:
-    """brax's ({seed: final}, {seed: initial}) from an earlier results file of this script."""
+    """brax's ({seed: final}, {seed: initial}) from an earlier results file of this script,
+    or of `vs_brax.py` (its row for brax's networks; it records no initial policies)."""
     run = read_run(path)
+    if "networks" in run:
+        row = earlier_row(path, algo, env)
+        if row["steps"] != steps:
+            raise SystemExit(f"{path} ran {algo} {env} at {row['steps']} steps, not {steps}")
+        return dict(enumerate(row["brax"]["seed_evals"])), {}
     if (run["algo"], run["env"], run["steps"]) != (algo, env, steps):
         raise SystemExit(f"{path} is {run['algo']} {run['env']} at {run['steps']} steps, "
                          f"not {algo} {env} at {steps}")
@@ -169,7 +175,7 @@ def main() -> None:
                         help="a vs_brax.py results file whose seeds 0..n-1 of this row to add")
     parser.add_argument("--brax-from", metavar="JSON", default=None,
                         help="take brax's returns from an earlier results file of this script "
-                             "instead of training brax (to compare jaxac variants with one brax run)")
+                             "or of vs_brax.py instead of training brax (to compare jaxac variants with one brax run)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="a jaxac config field replacing the preset's (repeatable; VALUE is "
                              "JSON, e.g. --set state_dependent_std=true); needs --out")

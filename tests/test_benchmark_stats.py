@@ -37,3 +37,16 @@ def test_brax_returns_are_reused_only_for_the_same_row(tmp_path):
     assert vbr.earlier_brax(str(path), "ppo", "halfcheetah", 409600) == ({0: 54.6, 1: 93.3}, {1: 46.9})
     with pytest.raises(SystemExit):
         vbr.earlier_brax(str(path), "ppo", "halfcheetah", 204800)
+
+
+def test_brax_returns_are_read_from_a_head_to_head_file_too(tmp_path):
+    path = tmp_path / "vs_brax.json"
+    row = {"algo": "ppo", "env": "hopper", "networks": "brax's", "steps": 102400,
+           "brax": {"seed_evals": [197.3, 195.3]}, "jaxac": {"seed_evals": [1.0, 2.0]}}
+    small = dict(row, networks="64x64", brax={"seed_evals": [5.0, 6.0]})
+    path.write_text(json.dumps([small, row]))
+    assert vbr.earlier_brax(str(path), "ppo", "hopper", 102400) == ({0: 197.3, 1: 195.3}, {})
+    with pytest.raises(SystemExit):
+        vbr.earlier_brax(str(path), "ppo", "hopper", 51200)
+    with pytest.raises(SystemExit):
+        vbr.earlier_brax(str(path), "sac", "hopper", 102400)

@@ -85,13 +85,16 @@ def jaxac_returns(algo: str, env: str, steps: int, seeds: range, overrides: dict
     return out
 
 
-def earlier_row(path: str, algo: str, env: str) -> dict:
-    """The row for (algo, env, brax's networks) of a `vs_brax.py` results file."""
+def earlier_row(path: str, algo: str, env: str, steps: int) -> dict:
+    """The row for (algo, env, brax's networks) of a `vs_brax.py` results file, which must
+    have run `steps` env steps."""
     with open(path) as fh:
         rows = [r for r in json.load(fh)
                 if r["algo"] == algo and r["env"] == env and r["networks"] == "brax's"]
     if not rows:
         raise SystemExit(f"{path} has no {algo} {env} row")
+    if rows[0]["steps"] != steps:
+        raise SystemExit(f"{path} ran {algo} {env} at {rows[0]['steps']} steps, not {steps}")
     return rows[0]
 
 
@@ -111,9 +114,7 @@ def earlier_brax(path: str, algo: str, env: str, steps: int) -> tuple:
     or of `vs_brax.py` (its row for brax's networks; it records no initial policies)."""
     run = read_run(path)
     if "networks" in run:
-        row = earlier_row(path, algo, env)
-        if row["steps"] != steps:
-            raise SystemExit(f"{path} ran {algo} {env} at {row['steps']} steps, not {steps}")
+        row = earlier_row(path, algo, env, steps)
         return dict(enumerate(row["brax"]["seed_evals"])), {}
     if (run["algo"], run["env"], run["steps"]) != (algo, env, steps):
         raise SystemExit(f"{path} is {run['algo']} {run['env']} at {run['steps']} steps, "
@@ -203,9 +204,7 @@ def main() -> None:
     seeds = range(*args.seeds)
     brax, mine, initial = {}, {}, {"brax": {}, "jaxac": {}}
     if args.merge:
-        row = earlier_row(args.merge, algo, env)
-        if row["steps"] != steps:
-            raise SystemExit(f"{args.merge} ran {row['steps']} steps, this budget is {steps}")
+        row = earlier_row(args.merge, algo, env, steps)
         brax.update(enumerate(row["brax"]["seed_evals"]))
         mine.update(enumerate(row["jaxac"]["seed_evals"]))
         if set(brax) & set(seeds):

@@ -3,7 +3,7 @@
     python benchmarks/critics.py                       # full run (long on a 2-core CPU)
     python benchmarks/critics.py --quick               # tiny budgets, to check it works
     python benchmarks/critics.py --critics scalar flow --utds 8 --steps 5000 --append
-    python benchmarks/critics.py --env brax/inverted_pendulum --set num_envs=8 "hidden=(64, 64)"
+    python benchmarks/critics.py --env brax/inverted_pendulum --set num_envs=8 "policy.hidden=(64, 64)"
 
 For each (critic, UTD) all seeds train in one `jit(vmap(train))` call from the SAC Pendulum
 preset with only `critic` and `utd` changed (and the critic's defaults), plus the `--set`
@@ -20,7 +20,6 @@ import argparse
 import ast
 import json
 import os
-import platform
 import shlex
 import sys
 import time
@@ -30,8 +29,8 @@ import numpy as np
 
 from jaxac import presets
 from jaxac.algos import sac
-from jaxac.critics import CRITICS
-from jaxac.logging import versions
+from jaxac.critics import names as critic_names
+import report  # benchmarks/ (the script's directory is on the path)
 from jaxac.plot import band, bootstrap_ci, curve
 from jaxac.summary import final_return
 
@@ -39,7 +38,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def parse_overrides(items) -> dict:
-    """["num_envs=8", "hidden=(64, 64)"] -> {"num_envs": 8, "hidden": (64, 64)}; a value that
+    """["num_envs=8", "policy.hidden=(64, 64)"] -> {"num_envs": 8, "policy.hidden": (64, 64)}; a value that
     is not a Python literal stays a string."""
     out = {}
     for item in items:
@@ -104,7 +103,7 @@ def plot(results, path: str, env: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--env", default="Pendulum-v1")
-    parser.add_argument("--critics", nargs="+", default=list(CRITICS))
+    parser.add_argument("--critics", nargs="+", default=list(critic_names()))
     parser.add_argument("--utds", nargs="+", type=float, default=[1.0, 8.0])
     parser.add_argument("--seeds", type=int, default=8)
     parser.add_argument("--steps", nargs="+", type=int, default=[20_000, 8_000],
@@ -113,7 +112,7 @@ def main() -> None:
     parser.add_argument("--append", action="store_true",
                         help="keep the rows of an earlier run (other critic/UTD) in the outputs")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
-                        help="config overrides for every row, e.g. num_envs=8 'hidden=(64, 64)'")
+                        help="config overrides for every row, e.g. num_envs=8 'policy.hidden=(64, 64)'")
     parser.add_argument("--out", default=None,
                         help="output path without extension (default: results/critics for "
                              "Pendulum-v1, results/critics_<env> otherwise)")
@@ -150,12 +149,7 @@ def main() -> None:
         json.dump({"results": results, "commands": commands}, fh)
     plot(results, args.out + ".png", args.env)
     lines = [
-        f"# Critics inside SAC on {args.env}",
-        "",
-        "- commands: " + "; ".join(f"`{c}`" for c in commands),
-        f"- machine: {platform.platform()}, {os.cpu_count()} CPU cores, backend {jax.default_backend()}",
-        f"- versions: {versions()}",
-        f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        *report.header(f"Critics inside SAC on {args.env}", *commands),
         f"- SAC preset for {args.env} with `critic` and `utd` changed"
         + (f" and {', '.join(f'`{k}={v!r}`' for k, v in overrides.items())}" if overrides else "")
         + "; all seeds of a row "
@@ -166,7 +160,7 @@ def main() -> None:
         "| critic | UTD | seeds | env steps | final return | 95% CI | compile s | train s |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for r in sorted(results, key=lambda r: (r["utd"], list(CRITICS).index(r["critic"]))):
+    for r in sorted(results, key=lambda r: (r["utd"], list(critic_names()).index(r["critic"]))):
         lines.append(f"| {r['critic']} | {r['utd']:g} | {r['seeds']} | {r['total_steps']:,} | {r['final_mean']:.1f} | "
                      f"[{r['ci95'][0]:.1f}, {r['ci95'][1]:.1f}] | {r['compile_s']:.1f} | {r['train_s']:.1f} |")
     with open(args.out + ".md", "w") as fh:

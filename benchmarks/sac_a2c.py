@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import subprocess
 import sys
@@ -28,7 +27,7 @@ from throughput import measure_side_by_side  # noqa: E402
 
 from jaxac import presets  # noqa: E402
 from jaxac.algos import a2c, sac  # noqa: E402
-from jaxac.logging import versions  # noqa: E402
+import report  # noqa: E402
 from jaxac.summary import final_return  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -73,19 +72,10 @@ def main() -> None:
     args = parser.parse_args()
     sac_total = 3_000 if args.quick else 10_000
     a2c_total = 20_000 if args.quick else 200_000
-    rows = []
-
-    def row(*cells):
-        rows.append("| " + " | ".join(str(c) for c in cells) + " |")
-        print(rows[-1], flush=True)
+    rows = row = report.Rows()
 
     lines = [
-        "# SAC and A2C: throughput, and SAC side by side with rejax",
-        "",
-        f"- command: `python benchmarks/{os.path.basename(__file__)} {' '.join(sys.argv[1:])}`".rstrip(),
-        f"- machine: {platform.platform()}, {os.cpu_count()} CPU cores, backend {jax.default_backend()}",
-        f"- versions: {versions()}",
-        f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        *report.header("SAC and A2C: throughput, and SAC side by side with rejax", report.command(__file__)),
         "- throughput is measured after compile (minimum of repeated runs), over all seeds.",
         "",
         "| SAC Pendulum-v1 preset (64x64, batch 128) | seeds | env steps/s | gradient steps/s | compile s |",

@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
-import sys
 import time
 
 import jax
 
 from jaxac import presets, stream
-from jaxac.logging import versions
+import report  # benchmarks/ (the script's directory is on the path)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -60,12 +58,7 @@ def main() -> None:
     if args.quick:
         jobs = [(a, e, 2, t // 10) for a, e, _, t in jobs]
     lines = [
-        "# Streaming overhead: default chunks vs one compiled call",
-        "",
-        f"- command: `python benchmarks/{os.path.basename(__file__)} {' '.join(sys.argv[1:])}`".rstrip(),
-        f"- machine: {platform.platform()}, {os.cpu_count()} CPU cores, backend {jax.default_backend()}",
-        f"- versions: {versions()}",
-        f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        *report.header("Streaming overhead: default chunks vs one compiled call", report.command(__file__)),
         f"- env steps/s over all seeds, min of {args.reps} alternating repeats after compile",
         "",
         "| run | seeds | env steps per seed | updates per chunk | single call steps/s | chunked steps/s | chunked / single |",

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ import jaxac
 from jaxac import parallel
 from jaxac.algos import ppo
 from jaxac.env import wrap_for_training
-from jaxac.logging import versions
+import report  # benchmarks/ (the script's directory is on the path)
 from jaxac.summary import final_return
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -145,19 +144,10 @@ def main() -> None:
     parallel.use_cpu_devices(os.cpu_count() or 1)
     total = 50_000 if args.quick else 500_000
     total_64 = 20_000 if args.quick else 100_000
-    rows = []
-
-    def row(*cells):
-        rows.append("| " + " | ".join(str(c) for c in cells) + " |")
-        print(rows[-1], flush=True)
+    rows = row = report.Rows()
 
     lines = [
-        "# Throughput: jaxac PPO vs a PureJaxRL-shaped PPO (CartPole-v1)",
-        "",
-        f"- command: `python benchmarks/{os.path.basename(__file__)}{' --quick' if args.quick else ''}`",
-        f"- machine: {platform.platform()}, {os.cpu_count()} CPU cores, backend {jax.default_backend()}",
-        f"- versions: {versions()}",
-        f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        *report.header("Throughput: jaxac PPO vs a PureJaxRL-shaped PPO (CartPole-v1)", report.command(__file__)),
         "- steps/s count env steps over all seeds, measured after a warm-up call; compile is",
         "  `jit(f).lower().compile()` time. jaxac and the peer are compiled, then run, `--reps`",
         f"  times in alternation ({args.reps} here) and the minimum of each is reported (the machine is",

@@ -53,7 +53,7 @@ def jaxac_config(algo: str, env: str, steps: int, small: bool = False, **overrid
     `overrides`: other config fields replacing the preset's."""
     from jaxac import presets
 
-    sizes = dict(hidden=(64, 64), critic_hidden=(64, 64)) if small else {}
+    sizes = {"policy.hidden": (64, 64), "critic.hidden": (64, 64)} if small else {}
     return presets.config(algo, f"brax/{env}", total_steps=steps, **sizes, **overrides)
 
 
@@ -65,26 +65,26 @@ def budget(algo: str, env: str, epoch_updates: int) -> int:
 
 def brax_kwargs(algo: str, env: str, cfg, small: bool = False) -> dict:
     """brax.training's arguments equal to jaxac's `cfg` (a brax preset; `small` networks)."""
-    if cfg.critic != "scalar" or cfg.critic_layer_norm or cfg.critic_dropout:
+    if cfg.critic.name != "scalar" or cfg.critic.layer_norm or cfg.critic.dropout:
         raise ValueError("brax has only the plain scalar critic")
     common = dict(num_envs=cfg.num_envs, discounting=cfg.gamma, reward_scaling=cfg.reward_scale,
-                  normalize_observations=cfg.normalize_observations, num_eval_envs=EVAL_EPISODES)
+                  normalize_observations=cfg.obs.normalize, num_eval_envs=EVAL_EPISODES)
     if algo == "ppo":
         # brax's default networks are the preset's: policy 4 x 32, value 5 x 256, swish
-        assert small or (cfg.hidden == (32,) * 4 and cfg.critic_hidden == (256,) * 5)
-        assert cfg.activation == "swish"
+        assert small or (cfg.policy.hidden == (32,) * 4 and cfg.critic.hidden == (256,) * 5)
+        assert cfg.policy.activation == "swish"
         unroll = UNROLL[env]
         batch, rest = divmod(cfg.num_envs * cfg.num_steps, unroll * cfg.num_minibatches)
         assert rest == 0 and cfg.num_steps % unroll == 0
-        return dict(common, learning_rate=cfg.learning_rate, entropy_cost=cfg.ent_coef,
+        return dict(common, learning_rate=cfg.optim.learning_rate, entropy_cost=cfg.ent_coef,
                     unroll_length=unroll, batch_size=batch, num_minibatches=cfg.num_minibatches,
                     num_updates_per_batch=cfg.update_epochs, clipping_epsilon=cfg.clip_eps,
-                    gae_lambda=cfg.gae_lambda, normalize_advantage=cfg.normalize_advantages,
-                    max_grad_norm=None if cfg.max_grad_norm >= 1e8 else cfg.max_grad_norm)
-    assert small or cfg.hidden == (256, 256)
-    assert cfg.activation == "relu" and cfg.actor_lr == cfg.critic_lr
-    assert cfg.alpha_lr == 3e-4, "brax's temperature optimiser is Adam at 3e-4, whatever learning_rate is"
-    return dict(common, learning_rate=cfg.actor_lr, batch_size=cfg.batch_size, tau=cfg.tau,
+                    gae_lambda=cfg.advantage.gae_lambda, normalize_advantage=cfg.advantage.normalize,
+                    max_grad_norm=None if cfg.optim.max_grad_norm >= 1e8 else cfg.optim.max_grad_norm)
+    assert small or cfg.policy.hidden == (256, 256)
+    assert cfg.policy.activation == "relu" and cfg.optim.critic_learning_rate in (None, cfg.optim.learning_rate)
+    assert cfg.optim.alpha_learning_rate == 3e-4, "brax's temperature optimiser is Adam at 3e-4"
+    return dict(common, learning_rate=cfg.optim.learning_rate, batch_size=cfg.batch_size, tau=cfg.tau,
                 min_replay_size=cfg.learning_starts, max_replay_size=cfg.buffer_capacity,
                 grad_updates_per_step=cfg.gradient_steps_per_update)
 

@@ -15,7 +15,7 @@ benchmarks/results/vs_brax_returns_<algo>_<env>.{md,json}.
 A variant of jaxac's side (to look for the cause of a gap) reuses brax's seeds from such a
 file and trains only jaxac, with config fields replacing the preset's:
 
-    python benchmarks/vs_brax_returns.py --algo ppo --env halfcheetah --seeds 0 8 --brax-from benchmarks/results/vs_brax_returns_ppo_halfcheetah.json --set state_dependent_std=true --out /tmp/variant
+    python benchmarks/vs_brax_returns.py --algo ppo --env halfcheetah --seeds 0 8 --brax-from benchmarks/results/vs_brax_returns_ppo_halfcheetah.json --set policy.state_dependent_std=true --out /tmp/variant
 """
 
 from __future__ import annotations
@@ -123,8 +123,8 @@ def earlier_brax(path: str, algo: str, env: str, steps: int) -> tuple:
 
 
 def parse_overrides(pairs: list) -> dict:
-    """`["policy_std=softplus", "init_log_std=-0.35"]` -> {"policy_std": "softplus",
-    "init_log_std": -0.35}: each value is read as JSON (lists become tuples, the type of the
+    """`["policy.std=softplus", "policy.init_log_std=-0.35"]` -> {"policy.std": "softplus",
+    "policy.init_log_std": -0.35}: each value is read as JSON (lists become tuples, the type of the
     config's sequence fields), else kept as a string."""
     out = {}
     for pair in pairs:
@@ -179,7 +179,7 @@ def main() -> None:
                              "or of vs_brax.py instead of training brax (to compare jaxac variants with one brax run)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="a jaxac config field replacing the preset's (repeatable; VALUE is "
-                             "JSON, e.g. --set state_dependent_std=true); needs --out")
+                             "JSON, e.g. --set policy.state_dependent_std=true); needs --out")
     parser.add_argument("--brax-venv", default=os.path.expanduser("~/.cache/jaxac/brax-venv"))
     parser.add_argument("--timeout", type=int, default=3600, help="seconds per brax seed")
     parser.add_argument("--cpu-devices", type=int, default=1, metavar="N",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import importlib
 from typing import Any, Callable, Dict, Tuple
 
 from jaxac.envs import brax_adapter, classic, gymnax_adapter, playground_adapter, probes
@@ -78,12 +79,36 @@ def _make_gymnax(gymnax_id: str, kwargs) -> Tuple[Any, Any]:
         raise UnknownEnvironmentError(f"Unknown environment {GYMNAX_PREFIX + gymnax_id!r}.{hint}") from None
 
 
+def register(name: str, factory: Callable[..., Tuple[Any, Any]]) -> None:
+    """Registers a user's environment: `factory(**kwargs) -> (env, params)`, with `env`
+    obeying `jaxac.env.Env`. Registering a name again replaces it."""
+    if not callable(factory):
+        raise TypeError(f"register_env({name!r}, ...) needs a callable factory, got {factory!r}")
+    REGISTRY[name] = factory
+
+
+def _make_imported(name: str, kwargs) -> Tuple[Any, Any]:
+    """`module.path:factory`: imports the module and calls the factory with `kwargs`."""
+    module_name, _, attr = name.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as err:
+        raise UnknownEnvironmentError(f"Unknown environment {name!r}: {err}.") from None
+    out = factory(**kwargs)
+    if not (isinstance(out, tuple) and len(out) == 2 and callable(getattr(out[0], "step", None))):
+        raise UnknownEnvironmentError(f"{name} returned {type(out).__name__}, not (env, params).")
+    return out
+
+
 def make(name: str, **kwargs) -> Tuple[Any, Any]:
-    """Builds a registered environment and its params.
+    """Builds a registered environment and its params; `module.path:factory` imports the
+    module and calls `factory(**kwargs)`, which returns `(env, params)`.
 
     Raises:
       UnknownEnvironmentError: naming the closest registered names.
     """
+    if ":" in name and name not in REGISTRY:
+        return _make_imported(name, kwargs)
     if name.startswith(GYMNAX_PREFIX):
         return _make_gymnax(name[len(GYMNAX_PREFIX):], kwargs)
     try:

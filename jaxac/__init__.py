@@ -3,10 +3,14 @@
 from jaxac import env, types  # noqa: F401  (import order: envs depend on jaxac.env)
 from jaxac import envs  # noqa: F401
 from jaxac import parallel, presets  # noqa: F401
+from jaxac import critics  # noqa: F401
 from jaxac.algos import a2c, ppo, sac
-from jaxac.config import ConfigError, axes
+from jaxac.config import ConfigError, axes, replace
 from jaxac.envs import make, registered
+from jaxac.envs.registry import register as register_env
+from jaxac.session import Result, Session
 
 __version__ = "0.1.0"
 
-__all__ = ["ppo", "a2c", "sac", "presets", "parallel", "make", "registered", "ConfigError", "axes", "__version__"]
+__all__ = ["ppo", "a2c", "sac", "critics", "presets", "parallel", "make", "registered", "register_env",
+           "ConfigError", "axes", "replace", "Session", "Result", "__version__"]

@@ -1,9 +1,11 @@
 """Command line: `jaxac train {ppo,a2c,sac} --env CartPole-v1 --seeds 8 --total-steps 500000 --out runs/cp`.
 
-Every Config field is a flag (generated from the dataclass, so the CLI never drifts from the
-API); unset flags take the environment's preset, then the Config default. Built on argparse
-(standard library): the flags are generated from dataclass fields, which argparse does
-directly, and it adds no dependency.
+Every Config field is a flag, generated from the config tree (so the CLI never drifts from
+the API): top-level fields as `--total-steps`, group fields with dotted names
+(`--optim.learning-rate`, `--policy.hidden 64 64`), the critic chosen by `--critic c51` with
+its own options (`--critic.num-bins 51`). Defaults shown are those in effect: the chosen
+environment's preset, then the Config defaults. `--help` lists the chosen critic's options,
+`--help-all` every critic's. Built on argparse (standard library): it adds no dependency.
 """
 
 from __future__ import annotations
@@ -19,34 +21,69 @@ import time
 from typing import Any, Dict, List, Optional
 
 from jaxac import config as C
-from jaxac import presets
+from jaxac import critics, presets
 from jaxac.checkpoint import CheckpointError
 from jaxac.envs import registry
 
-_SKIP = {"env", "env_kwargs"}
+_SKIP = {"env", "env_kwargs", "critic"}  # flags of their own (--env, --env-kwarg, --critic)
 
 
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
+def _flag(path: str) -> str:
+    return "--" + path.replace("_", "-")
 
 
-def _add_config_flags(parser: argparse.ArgumentParser, config_cls) -> None:
-    group = parser.add_argument_group(f"{config_cls.__module__.split('.')[-1]} config fields")
-    for f in dataclasses.fields(config_cls):
-        if f.name in _SKIP:
-            continue
-        default = f.default
-        help_text = f"default {default!r}"
-        kwargs: Dict[str, Any] = dict(dest=f.name, default=argparse.SUPPRESS, help=help_text)
-        if isinstance(default, bool):
-            kwargs["action"] = argparse.BooleanOptionalAction
-        elif isinstance(default, tuple):
-            kwargs.update(nargs="+", type=int, metavar="N")
-        elif isinstance(default, (int, float, str)):
-            kwargs["type"] = type(default)
-        elif default is None:  # optional numbers (v_min, v_max)
-            kwargs["type"] = float
-        group.add_argument(_flag(f.name), **kwargs)
+def _add_field(group, cls, path: str, name: str, value: Any) -> None:
+    """One flag for field `name` (of config class `cls`) at dotted `path`, showing `value`."""
+    doc, choices = C.field_doc(cls, name)
+    kwargs: Dict[str, Any] = dict(dest=path, default=argparse.SUPPRESS)
+    if isinstance(value, bool):
+        kwargs["action"] = argparse.BooleanOptionalAction
+    elif isinstance(value, tuple):
+        kwargs.update(nargs="*", type=int, metavar="N")
+    elif isinstance(value, (int, float, str)):
+        kwargs.update(type=type(value), metavar={int: "N", float: "X", str: "S"}[type(value)])
+    else:  # optional numbers (v_min, max_grad_norm)
+        kwargs.update(type=float, metavar="X")
+    if choices:  # shown, and checked by the config (a one-line error naming the field)
+        kwargs["metavar"] = "{" + ",".join(map(str, choices)) + "}"
+    shown = "unset" if value is None else (" ".join(map(str, value)) or "()") if isinstance(value, tuple) else value
+    kwargs["help"] = f"{doc} [{shown}]" if doc else f"[{shown}]"
+    group.add_argument(_flag(path), **kwargs)
+
+
+def _add_group(parser, group_cfg, prefix: str, title: str) -> None:
+    group = parser.add_argument_group(f"{title} ({type(group_cfg).__name__})")
+    for name, value in _fields(group_cfg):
+        _add_field(group, type(group_cfg), prefix + name, name, value)
+
+
+def _fields(cfg):
+    return [(f.name, getattr(cfg, f.name)) for f in dataclasses.fields(cfg)]
+
+
+def _add_config_flags(parser: argparse.ArgumentParser, algo: str, cfg: Any, all_critics: bool) -> None:
+    """Flags for the config tree `cfg` (the defaults in effect): the algorithm's own fields,
+    then one section per group; the critic section lists `cfg.critic`'s options, or with
+    `all_critics` every registered critic's."""
+    own = parser.add_argument_group(f"{algo} fields")
+    for name, value in _fields(cfg):
+        if name not in _SKIP and not C.is_group(value):
+            _add_field(own, type(cfg), name, name, value)
+    names = ", ".join(critics.names())
+    own.add_argument("--critic", dest="critic", default=argparse.SUPPRESS, metavar="NAME",
+                     help=f"the critic: {names} [{cfg.critic.name}]")
+    for name, value in _fields(cfg):
+        if C.is_group(value) and name != "critic":
+            _add_group(parser, value, name + ".", name)
+    specs = [cfg.critic] + ([critics.spec(n) for n in critics.names() if n != cfg.critic.name]
+                            if all_critics else [])
+    seen = set()
+    group = parser.add_argument_group("critic (the chosen critic's options; --help-all: every critic's)")
+    for spec in specs:
+        for name, value in _fields(spec):
+            if name not in seen:
+                seen.add(name)
+                _add_field(group, type(spec), "critic." + name, name, value)
 
 
 def _parse_env_kwargs(items: List[str]) -> tuple:
@@ -63,35 +100,75 @@ def _parse_env_kwargs(items: List[str]) -> tuple:
     return tuple(pairs)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="jaxac", description=__doc__.split("\n")[0])
+class _Formatter(argparse.HelpFormatter):
+    """One line per flag where the terminal allows (a wide help column)."""
+
+    def __init__(self, prog):
+        super().__init__(prog, max_help_position=44, width=max(100, _terminal_width()))
+
+
+def _terminal_width() -> int:
+    import shutil
+
+    return shutil.get_terminal_size((100, 24)).columns
+
+
+def _train_context(argv: List[str]):
+    """(algorithm, config defaults in effect) for `jaxac train ALGO ...`: the environment's
+    preset and the chosen critic (a first, partial parse of --env, --critic, --no-preset)."""
+    if len(argv) < 2 or argv[0] != "train" or argv[1] not in presets.ALGORITHMS:
+        return None
+    pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    pre.add_argument("--env", default="CartPole-v1")
+    pre.add_argument("--critic", default=None)
+    pre.add_argument("--no-preset", action="store_true")
+    known, _ = pre.parse_known_args(argv[2:])
+    over = {"critic": known.critic} if known.critic in critics.names() else {}
+    with C.unchecked():  # an unknown env shows defaults here; the real parse reports it
+        try:
+            cfg = presets.config(argv[1], known.env, use_preset=not known.no_preset, **over)
+        except Exception:  # noqa: BLE001 - defaults only; errors surface when the run is built
+            cfg = presets.ALGORITHMS[argv[1]].Config(**over)
+    return argv[1], cfg
+
+
+def build_parser(argv: Optional[List[str]] = None) -> argparse.ArgumentParser:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    context = _train_context(argv)
+    parser = argparse.ArgumentParser(prog="jaxac", description=__doc__.split("\n")[0], allow_abbrev=False)
     sub = parser.add_subparsers(dest="command", required=True)
     train = sub.add_parser("train", help="train an algorithm over several seeds in one call")
     algos = train.add_subparsers(dest="algo", required=True, metavar="ALGO")
-    for name, module in presets.ALGORITHMS.items():
-        p = algos.add_parser(name, help=f"train {name.upper()}",
-                             formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-        p.add_argument("--env", default="CartPole-v1", help="registered environment name")
+    for name in presets.ALGORITHMS:
+        p = algos.add_parser(name, help=f"train {name.upper()}", allow_abbrev=False, formatter_class=_Formatter,
+                             usage=f"jaxac train {name} [--env ENV] [--seeds N] [--out DIR] [options]")
+        p.add_argument("--env", default="CartPole-v1",
+                       help="registered name, or module.path:factory giving (env, params)")
         p.add_argument("--env-kwarg", action="append", default=[], metavar="KEY=VALUE",
                        help="environment parameter override (repeatable)")
-        p.add_argument("--seeds", type=int, default=1, help="seeds run in one vmapped call")
-        p.add_argument("--seed", type=int, default=0, help="base PRNG seed")
+        p.add_argument("--seeds", type=int, default=1, metavar="N", help="seeds run in one vmapped call [1]")
+        p.add_argument("--seed", type=int, default=0, metavar="N", help="base PRNG seed [0]")
         p.add_argument("--devices", type=int, default=None, metavar="N",
-                       help="devices the seeds are split over (N must divide --seeds); default: "
-                            "every GPU, or on a CPU one device per core (as many as divide the seeds)")
-        p.add_argument("--out", default=None, help="run directory for metrics.csv/config.json")
+                       help="devices the seeds are split over [every GPU, or a CPU per core]")
+        p.add_argument("--out", default=None, metavar="DIR", help="run directory (config, metrics, TensorBoard, checkpoints)")
         p.add_argument("--no-preset", action="store_true", help="ignore the env's preset")
-        p.add_argument("--chunk-updates", type=int, default=None,
-                       help="updates per compiled chunk (progress/log interval); default: 1%% of the run")
+        p.add_argument("--chunk-updates", type=int, default=None, metavar="N",
+                       help="updates per compiled chunk, the log interval [1%% of the run]")
         p.add_argument("--no-progress", action="store_true", help="no progress bar")
-        p.add_argument("--checkpoint-every", type=int, default=10,
-                       help="save a checkpoint every N chunks (and at the end; needs --out)")
-        _add_config_flags(p, module.Config)
+        p.add_argument("--checkpoint-every", type=int, default=10, metavar="N",
+                       help="checkpoint every N chunks and at the end [10]")
+        p.add_argument("--eval-episodes", type=int, default=5, metavar="N",
+                       help="deterministic-policy episodes per seed at the end (0: none) [5]")
+        p.add_argument("--help-all", action="help", help="show every critic's options and exit")
+        if context and context[0] == name:
+            _add_config_flags(p, name, context[1], all_critics="--help-all" in argv)
     resume = sub.add_parser("resume", help="continue a run from its latest checkpoint")
     resume.add_argument("run_dir", help="the --out directory of the run")
     resume.add_argument("--no-progress", action="store_true", help="no progress bar")
     resume.add_argument("--devices", type=int, default=None, metavar="N",
                         help="devices the seeds are split over (as for train)")
+    resume.add_argument("--eval-episodes", type=int, default=5, metavar="N",
+                        help="deterministic-policy episodes per seed at the end (0: none)")
     ev = sub.add_parser("eval", help="run the deterministic policy of every seed of a saved run")
     ev.add_argument("run_dir", help="the --out directory of the run")
     ev.add_argument("--episodes", type=int, default=10, help="episodes per seed")
@@ -108,46 +185,70 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--points", type=int, default=50, help="windows along the run")
     pl.add_argument("--title", default=None)
     sub.add_parser("envs", help="list registered environments")
+    sub.add_parser("critics", help="list registered critics")
     return parser
 
 
+def parse_args(argv: List[str]) -> argparse.Namespace:
+    """The parsed command line (the train flags depend on its algorithm, env and critic)."""
+    return build_parser(argv).parse_args(argv)
+
+
+def _config_overrides(args: argparse.Namespace) -> Dict[str, Any]:
+    """The config values given on the command line, by dotted path."""
+    out = {k: v for k, v in vars(args).items() if k == "critic" or "." in k or k in _config_field_names(args.algo)}
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in out.items()}
+
+
+def _config_field_names(algo: str) -> set:
+    return {f.name for f in dataclasses.fields(presets.ALGORITHMS[algo].Config)} - _SKIP
+
+
 def _config_from_args(args: argparse.Namespace):
-    module = presets.ALGORITHMS[args.algo]
-    overrides = {
-        f.name: getattr(args, f.name)
-        for f in dataclasses.fields(module.Config)
-        if f.name not in _SKIP and hasattr(args, f.name)
-    }
-    overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
+    overrides = _config_overrides(args)
     if args.env_kwarg:  # on top of the preset's env kwargs, not instead of them
         base = dict(presets.preset(args.algo, args.env).get("env_kwargs", ())) if not args.no_preset else {}
         overrides["env_kwargs"] = tuple({**base, **dict(_parse_env_kwargs(args.env_kwarg))}.items())
     return presets.config(args.algo, args.env, use_preset=not args.no_preset, **overrides)
 
 
+def _old_flags(argv: List[str], critic: Optional[str]) -> Optional[str]:
+    """A one-line message for a flag of earlier versions or another critic's option."""
+    for arg in argv:
+        flag = arg.split("=")[0]
+        if not flag.startswith("--"):
+            continue
+        name = flag[2:].replace("-", "_")
+        if name in presets.RENAMED:
+            return f"{flag} is now {_flag(presets.RENAMED[name])}"
+        if name.startswith("critic."):
+            option = name[len("critic."):]
+            owners = [n for n in critics.names() if option in critics.spec(n).__dataclass_fields__]
+            if owners and (critic or "scalar") not in owners:
+                return f"{flag} is an option of critic {' / '.join(owners)}: add --critic {owners[0]}"
+    return None
+
+
 def cmd_train(args: argparse.Namespace) -> int:
+    from jaxac.session import Session
+
     if args.seeds < 1:
         raise C.ConfigError(f"--seeds {args.seeds} is invalid: use at least 1.")
-    if args.chunk_updates is not None and args.chunk_updates < 1:
-        raise C.ConfigError(f"--chunk-updates {args.chunk_updates} is invalid: use at least 1.")
-    if args.checkpoint_every < 1:
-        raise C.ConfigError(f"--checkpoint-every {args.checkpoint_every} is invalid: use at least 1.")
-    if args.out and os.path.exists(os.path.join(args.out, "checkpoints")):
+    if args.out and os.path.exists(os.path.join(args.out, "checkpoints")):  # before starting jax
         raise C.ConfigError(f"--out {args.out} already holds a run: continue it with "
                             f"`jaxac resume {args.out}` or choose another directory.")
     devices = _devices(args.devices, args.seeds)  # first: building a config may start jax
-    cfg = _config_from_args(args)
-    run = dict(algorithm=args.algo, seeds=args.seeds, seed=args.seed,
-               chunk_updates=args.chunk_updates, checkpoint_every=args.checkpoint_every)
-    return _execute(cfg, run, args.out, args.no_progress, resume=False, devices=devices)
+    session = Session(args.algo, _config_from_args(args), args.seeds, args.seed, args.out, args.chunk_updates,
+                      args.checkpoint_every, devices, args.eval_episodes, command=sys.argv)
+    return _execute(session, args.no_progress)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
     from jaxac import runs
+    from jaxac.session import Session
 
     devices = _devices(args.devices, runs.record(args.run_dir)["run"]["seeds"])
-    run = runs.load(args.run_dir)
-    return _execute(run.cfg, run.run, args.run_dir, args.no_progress, resume=True, devices=devices)
+    return _execute(Session.resume(args.run_dir, devices, args.eval_episodes), args.no_progress)
 
 
 def _devices(requested: Optional[int], seeds: int) -> list:
@@ -213,104 +314,45 @@ def cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
-def _execute(cfg, run: dict, out: Optional[str], no_progress: bool, resume: bool, devices: list) -> int:
-    """Trains (or continues) `run` in chunks: progress bar, checkpoints every
-    `checkpoint_every` chunks and at the end, Ctrl-C stops at a chunk boundary and saves."""
-    import signal
-
-    import jax
+def _execute(session, no_progress: bool) -> int:
+    """Runs `session` with a progress bar and prints what happened: Ctrl-C stops at a chunk
+    boundary (exit 130), a non-finite value stops the run (exit 3)."""
     import numpy as np
 
-    from jaxac import checkpoint, runs, stream
-    from jaxac import logging as run_logs
-    from jaxac.summary import final_return
+    from jaxac import stream
 
     start = time.perf_counter()
-    algo, seeds = run["algorithm"], run["seeds"]
-    module = presets.ALGORITHMS[algo]
-    keys = jax.random.split(jax.random.key(run["seed"]), seeds)
-    ckpt_dir = os.path.join(out, "checkpoints") if out else None
-    meta = runs.meta(runs.Run(algo, module, cfg, run, {}))
-
-    t0 = time.perf_counter()
-    runner = stream.Runner(module, cfg, seeds, run["chunk_updates"], devices)
-    state = runner.init(cfg, keys)  # includes the warm-up steps of off-policy algorithms
-    done, history = 0, {}
-    if resume:
-        state, _, done = checkpoint.restore(ckpt_dir, like=state, expect=meta)
-        history = checkpoint.restore_history(ckpt_dir, done)
-    runner.compile(state)
-    compile_s = time.perf_counter() - t0
-    env_steps, first_update = runner.env_steps(cfg.num_updates), done
+    compile_s = session.compile()
+    cfg, algo, seeds, done = session.cfg, session.algorithm, session.seeds, session.start_update
+    devices = session._runner.devices
+    env_steps = session.env_steps(cfg.num_updates)
     print(f"{algo} on {cfg.env}: {seeds} seed(s) x {env_steps:,} env steps"
           f"{f' on {len(devices)} {devices[0].platform} devices' if len(devices) > 1 else ''}"
-          f"{f'; resuming at update {done} of {cfg.num_updates}' if resume else ''}; "
+          f"{f'; resuming at update {done} of {cfg.num_updates}' if session.resuming else ''}; "
           f"compiled in {compile_s:.1f} s", flush=True)
-
-    def write_logs(metrics):
-        run_logs.write_metrics_csv(os.path.join(out, "metrics.csv"), metrics, cfg.steps_per_update,
-                                   np.arange(seeds), first_step=cfg.warmup_steps)
-
-    if out and not resume:
-        os.makedirs(out, exist_ok=True)
-        run_logs.write_config(os.path.join(out, "config.json"), algo, cfg, run=run, command=sys.argv)
-
-    chunks = [history] if history else []
-    seen, interrupted = 0, False
-    board = (run_logs.TensorBoard(os.path.join(out, "tb"), seeds,
-                                  purge_step=runner.env_steps(done) + 1 if resume else None)
-             if out else None)
-
-    def interrupt(*_):
-        nonlocal interrupted
-        interrupted = True
-
-    def save(p):
-        merged = stream.concat(chunks)
-        checkpoint.save(ckpt_dir, p.update, p.state, meta, history=merged)
-        write_logs(merged)
-
-    def on_chunk(p, bar=None):
-        nonlocal seen
-        chunks.append(p.metrics)
-        seen += 1
-        if board:
-            board.write(p.env_steps, p.metrics)
-        if bar:
-            bar(p)
-        if out and (seen % run["checkpoint_every"] == 0 or p.update == cfg.num_updates or interrupted):
-            save(p)
-
-    previous = signal.signal(signal.SIGINT, interrupt)
     try:
-        t0 = time.perf_counter()
-        with _progress_bar(algo, seeds, env_steps, no_progress, runner.env_steps(done)) as bar:
-            _, _, done = runner.run(state, done, lambda p: on_chunk(p, bar), stop=lambda: interrupted)
-        run_s = time.perf_counter() - t0
+        with _progress_bar(algo, seeds, env_steps, no_progress, session.env_steps(done)) as bar:
+            result = session.run(on_chunk=bar)
     except stream.NonFiniteError as err:
-        last = checkpoint.latest_step(ckpt_dir) if ckpt_dir else None
-        kept = (f"the last good checkpoint (update {last}) is kept in {ckpt_dir}" if last is not None
-                else "no checkpoint was saved before it")
+        kept = (f"the last good checkpoint (update {err.last_checkpoint}) is kept in {err.checkpoint_dir}"
+                if err.last_checkpoint is not None else "no checkpoint was saved before it")
         print(f"jaxac: error: training stopped: {err}; {kept}", file=sys.stderr)
         return 3
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        if board:
-            board.close()
-    if interrupted and done < cfg.num_updates:
+    out = session.out
+    if result.interrupted:
         where = f"; resume with: jaxac resume {out}" if out else " (no --out: nothing was saved)"
-        print(f"interrupted at update {done} of {cfg.num_updates}{where}", flush=True)
+        print(f"interrupted at update {result.updates} of {cfg.num_updates}{where}", flush=True)
         return 130
-
-    metrics = stream.concat(chunks)
-    finals = final_return(metrics)
-    trained = seeds * (cfg.num_updates - first_update) * cfg.steps_per_update
-    print(f"trained in {run_s:.1f} s: {trained / run_s:,.0f} env steps/s over all seeds", flush=True)
-    print(f"final return (episodes in the last 5% of training): "
+    print(f"trained in {result.train_seconds:.1f} s: {result.env_steps_per_second:,.0f} env steps/s over "
+          f"all seeds", flush=True)
+    finals = result.final_return
+    print(f"final return (training episodes in the last 5% of updates): "
           f"{np.nanmean(finals):.1f} ± {np.nanstd(finals):.1f} over {seeds} seed(s)")
+    if result.eval_return is not None:
+        evals = result.eval_return
+        print(f"deterministic policy ({session.eval_episodes} episodes per seed): "
+              f"{evals.mean():.1f} ± {evals.std():.1f} over {seeds} seed(s)")
     if out:
-        run_logs.update_config(os.path.join(out, "config.json"), compile_seconds=compile_s,
-                               train_seconds=run_s, final_return_per_seed=[float(x) for x in finals])
         print(f"wrote {out}/metrics.csv, {out}/config.json, {out}/tb (TensorBoard) and {out}/checkpoints")
     print(f"total wall time {time.perf_counter() - start:.1f} s")
     return 0
@@ -336,11 +378,21 @@ def _progress_bar(algo: str, seeds: int, total_steps: int, off: bool, initial: i
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    context = _train_context(argv)
+    if context:
+        message = _old_flags(argv, context[1].critic.name)
+        if message:
+            print(f"jaxac: error: {message}", file=sys.stderr)
+            return 2
+    args = parse_args(argv)
     try:
         if args.command == "envs":
             print("\n".join(registry.registered()))
+            return 0
+        if args.command == "critics":
+            for name, entry in critics.entries().items():
+                print(f"{name:10s} {entry.description} ({entry.reference})")
             return 0
         if args.command == "resume":
             return cmd_resume(args)

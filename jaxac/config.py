@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import dataclasses
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Dict, Iterator, Mapping, Tuple
 
 import jax
 import numpy as np
@@ -25,9 +25,25 @@ class ConfigError(ValueError):
     """An invalid configuration value; the message names the field and the fix."""
 
 
-def static(default: Any) -> Any:
-    """A structural config field: part of the compiled program, not a pytree leaf."""
-    return struct.field(pytree_node=False, default=default)
+def static(default: Any, doc: str = "", choices: Any = None) -> Any:
+    """A structural config field: part of the compiled program, not a pytree leaf. `doc` is
+    its one-line meaning (the CLI's help), `choices` its allowed values if they are few."""
+    return struct.field(pytree_node=False, default=default, metadata={"doc": doc, "choices": choices})
+
+
+def leaf(default: Any, doc: str = "") -> Any:
+    """A float hyperparameter: a pytree leaf, so `jax.vmap` can sweep it."""
+    return struct.field(pytree_node=True, default=default, metadata={"doc": doc})
+
+
+def field_doc(config_cls: Any, name: str) -> Tuple[str, Any]:
+    """(doc, choices) of field `name`: the nearest class in the MRO that documents it (a
+    subclass that only changes a default need not repeat the doc)."""
+    for cls in (config_cls if isinstance(config_cls, type) else type(config_cls)).__mro__:
+        f = getattr(cls, "__dataclass_fields__", {}).get(name)
+        if f is not None and f.metadata.get("doc"):
+            return f.metadata["doc"], f.metadata.get("choices")
+    return "", None
 
 
 @contextlib.contextmanager
@@ -98,14 +114,179 @@ def unit_interval(x):
     return (x >= 0) & (x <= 1)
 
 
-def axes(config: Any, **fields: int) -> Any:
-    """A vmap `in_axes` tree for `config`: `None` everywhere but the named float fields.
+# ---- nested configs: groups, dotted paths, dicts ----------------------------------------------
 
-    Example: `jax.vmap(train, in_axes=(axes(cfg, learning_rate=0), None))`.
+
+def group(cls: type) -> type:
+    """Class decorator of every config and config group: a frozen flax pytree dataclass whose
+    `replace` is `jaxac.config.replace` (dotted paths; a dict overlays a group's current
+    fields; a critic also takes a name)."""
+    cls = struct.dataclass(cls)
+    cls.replace = group_replace
+    return cls
+
+
+def group_replace(self, **changes: Any) -> Any:
+    return replace(self, **changes)
+
+
+@group
+class Group:
+    """Base of every config and config group (a frozen pytree dataclass). `validate(prefix)`
+    checks the concrete fields; `prefix` is the group's dotted path, for messages."""
+
+    def validate(self, prefix: str = "") -> None:
+        """Subclasses check their fields; the base has none."""
+
+
+def is_group(value: Any) -> bool:
+    """A config (sub-)tree node, as opposed to a field value."""
+    return isinstance(value, Group)
+
+
+def get(config: Any, path: str) -> Any:
+    """The value at a dotted `path`, e.g. `get(cfg, "optim.learning_rate")`."""
+    value = config
+    for part in path.split("."):
+        if not is_group(value) or part not in {f.name for f in dataclasses.fields(value)}:
+            raise ConfigError(f"unknown config field {path!r}: {_known(config, path)}")
+        value = getattr(value, part)
+    return value
+
+
+def _known(config: Any, path: str) -> str:
+    """Which names exist at the level where `path` goes wrong (for error messages)."""
+    node, prefix = config, ""
+    for part in path.split(".")[:-1]:
+        names = {f.name for f in dataclasses.fields(node)} if is_group(node) else set()
+        if part not in names or not is_group(getattr(node, part)):
+            break
+        node, prefix = getattr(node, part), prefix + part + "."
+    names = [prefix + f.name for f in dataclasses.fields(node)] if is_group(node) else []
+    return f"choose one of {', '.join(names)}" if names else "no such group"
+
+
+def _replace_one(config: Any, parts: list, value: Any) -> Any:
+    head, rest = parts[0], parts[1:]
+    if not is_group(config) or head not in {f.name for f in dataclasses.fields(config)}:
+        raise KeyError(head)
+    if not rest:
+        return dataclasses.replace(config, **{head: assign(getattr(config, head), value)})
+    return dataclasses.replace(config, **{head: _replace_one(getattr(config, head), rest, value)})
+
+
+def replace(config: Any, **paths: Any) -> Any:
+    """`config` with the values at dotted paths replaced (parents before their children):
+    `replace(cfg, **{"critic": "c51", "critic.num_bins": 51, "optim.learning_rate": 1e-3})`.
+    A group given a dict is that group with those fields replaced; see `coerce_groups`."""
+    for path in sorted(paths, key=lambda p: p.count(".")):
+        try:
+            config = _replace_one(config, path.split("."), paths[path])
+        except KeyError:
+            raise ConfigError(f"unknown config field {path!r}: {_known(config, path)}") from None
+    return config
+
+
+def axes(config: Any, **paths: int) -> Any:
+    """A vmap `in_axes` tree for `config`: `None` everywhere but the named float fields,
+    which may be nested: `jax.vmap(train, in_axes=(axes(cfg, **{"optim.learning_rate": 0}), None))`.
     """
-    unknown = set(fields) - {f.name for f in dataclasses.fields(config)}
-    if unknown:
-        raise ConfigError(f"unknown config field(s) {sorted(unknown)} in axes()")
+    for path in paths:
+        get(config, path)
     with unchecked():
-        none = jax.tree.map(lambda _: None, config)
-        return none.replace(**fields)
+        tree = jax.tree.map(lambda _: None, config)
+        for path, axis in sorted(paths.items(), key=lambda kv: kv[0].count(".")):
+            tree = _replace_one(tree, path.split("."), axis)
+        return tree
+
+
+def paths(config: Any, prefix: str = "") -> Iterator[Tuple[str, Any]]:
+    """(dotted path, value) of every field that is not itself a group, depth first."""
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if is_group(value):
+            yield from paths(value, prefix + f.name + ".")
+        else:
+            yield prefix + f.name, value
+
+
+def overlay(group: Any, changes: Mapping[str, Any]) -> Any:
+    """`group` with `changes` (field -> value, nested dicts for nested groups) applied."""
+    return replace(group, **changes)
+
+
+def assign(current: Any, value: Any) -> Any:
+    """What a field holding `current` holds after being set to `value`: a dict overlays a
+    group; a switchable group (one that records its kind, such as a critic spec, with a
+    `name` and `switch(name)`) also takes a name, or a dict with a `name`, and keeps its
+    options when the name is its own."""
+    if not is_group(current) or is_group(value):
+        return value
+    switchable = getattr(current, "switchable", False)
+    if switchable and isinstance(value, str):
+        return current if value == current.name else current.switch(value)
+    if isinstance(value, Mapping):
+        rest = dict(value)
+        if switchable:
+            name = rest.pop("name", current.name)
+            current = current if name == current.name else current.switch(name)
+        return overlay(current, rest)
+    raise ConfigError(f"{value!r} is invalid for a {type(current).__name__}: give a "
+                      f"{type(current).__name__} or a dict of its fields.")
+
+
+def to_dict(config: Any) -> Dict[str, Any]:
+    """The config as JSON-friendly nested dicts (tuples become lists; a group that records
+    its kind, such as a critic, adds `name`). `from_dict`-able by the Config class."""
+    out: Dict[str, Any] = {}
+    if getattr(config, "switchable", False):
+        out["name"] = config.name
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if is_group(value):
+            out[f.name] = to_dict(value)
+        elif hasattr(value, "shape"):
+            out[f.name] = np.asarray(value).tolist()
+        elif isinstance(value, tuple):
+            out[f.name] = _listify(value)
+        elif value is None or isinstance(value, (bool, int, float, str)):
+            out[f.name] = value
+        else:  # an object (e.g. an environment instance): recorded, not restorable
+            out[f.name] = repr(value)
+    return out
+
+
+def _listify(value):
+    return [_listify(v) for v in value] if isinstance(value, tuple) else value
+
+
+def _tuplify(value):
+    if isinstance(value, list):
+        return tuple(_tuplify(v) for v in value)
+    if isinstance(value, Mapping):
+        return {k: _tuplify(v) for k, v in value.items()}
+    return value
+
+
+def from_dict(config_cls: Any, fields: Mapping[str, Any]) -> Any:
+    """The inverse of `to_dict`: nested dicts become groups, lists the tuples fields hold."""
+    return config_cls(**{k: _tuplify(v) for k, v in fields.items()})
+
+
+def coerce_groups(config: Any) -> None:
+    """Turns group fields given as a dict (or, for a switchable group such as the critic, a
+    name) into the group itself, by `assign` onto the field's default: so
+    `ppo.Config(optim={"learning_rate": 1e-3})` keeps PPO's other optimiser settings. Called
+    from a config's `__post_init__`; the stored value is always the group."""
+    for f in dataclasses.fields(config):
+        value, default = getattr(config, f.name), f.default
+        if is_group(default) and value is not None and not is_group(value):
+            object.__setattr__(config, f.name, assign(default, value))
+
+
+def validate_groups(config: Any, prefix: str = "") -> None:
+    """Calls `validate(prefix)` of every group field (the message then names the full path)."""
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if is_group(value):
+            value.validate(prefix + f.name + ".")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import dataclasses
 import json
 import os
 import subprocess
@@ -13,6 +12,7 @@ from typing import Any, Dict, Optional
 
 import numpy as np
 
+from jaxac import config as C
 from jaxac.summary import episode_mean
 
 FIRST_COLUMNS = ("seed", "update", "step", "episode_return", "episode_length", "episodes")
@@ -41,19 +41,13 @@ def git_commit() -> Optional[str]:
 
 
 def config_dict(cfg: Any) -> Dict[str, Any]:
-    """The config's fields as JSON-friendly values (tuples become lists)."""
-    out = {}
-    for f in dataclasses.fields(cfg):
-        value = getattr(cfg, f.name)
-        out[f.name] = np.asarray(value).tolist() if hasattr(value, "shape") else value
-    return out
+    """The config tree as JSON-friendly nested dicts (`jaxac.config.to_dict`)."""
+    return C.to_dict(cfg)
 
 
 def config_from_dict(config_cls: Any, fields: Dict[str, Any]) -> Any:
-    """The inverse of `config_dict`: lists back to the tuples the config fields hold."""
-    def restore(value):
-        return tuple(restore(v) for v in value) if isinstance(value, list) else value
-    return config_cls(**{k: restore(v) for k, v in fields.items()})
+    """The inverse of `config_dict`."""
+    return C.from_dict(config_cls, fields)
 
 
 def update_config(path: str, **extra: Any) -> None:

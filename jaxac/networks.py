@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxac import config as C
 from jaxac.env import Box, Discrete
 from jaxac.rollout import Policy
 from jaxac.types import Array, PRNGKey
@@ -162,7 +163,7 @@ class PolicyNet(nn.Module):
     continuous: bool
     activation: str = "tanh"
     state_dependent_std: bool = False
-    init_log_std: float = 0.0
+    init_log_std: float = C.leaf(0.0, 'initial free log-std')
     weight_init: str = "orthogonal"  # see MLP
 
     @nn.compact
@@ -286,3 +287,44 @@ def sampling_policy(net: nn.Module, dist: ActionDist) -> Policy:
         return action, dist.to_env(action), log_prob
 
     return Policy(dist.noise, act)
+
+
+DISTRIBUTIONS = ("gaussian", "tanh_gaussian")
+
+
+@C.group
+class PolicyConfig(C.Group):
+    """The policy network and its action distribution (all static).
+
+    `hidden`/`activation`/`init` also shape the critic unless its own `hidden` is set.
+    Continuous actions: `distribution` gaussian | tanh_gaussian; `state_dependent_std`
+    False gives one free log-std per action dimension (PureJaxRL, CleanRL), True makes the
+    std a second output of the network (brax.training); `std` is how the raw output becomes
+    the std (see `ActionDist`); `init_log_std` the free log-std's start.
+    """
+
+    hidden: Tuple[int, ...] = C.static((64, 64), "hidden widths (also the critic's by default)")
+    activation: str = C.static("tanh", 'hidden activation', choices=tuple(ACTIVATIONS))
+    distribution: str = C.static("gaussian", 'continuous-action distribution', choices=DISTRIBUTIONS)
+    state_dependent_std: bool = C.static(False, 'std is a network output')
+    init_log_std: float = C.static(0.0, 'initial free log-std')
+    std: str = C.static("exp", "raw output to std (softplus: brax's)", choices=STD_TRANSFORMS)
+    init: str = C.static("orthogonal", "weight init (lecun_uniform: brax's)", choices=NETWORK_INITS)
+
+    def validate(self, prefix: str = "policy.") -> None:
+        check_hidden(f"{prefix}hidden", self.hidden)
+        C.check_choice(f"{prefix}activation", self.activation, tuple(ACTIVATIONS))
+        C.check_choice(f"{prefix}distribution", self.distribution, DISTRIBUTIONS)
+        C.check_choice(f"{prefix}std", self.std, STD_TRANSFORMS)
+        C.check_choice(f"{prefix}init", self.init, NETWORK_INITS)
+        C.check_number(f"{prefix}init_log_std", self.init_log_std, lambda x: abs(x) < 10, "in (-10, 10)")
+
+    def build(self, action_space) -> Tuple["PolicyNet", "ActionDist"]:
+        """The policy network and distribution for `action_space`."""
+        return policy_for(action_space, self.hidden, self.activation, self.distribution,
+                          self.state_dependent_std, self.init_log_std, std=self.std, weight_init=self.init)
+
+
+def check_hidden(name: str, hidden) -> None:
+    if not isinstance(hidden, tuple) or any(not isinstance(h, int) or h < 1 for h in hidden):
+        raise C.ConfigError(f"{name}={hidden!r} is invalid: use a tuple of positive layer widths.")

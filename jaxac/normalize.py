@@ -11,8 +11,8 @@ batch update is Chan et al.'s parallel merge of (count, mean, M2), exact for any
 size: a whole rollout is folded in at once rather than one observation at a time.
 
 Written here rather than taken from brax.training's `running_statistics`: that module lives
-in the trainer package that does not run on the pinned jax (see `../shared/ANCHORS.md`),
-averages over a pmap axis we do not have, and keeps its state in a structure of its own;
+in the trainer package that does not run on the pinned jax, averages over a pmap axis we do
+not have, and keeps its state in a structure of its own;
 this one is twenty lines with the same maths.
 """
 
@@ -24,6 +24,7 @@ from typing import Sequence
 import jax.numpy as jnp
 from flax import struct
 
+from jaxac import config as C
 from jaxac.types import Array
 
 # SB3's VecNormalize clip: normalised observations beyond 10 standard deviations are
@@ -92,3 +93,17 @@ def normalized_policy(policy, norm: ObsNorm, stats: RunningStats):
     def act(params, obs, noise):
         return policy.act(params, norm(stats, obs), noise)
     return policy._replace(act=act)
+
+
+@C.group
+class ObsConfig(C.Group):
+    """What the learner does with observations (static): `normalize` them with running
+    statistics, and (on-policy) `stats_before_update`: False, the update normalises with the
+    statistics the policy acted on (probability ratios start at exactly 1); True,
+    brax.training's order: the rollout is folded into the statistics first and the whole
+    update uses the new ones."""
+
+    normalize: bool = C.static(False, 'normalise observations with running statistics')
+    stats_before_update: bool = C.static(False, "update statistics before the update")
+    def norm(self) -> ObsNorm:
+        return ObsNorm(self.normalize)

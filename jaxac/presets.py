@@ -1,17 +1,26 @@
 """Named per-environment hyperparameters, all in one place.
 
-`config("ppo", "Pendulum-v1", total_steps=...)` builds the algorithm's Config from the preset
-for that environment (none: the algorithm's defaults) with overrides on top. Each preset was
-measured here; the README lists the results.
+A preset is an overlay of the Config: top-level fields, and groups as dicts of the fields
+they change (`{"policy": {"hidden": (32,) * 4}}`). `config("ppo", "Pendulum-v1",
+total_steps=...)` builds the algorithm's Config from the preset for that environment (none:
+the algorithm's defaults) with overrides on top; an override's name may be a dotted path
+(`**{"optim.learning_rate": 1e-3}`). Each preset was measured here; the README lists the
+results.
 """
 
 from __future__ import annotations
 
 from typing import Any, Dict
 
-from jaxac.algos import a2c, ppo, sac
+from jaxac import config as C
+from jaxac.algos import ALGORITHMS, get  # noqa: F401  (ALGORITHMS: part of this module's API)
 
-ALGORITHMS = {"ppo": ppo, "a2c": a2c, "sac": sac}
+
+# brax.training's PPO networks: policy 4 x 32 swish, tanh-squashed Gaussian with a
+# state-dependent softplus std, LeCun-uniform init; value 5 x 256
+BRAX_PPO_POLICY = dict(hidden=(32,) * 4, activation="swish", distribution="tanh_gaussian",
+                       state_dependent_std=True, std="softplus", init="lecun_uniform")
+BRAX_PPO_CRITIC = dict(name="scalar", hidden=(256,) * 5)
 
 
 def _brax_ppo(unroll_length: int, epochs: int, gamma: float, reward_scale: float,
@@ -28,23 +37,17 @@ def _brax_ppo(unroll_length: int, epochs: int, gamma: float, reward_scale: float
     eps 1e-8, no value clipping, normalised observations and advantages, no LR annealing, and
     its shape of update: the rollout is folded into the observation statistics before the
     update, minibatches are whole `unroll_length` segments, and every minibatch re-estimates
-    its segments' advantages from its value loss's forward pass (`advantage="vtrace"`:
-    brax's `r + gamma * vs' - V`).
-
-    On PPO halfcheetah at 409,600 steps over 8 seeds this gives a mean of 47.5 (median 47.6)
-    against brax's 123.7 (median 58; one brax seed at 560): rank-sum p = 0.13. jaxac's own
-    policy (a free std starting at 1 and a 0.01-scale head) with the per-epoch re-estimate
-    gave 36.7 (p = 0.003): its deterministic actions barely left zero in 10 updates
-    (benchmarks/results/vs_brax_returns_ppo_halfcheetah*.md).
+    its segments' advantages from its value loss's forward pass (`advantage.estimator=
+    "vtrace"`: brax's `r + gamma * vs' - V`). The README gives the measured returns.
     """
     return dict(
         num_envs=256, num_steps=8 * unroll_length, num_minibatches=8, update_epochs=epochs,
-        gamma=gamma, gae_lambda=0.95, reward_scale=reward_scale, ent_coef=ent_coef,
-        learning_rate=learning_rate, clip_eps=0.3, clip_value_loss=False, anneal_lr=False,
-        max_grad_norm=1e9, adam_eps=1e-8, normalize_observations=True, activation="swish",
-        hidden=(32,) * 4, critic_hidden=(256,) * 5, continuous_dist="tanh_gaussian",
-        state_dependent_std=True, policy_std="softplus", network_init="lecun_uniform",
-        obs_stats_before_update=True, segment_length=unroll_length, advantage="vtrace",
+        gamma=gamma, reward_scale=reward_scale, ent_coef=ent_coef, clip_eps=0.3, clip_value_loss=False,
+        segment_length=unroll_length,
+        advantage=dict(estimator="vtrace", gae_lambda=0.95),
+        optim=dict(learning_rate=learning_rate, schedule="constant", max_grad_norm=1e9, eps=1e-8),
+        obs=dict(normalize=True, stats_before_update=True),
+        policy=BRAX_PPO_POLICY, critic=BRAX_PPO_CRITIC,
     )
 
 
@@ -66,27 +69,21 @@ def _brax_sac(reward_scale: float, gamma: float, learning_rate: float, batch_siz
     rate for actor and critic and at 3e-4 for the temperature (brax fixes that one), brax's
     2 x 256 ReLU networks with their LeCun-uniform init and policy std (softplus + 0.001),
     brax's warm-up (the initial policy acts), target entropy -0.5 |A|, normalised
-    observations; `utd` = grad_updates_per_step / num_envs.
-
-    On inverted_pendulum both learners reach 1000 on 8 of 8 seeds at 123,392 steps
-    (benchmarks/results/vs_brax_ip_sac_long.md). At 59,392 steps learning is mid-way and
-    bimodal (a seed balances or sits near 50); seeds above 300 there: jaxac's own choices
-    (orthogonal init with a 0.01 policy head, exp of a clipped log-std, uniform warm-up) 0
-    of 16, softplus std alone 2 of 16, this preset 3 of 16 (4 of 16 with the temperature at
-    6e-4); brax.training 4 of 8."""
+    observations; `utd` = grad_updates_per_step / num_envs. The README gives the measured
+    returns."""
     return dict(
         num_envs=128, batch_size=batch_size, utd=utd, learning_starts=learning_starts,
-        gamma=gamma, reward_scale=reward_scale, actor_lr=learning_rate, critic_lr=learning_rate,
-        alpha_lr=3e-4, hidden=(256, 256), activation="relu", target_entropy_scale=0.5,
-        normalize_observations=True, policy_std="softplus", network_init="lecun_uniform",
-        warmup="policy",
+        gamma=gamma, reward_scale=reward_scale, target_entropy_scale=0.5, warmup="policy",
+        optim=dict(learning_rate=learning_rate, critic_learning_rate=None, alpha_learning_rate=3e-4),
+        policy=dict(hidden=(256, 256), activation="relu", std="softplus", init="lecun_uniform"),
+        obs=dict(normalize=True),
     )
 
 
 # hopper is brax's published SAC setting (reward scaling 30, discount 0.997, lr 6e-4, batch
 # 512, 64 gradient steps per 128 env steps, 8192 warm-up steps); halfcheetah takes it with
 # halfcheetah's reward scale of 1 (its rewards are larger); inverted_pendulum is the CPU
-# setting of ../shared/ANCHORS.md (16 gradient steps per 128 env steps).
+# CPU setting of the brax comparison (16 gradient steps per 128 env steps).
 _BRAX_SAC = {
     "brax/inverted_pendulum": dict(_brax_sac(10.0, 0.97, 6e-4, 256, 0.125, 8192), total_steps=150_000),
     "brax/hopper": dict(_brax_sac(30.0, 0.997, 6e-4, 512, 0.5, 8192), total_steps=1_000_000),
@@ -98,11 +95,10 @@ PRESETS: Dict[str, Dict[str, Dict[str, Any]]] = {
         # PureJaxRL's defaults are the Config defaults.
         "CartPole-v1": {},
         # Many short parallel rollouts, 10 epochs, no value clipping and rewards scaled by 0.1
-        # so the value loss does not dominate the clipped global gradient norm. 4 seeds reach
-        # -157..-171 at 3e5 steps.
+        # so the value loss does not dominate the clipped global gradient norm.
         "Pendulum-v1": dict(
             total_steps=300_000, num_envs=16, num_steps=128, update_epochs=10,
-            num_minibatches=32, gamma=0.95, gae_lambda=0.95, learning_rate=1e-3,
+            num_minibatches=32, gamma=0.95, advantage=dict(gae_lambda=0.95), optim=dict(learning_rate=1e-3),
             ent_coef=0.0, reward_scale=0.1, clip_value_loss=False,
         ),
         # brax's own PPO test configuration for its `fast` env (brax/training/agents/ppo/
@@ -110,9 +106,9 @@ PRESETS: Dict[str, Dict[str, Dict[str, Any]]] = {
         # gamma 0.95, reward scaling 10, no advantage normalisation, 2^15 steps).
         "brax/fast": dict(
             env_kwargs=(("episode_length", 128),), total_steps=2**15, num_envs=64, num_steps=5,
-            update_epochs=4, num_minibatches=8, learning_rate=3e-4, ent_coef=1e-2, gamma=0.95,
-            reward_scale=10.0, normalize_advantages=False, anneal_lr=False,
-            continuous_dist="tanh_gaussian", hidden=(64, 64),
+            update_epochs=4, num_minibatches=8, ent_coef=1e-2, gamma=0.95, reward_scale=10.0,
+            optim=dict(learning_rate=3e-4, schedule="constant"), advantage=dict(normalize=False),
+            policy=dict(distribution="tanh_gaussian", hidden=(64, 64)),
         ),
         **_BRAX_PPO,
     },
@@ -122,30 +118,63 @@ PRESETS: Dict[str, Dict[str, Dict[str, Any]]] = {
     },
     "sac": {
         # SB3 zoo's Pendulum budget and learning rate, with rejax's 64x64 networks (the same
-        # sizes as the peer in the benchmark) and minibatches of 128: 8 seeds reach the same
-        # -156 mean as with 256 (per seed -118..-234 either way) at half the compute.
-        "Pendulum-v1": dict(total_steps=20_000, hidden=(64, 64), batch_size=128, actor_lr=1e-3,
-                            critic_lr=1e-3, alpha_lr=1e-3),
+        # sizes as the peer in the benchmark) and minibatches of 128, which learn as well as 256
+        # at half the compute.
+        "Pendulum-v1": dict(total_steps=20_000, policy=dict(hidden=(64, 64)), batch_size=128,
+                            optim=dict(learning_rate=1e-3, alpha_learning_rate=1e-3)),
         # Discrete SAC: exact expectations over the 2 actions, target entropy 0.5 log 2.
-        "CartPole-v1": dict(total_steps=200_000, num_envs=4, rollout_length=4, utd=0.25, hidden=(64, 64),
-                            actor_lr=3e-4, critic_lr=1e-3, alpha_lr=3e-4, tau=0.01,
-                            learning_starts=2_000),
+        "CartPole-v1": dict(total_steps=200_000, num_envs=4, rollout_length=4, utd=0.25,
+                            policy=dict(hidden=(64, 64)), tau=0.01, learning_starts=2_000,
+                            optim=dict(learning_rate=3e-4, critic_learning_rate=1e-3)),
         # brax's SAC test configuration for `fast` (64 envs, batch 64, lr 3e-4, reward
         # scaling 10, 2^15 steps) with one gradient step per env step.
         "brax/fast": dict(env_kwargs=(("episode_length", 128),), total_steps=2**15, num_envs=64,
-                          batch_size=64, learning_starts=1024, hidden=(64, 64), reward_scale=10.0),
+                          batch_size=64, learning_starts=1024, policy=dict(hidden=(64, 64)),
+                          reward_scale=10.0),
         **_BRAX_SAC,
     },
 }
 
 
 def preset(algo: str, env: str) -> Dict[str, Any]:
-    """The preset overrides for (algorithm, environment); {} when there is none."""
+    """The preset overlay for (algorithm, environment); {} when there is none."""
     return dict(PRESETS.get(algo, {}).get(env, {}))
 
 
-def config(algo: str, env: str, use_preset: bool = True, **overrides) -> Any:
-    """The algorithm's Config for `env`: preset (if any) then `overrides`."""
-    fields = preset(algo, env) if use_preset else {}
-    fields.update(overrides)
-    return ALGORITHMS[algo].Config(env=env, **fields)
+def config(algo: str, env: Any, use_preset: bool = True, **overrides) -> Any:
+    """The algorithm's Config for `env`: its preset (if any, and `env` is a name), then
+    `overrides` (field names, dotted paths, or groups as dicts), applied parents first."""
+    renamed(overrides)
+    base = preset(algo, env) if use_preset and isinstance(env, str) else {}
+    with C.unchecked():  # the preset alone may not be valid until the overrides apply
+        cfg = C.replace(get(algo).Config(env=env, **base), **overrides)
+    cfg.validate()
+    return cfg
+
+
+def renamed(names) -> None:
+    """Raises ConfigError naming the new path for any of `names` that is a flat field name
+    of earlier versions (`learning_rate` is now `optim.learning_rate`)."""
+    for name in names:
+        if name in RENAMED:
+            raise C.ConfigError(f"{name} is now {RENAMED[name]}.")
+
+
+# flat config fields of earlier versions -> their path in the config tree
+RENAMED = {
+    "hidden": "policy.hidden", "activation": "policy.activation",
+    "continuous_dist": "policy.distribution", "state_dependent_std": "policy.state_dependent_std",
+    "init_log_std": "policy.init_log_std", "policy_std": "policy.std", "network_init": "policy.init",
+    "learning_rate": "optim.learning_rate", "adam_eps": "optim.eps", "optimizer_eps": "optim.eps",
+    "optimizer": "optim.name", "max_grad_norm": "optim.max_grad_norm", "anneal_lr": "optim.schedule",
+    "actor_lr": "optim.learning_rate", "critic_lr": "optim.critic_learning_rate",
+    "alpha_lr": "optim.alpha_learning_rate",
+    "normalize_observations": "obs.normalize", "obs_stats_before_update": "obs.stats_before_update",
+    "gae_lambda": "advantage.gae_lambda", "normalize_advantages": "advantage.normalize",
+    "critic_hidden": "critic.hidden", "critic_layer_norm": "critic.layer_norm",
+    "critic_dropout": "critic.dropout", "num_bins": "critic.num_bins", "num_quantiles": "critic.num_quantiles",
+    "tqc_drop": "critic.drop", "v_min": "critic.v_min", "v_max": "critic.v_max",
+    "hl_sigma": "critic.hl_sigma", "huber_kappa": "critic.kappa", "gauss_beta": "critic.beta",
+    "flow_noise": "critic.noise", "flow_steps": "critic.steps", "flow_samples": "critic.samples",
+    "flow_bins": "critic.bins", "flow_actor": "critic.actor_value",
+}

@@ -48,7 +48,12 @@ def load(run_dir: str) -> Run:
     if algo not in presets.ALGORITHMS:
         raise C.ConfigError(f"{run_dir} is not a jaxac run directory (unknown algorithm {algo!r}).")
     module = presets.ALGORITHMS[algo]
-    return Run(algo, module, run_logs.config_from_dict(module.Config, rec["config"]), rec["run"], rec)
+    try:
+        cfg = run_logs.config_from_dict(module.Config, rec["config"])
+    except (TypeError, C.ConfigError) as err:
+        raise C.ConfigError(f"{run_dir}/config.json does not fit this jaxac's {algo} config ({err}); "
+                            f"it was probably written by an earlier version.") from None
+    return Run(algo, module, cfg, rec["run"], rec)
 
 
 def meta(run: Run) -> Dict[str, Any]:

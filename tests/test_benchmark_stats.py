@@ -21,12 +21,12 @@ def test_rank_sum_p_is_exact_for_small_groups():
 
 
 def test_overrides_are_json_values_with_tuples_for_sequences():
-    got = vbr.parse_overrides(["state_dependent_std=true", "init_log_std=-0.35",
-                               "policy_std=softplus", "hidden=[32,32]"])
-    assert got == {"state_dependent_std": True, "init_log_std": -0.35,
-                   "policy_std": "softplus", "hidden": (32, 32)}
+    got = vbr.parse_overrides(["policy.state_dependent_std=true", "policy.init_log_std=-0.35",
+                               "policy.std=softplus", "policy.hidden=[32,32]"])
+    assert got == {"policy.state_dependent_std": True, "policy.init_log_std": -0.35,
+                   "policy.std": "softplus", "policy.hidden": (32, 32)}
     with pytest.raises(SystemExit):
-        vbr.parse_overrides(["init_log_std"])
+        vbr.parse_overrides(["policy.init_log_std"])
 
 
 def test_brax_returns_are_reused_only_for_the_same_row(tmp_path):

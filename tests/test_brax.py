@@ -153,7 +153,7 @@ def _viewer_frames(page: str) -> list:
 def test_render_writes_brax_viewer_of_one_episode():
     from jaxac.envs import brax_adapter
 
-    cfg = presets.config("ppo", "brax/inverted_pendulum", hidden=(8,), critic_hidden=(8,))
+    cfg = presets.config("ppo", "brax/inverted_pendulum", policy=dict(hidden=(8,)), critic=dict(hidden=(8,)))
     state = jaxac.ppo.init(cfg, jax.random.key(0))
     fn = jax.jit(lambda s, k: evaluate.trajectory(jaxac.ppo, cfg, s, k, max_steps=200))
     env_states, rewards, live = fn(state, jax.random.key(1))

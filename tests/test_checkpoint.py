@@ -15,9 +15,9 @@ from jaxac.algos import ppo, sac
 
 CONFIGS = {
     "ppo": (ppo, ppo.Config(env="CartPole-v1", total_steps=4 * 32 * 7, num_envs=4, num_steps=32,
-                            update_epochs=1, num_minibatches=2, hidden=(16,))),
+                            update_epochs=1, num_minibatches=2, policy=dict(hidden=(16,)))),
     "sac": (sac, sac.Config(env="Pendulum-v1", total_steps=64 + 2 * 7, num_envs=2,
-                            learning_starts=64, batch_size=16, hidden=(16,))),
+                            learning_starts=64, batch_size=16, policy=dict(hidden=(16,)))),
 }
 CHUNK = 2
 KEYS = lambda: jax.random.split(jax.random.key(3), 2)
@@ -81,7 +81,7 @@ def test_checkpoint_from_another_algorithm(saved):
 def test_checkpoint_with_other_shapes(saved):
     ckpt, _ = saved
     module, cfg = CONFIGS["ppo"]
-    other = cfg.replace(hidden=(8,))
+    other = cfg.replace(policy=dict(hidden=(8,)))
     with pytest.raises(checkpoint.CheckpointError, match="incompatible at"):
         checkpoint.restore(ckpt, like=stream.Runner(module, other, 2, CHUNK).init(other, KEYS()))
 

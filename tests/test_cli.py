@@ -10,7 +10,7 @@ import pytest
 from jaxac import cli
 
 ARGS = ["train", "ppo", "--env", "CartPole-v1", "--seeds", "2", "--total-steps", "2048",
-        "--num-steps", "64", "--hidden", "16", "16"]
+        "--num-steps", "64", "--policy.hidden", "16", "16"]
 
 
 def run_cli(*args):
@@ -21,7 +21,7 @@ def run_cli(*args):
 # 160 updates of 4 envs x 16 steps in chunks of 4, a checkpoint after every chunk: long enough
 # to interrupt, short to compile
 LONG = ["train", "ppo", "--env", "CartPole-v1", "--seeds", "2", "--total-steps", str(4 * 16 * 160),
-        "--num-envs", "4", "--num-steps", "16", "--hidden", "16", "--checkpoint-every", "1"]
+        "--num-envs", "4", "--num-steps", "16", "--policy.hidden", "16", "--checkpoint-every", "1"]
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,7 @@ def test_train_writes_metrics_and_config_and_is_reproducible_across_processes(st
     assert rows[-1]["seed"] == "1" and rows[-1]["step"] == "10240"
     record = json.load(open(a / "config.json"))
     assert record["algorithm"] == "ppo" and record["config"]["num_steps"] == 16
-    assert record["config"]["hidden"] == [16] and "jax" in record["versions"]
+    assert record["config"]["policy"]["hidden"] == [16] and "jax" in record["versions"]
     assert record["run"]["chunk_updates"] == 4 and len(record["final_return_per_seed"]) == 2
     from test_logging import read_events
     board = read_events(str(a / "tb" / "mean"))
@@ -77,7 +77,10 @@ def test_render_of_a_non_brax_run_is_a_config_error(straight, capsys, tmp_path):
 @pytest.mark.parametrize("args,needle", [
     (["train", "ppo", "--env", "CartPol-v1"], "CartPole-v1"),
     (["train", "ppo", "--num-minibatches", "7"], "num_minibatches"),
-    (["train", "ppo", "--learning-rate", "-1"], "learning_rate"),
+    (["train", "ppo", "--optim.learning-rate", "-1"], "optim.learning_rate"),
+    (["train", "ppo", "--learning-rate", "1e-3"], "--learning-rate is now --optim.learning-rate"),
+    (["train", "ppo", "--critic.num-bins", "51"], "add --critic c51"),
+    (["train", "ppo", "--policy.activation", "sigmoid"], "policy.activation"),
     (["train", "ppo", "--gamma", "1.5"], "gamma"),
     (["train", "ppo", "--env-kwarg", "max_steps"], "KEY=VALUE"),
     (["train", "ppo", "--seeds", "0"], "--seeds"),
@@ -94,49 +97,65 @@ def test_unknown_algorithm_is_rejected_by_the_parser(capsys):
     assert exc.value.code == 2 and "invalid choice" in capsys.readouterr().err
 
 
-def test_help_lists_every_config_field(capsys):
+def _help(capsys, *args):
     with pytest.raises(SystemExit):
-        cli.main(["train", "ppo", "--help"])
-    text = capsys.readouterr().out
-    for flag in ["--learning-rate", "--num-minibatches", "--anneal-lr", "--clip-value-loss",
-                 "--hidden", "--reward-scale", "--continuous-dist", "--env-kwarg"]:
+        cli.main(["train", *args])
+    return capsys.readouterr().out
+
+
+def test_help_is_grouped_short_and_shows_the_defaults_in_effect(capsys):
+    text = _help(capsys, "ppo", "--help")
+    assert len(text.splitlines()) < 80
+    for flag in ["--optim.learning-rate", "--num-minibatches", "--optim.schedule", "--clip-value-loss",
+                 "--policy.hidden", "--reward-scale", "--policy.distribution", "--env-kwarg", "--critic.hidden"]:
         assert flag in text
+    assert text.index("--optim.learning-rate") < text.index("--critic.hidden")  # critic options last
+    assert "--critic.num-bins" not in text and "{gaussian,tanh_gaussian}" in text
+    assert "learning rate [0.00025]" in text and "passes over each rollout [4]" in text
+    # the preset's values for the chosen env, the chosen critic's options
+    text = _help(capsys, "ppo", "--env", "Pendulum-v1", "--critic", "c51", "--help")
+    assert "passes over each rollout [10]" in text and "learning rate [0.001]" in text
+    assert "--critic.num-bins N" in text and "[101]" in text and "--critic.num-quantiles" not in text
+    text = _help(capsys, "sac", "--help-all")
+    assert all(f in text for f in ["--critic.num-bins", "--critic.num-quantiles", "--critic.noise", "--critic.beta"])
 
 
 def test_presets_apply_and_flags_override():
-    args = cli.build_parser().parse_args(["train", "ppo", "--env", "Pendulum-v1", "--num-envs", "8"])
-    cfg = cli._config_from_args(args)
+    argv = ["train", "ppo", "--env", "Pendulum-v1", "--num-envs", "8", "--optim.eps", "1e-3"]
+    cfg = cli._config_from_args(cli.parse_args(argv))
     assert cfg.num_envs == 8 and cfg.update_epochs == 10 and cfg.gamma == 0.95
-    args = cli.build_parser().parse_args(["train", "ppo", "--env", "Pendulum-v1", "--no-preset"])
-    assert cli._config_from_args(args).update_epochs == 4
+    assert cfg.optim.eps == 1e-3 and cfg.optim.learning_rate == 1e-3  # the preset's rate is kept
+    argv = ["train", "ppo", "--env", "Pendulum-v1", "--no-preset"]
+    assert cli._config_from_args(cli.parse_args(argv)).update_epochs == 4
 
 
 def test_sac_and_a2c_train_from_the_cli(tmp_path):
     out = run_cli("train", "sac", "--env", "Pendulum-v1", "--seeds", "2", "--total-steps", "320",
-                  "--learning-starts", "256", "--batch-size", "32", "--hidden", "16", "16",
-                  "--num-envs", "2", "--utd", "0.5", "--critic", "c51", "--num-bins", "11",
-                  "--v-min", "-2000", "--v-max", "0", "--out", str(tmp_path / "sac"))
+                  "--learning-starts", "256", "--batch-size", "32", "--policy.hidden", "16", "16",
+                  "--num-envs", "2", "--utd", "0.5", "--critic", "c51", "--critic.num-bins", "11",
+                  "--critic.v-min", "-2000", "--critic.v-max", "0", "--out", str(tmp_path / "sac"))
     assert out.returncode == 0, out.stderr
     record = json.load(open(tmp_path / "sac" / "config.json"))["config"]
-    assert (record["critic"], record["num_bins"], record["v_min"]) == ("c51", 11, -2000.0)
+    assert record["critic"] == dict(name="c51", hidden=[], layer_norm=False, dropout=0.0, v_min=-2000.0,
+                                    v_max=0.0, num_bins=11)
     assert "2 seed(s) x 320 env steps" in out.stdout
     rows = list(csv.DictReader(open(tmp_path / "sac" / "metrics.csv")))
     assert len(rows) == 2 * 32 and rows[0]["step"] == "258" and rows[-1]["step"] == "320"
     assert {"critic_loss", "actor_loss", "alpha", "entropy"} <= set(rows[0])
 
-    out = run_cli("train", "a2c", "--env", "CartPole-v1", "--total-steps", "400", "--hidden", "16",
+    out = run_cli("train", "a2c", "--env", "CartPole-v1", "--total-steps", "400", "--policy.hidden", "16",
                   "--out", str(tmp_path / "a2c"))
     assert out.returncode == 0, out.stderr
-    assert json.load(open(tmp_path / "a2c" / "config.json"))["config"]["optimizer"] == "rmsprop"
+    assert json.load(open(tmp_path / "a2c" / "config.json"))["config"]["optim"]["name"] == "rmsprop"
 
 
 @pytest.mark.parametrize("args,needle", [
     (["train", "sac", "--utd", "0"], "utd"),
     (["train", "sac", "--batch-size", "2048"], "batch_size"),
     (["train", "sac", "--tau", "1.5"], "tau"),
-    (["train", "a2c", "--optimizer", "sgd"], "optimizer"),
+    (["train", "a2c", "--optim.name", "sgd"], "optim.name"),
     (["train", "sac", "--critic", "c52"], "critic"),
-    (["train", "ppo", "--critic", "c51", "--v-min", "1"], "v_min"),
+    (["train", "ppo", "--critic", "c51", "--critic.v-min", "1"], "critic.v_min"),
     (["train", "sac", "--critic", "scalar", "--aggregate", "truncate"], "truncate"),
 ])
 def test_bad_off_policy_and_a2c_input_exits_nonzero_with_one_line(capsys, args, needle):
@@ -192,7 +211,7 @@ def test_ctrl_c_then_sigkill_then_resume_matches_an_uninterrupted_run(straight, 
 
 
 def test_a_diverging_run_stops_naming_seed_update_and_metric(tmp_path, capsys):
-    args = [*ARGS, "--learning-rate", "1e30", "--checkpoint-every", "1", "--no-progress",
+    args = [*ARGS, "--optim.learning-rate", "1e30", "--checkpoint-every", "1", "--no-progress",
             "--out", str(tmp_path / "nan")]
     assert cli.main(args) == 3
     err = capsys.readouterr().err

@@ -1,5 +1,5 @@
-"""Conformance over every algorithm x action space: jit, vmap over seeds and over a float
-hyperparameter in one call, no recompilation on a second update, stable state structure and
+"""Conformance over every algorithm x action space: jit, vmap over seeds and over a nested
+float hyperparameter (`optim.learning_rate`, `critic.hl_sigma`) in one call, no recompilation on a second update, stable state structure and
 dtypes, finite metrics, bitwise determinism."""
 
 import jax
@@ -11,20 +11,27 @@ import jaxac
 from jaxac.algos import a2c, ppo, sac
 
 PPO_SMALL = dict(total_steps=4 * 16 * 3, num_envs=4, num_steps=16, update_epochs=2,
-                 num_minibatches=2, hidden=(16, 16))
-A2C_SMALL = dict(total_steps=4 * 5 * 3, num_envs=4, num_steps=5, hidden=(16, 16))
+                 num_minibatches=2, policy=dict(hidden=(16, 16)))
+A2C_SMALL = dict(total_steps=4 * 5 * 3, num_envs=4, num_steps=5, policy=dict(hidden=(16, 16)))
 SAC_SMALL = dict(total_steps=64 + 2 * 3, num_envs=2, learning_starts=64, batch_size=16,
-                 hidden=(16, 16), buffer_size=128)
+                 policy=dict(hidden=(16, 16)), buffer_size=128)
 
 SPECS = {
-    "ppo-discrete": (ppo, ppo.Config(env="CartPole-v1", **PPO_SMALL), "learning_rate"),
-    "ppo-continuous": (ppo, ppo.Config(env="Pendulum-v1", continuous_dist="tanh_gaussian", **PPO_SMALL), "learning_rate"),
-    "a2c-discrete": (a2c, a2c.Config(env="CartPole-v1", **A2C_SMALL), "learning_rate"),
-    "a2c-continuous": (a2c, a2c.Config(env="Pendulum-v1", optimizer="adam", **A2C_SMALL), "learning_rate"),
-    "sac-continuous": (sac, sac.Config(env="Pendulum-v1", **SAC_SMALL), "critic_lr"),
-    "sac-discrete": (sac, sac.Config(env="CartPole-v1", utd=2, **SAC_SMALL), "critic_lr"),
+    "ppo-discrete": (ppo, ppo.Config(env="CartPole-v1", **PPO_SMALL), "optim.learning_rate"),
+    "ppo-continuous": (ppo, ppo.Config(env="Pendulum-v1", **PPO_SMALL).replace(
+        **{"policy.distribution": "tanh_gaussian"}), "optim.learning_rate"),
+    "ppo-hlgauss": (ppo, ppo.Config(env="CartPole-v1", critic=dict(name="hlgauss", num_bins=11), **PPO_SMALL),
+                    "critic.hl_sigma"),
+    "a2c-discrete": (a2c, a2c.Config(env="CartPole-v1", **A2C_SMALL), "optim.learning_rate"),
+    "a2c-continuous": (a2c, a2c.Config(env="Pendulum-v1", optim=dict(name="adam"), **A2C_SMALL),
+                       "optim.learning_rate"),
+    "sac-continuous": (sac, sac.Config(env="Pendulum-v1", **SAC_SMALL), "optim.learning_rate"),
+    "sac-discrete": (sac, sac.Config(env="CartPole-v1", utd=2, **SAC_SMALL), "optim.critic_learning_rate"),
+    "sac-hlgauss": (sac, sac.Config(env="Pendulum-v1", critic=dict(name="hlgauss", num_bins=11), **SAC_SMALL),
+                    "critic.hl_sigma"),
 }
-SWEEP = (1e-4, 1e-3)
+SWEEP = {"optim.learning_rate": (1e-4, 1e-3), "optim.critic_learning_rate": (1e-4, 1e-3),
+         "critic.hl_sigma": (0.3, 1.5)}
 
 
 @pytest.fixture(scope="module", params=list(SPECS))
@@ -37,7 +44,7 @@ def spec(request):
 def sweep_run(spec):
     """train vmapped over 2 seeds (inner) and 2 values of a float hyperparameter (outer)."""
     _, module, cfg, field = spec
-    cfgs = cfg.replace(**{field: jnp.array(SWEEP)})
+    cfgs = cfg.replace(**{field: jnp.array(SWEEP[field])})
     train = jax.jit(jax.vmap(jax.vmap(module.train, in_axes=(None, 0)),
                              in_axes=(jaxac.axes(cfg, **{field: 0}), None)))
     keys = jax.random.split(jax.random.key(0), 2)
@@ -60,7 +67,7 @@ def test_vmap_over_seeds_and_hyperparameter(spec, sweep_run):
 def test_one_sweep_member_equals_the_same_run_alone(spec, sweep_run):
     name, module, cfg, field = spec
     _, _, keys, (_, metrics) = sweep_run
-    _, alone = jax.jit(module.train)(cfg.replace(**{field: SWEEP[1]}), keys[1])
+    _, alone = jax.jit(module.train)(cfg.replace(**{field: SWEEP[field][1]}), keys[1])
     for key in metrics:
         np.testing.assert_allclose(metrics[key][1, 1], alone[key], rtol=2e-4, atol=1e-5, err_msg=key)
 

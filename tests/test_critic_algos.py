@@ -7,17 +7,26 @@ import pytest
 
 from jaxac import presets
 from jaxac.algos import a2c, ppo, sac
-from jaxac.critics import CRITICS
+from jaxac import critics
 from jaxac.summary import final_return
 from probe_helpers import train_on_probe
 
-OPTIONS = dict(num_bins=21, num_quantiles=5, tqc_drop=1, flow_samples=2, flow_steps=2, flow_bins=8)
+CRITICS = critics.names()
+OPTIONS = dict(num_bins=21, num_quantiles=5, drop=1, samples=2, steps=2, bins=8)
+
+
+def critic_spec(name, **options):
+    """The critic `name` with those of `options` that it has."""
+    fields = critics.entries()[name].spec.__dataclass_fields__
+    return critics.spec(name, **{k: v for k, v in options.items() if k in fields})
+
+
 SMALL = {
     ppo: dict(env="CartPole-v1", total_steps=4 * 16 * 2, num_envs=4, num_steps=16, update_epochs=1,
-              num_minibatches=2, hidden=(16,)),
-    a2c: dict(env="Pendulum-v1", total_steps=4 * 5 * 2, num_envs=4, num_steps=5, hidden=(16,)),
+              num_minibatches=2, policy=dict(hidden=(16,))),
+    a2c: dict(env="Pendulum-v1", total_steps=4 * 5 * 2, num_envs=4, num_steps=5, policy=dict(hidden=(16,))),
     sac: dict(env="Pendulum-v1", total_steps=64 + 2 * 2, num_envs=2, learning_starts=64,
-              batch_size=16, hidden=(16,), buffer_size=128, critic_dropout=0.1, critic_layer_norm=True),
+              batch_size=16, policy=dict(hidden=(16,)), buffer_size=128),
 }
 NON_SCALAR = [c for c in CRITICS if c != "scalar"]  # the scalar critic is in test_conformance
 # probes: "quantile" is the member of "tqc" (which differs only in aggregation): slow only
@@ -27,7 +36,8 @@ PROBED = [c if c != "quantile" else pytest.param(c, marks=pytest.mark.slow) for 
 @pytest.mark.parametrize("module", [ppo, a2c, sac], ids=["ppo", "a2c", "sac"])
 @pytest.mark.parametrize("critic", NON_SCALAR)
 def test_conformance(module, critic):
-    cfg = module.Config(critic=critic, **OPTIONS, **SMALL[module])
+    extra = dict(dropout=0.1, layer_norm=True) if module is sac else {}
+    cfg = module.Config(critic=critic_spec(critic, **OPTIONS, **extra), **SMALL[module])
     keys = jax.random.split(jax.random.key(0), 2)
     states = jax.jit(jax.vmap(module.init, in_axes=(None, 0)))(cfg, keys)
     update = jax.jit(jax.vmap(module.update, in_axes=(None, 0)))
@@ -47,7 +57,7 @@ def test_conformance(module, critic):
 
 
 # --- probes -----------------------------------------------------------------------------------
-PROBE_OPTIONS = dict(num_bins=51, num_quantiles=11, tqc_drop=1)
+PROBE_OPTIONS = dict(num_bins=51, num_quantiles=11, drop=1)
 
 
 @pytest.mark.parametrize("critic", PROBED)  # scalar: tests/test_sac.py
@@ -55,9 +65,9 @@ def test_sac_probe_q_values(critic):
     """Delayed reward (discounting) with continuous actions: Q(0, a) = gamma, Q(1, a) = 1."""
     cfg = sac.Config(
         env="probe/delayed", env_kwargs=(("continuous", True),), total_steps=3_000, num_envs=4,
-        rollout_length=2, learning_starts=256, batch_size=64, hidden=(32, 32), actor_lr=3e-3,
-        critic_lr=3e-3, alpha_lr=0.0, init_alpha=1e-4, gamma=0.9, tau=0.05, critic=critic,
-        **PROBE_OPTIONS,
+        rollout_length=2, learning_starts=256, batch_size=64, policy=dict(hidden=(32, 32)),
+        optim=dict(learning_rate=3e-3, alpha_learning_rate=0.0), init_alpha=1e-4, gamma=0.9, tau=0.05,
+        critic=critic_spec(critic, **PROBE_OPTIONS),
     )
     value, _ = train_on_probe(sac, cfg)
     for obs, q in {0.0: 0.9, 1.0: 1.0}.items():
@@ -70,8 +80,8 @@ def test_ppo_probe_values(critic):
     """Delayed reward: V(0) = gamma, V(1) = 1 (the lambda-return target is a single atom)."""
     cfg = ppo.Config(
         env="probe/delayed", total_steps=16 * 16 * 100, num_envs=16, num_steps=16, update_epochs=4,
-        num_minibatches=4, gamma=0.9, learning_rate=3e-3, ent_coef=0.0, clip_value_loss=False,
-        hidden=(32, 32), critic=critic, **PROBE_OPTIONS,
+        num_minibatches=4, gamma=0.9, optim=dict(learning_rate=3e-3), ent_coef=0.0, clip_value_loss=False,
+        policy=dict(hidden=(32, 32)), critic=critic_spec(critic, **PROBE_OPTIONS),
     )
     value, _ = train_on_probe(ppo, cfg)
     for obs, v in {0.0: 0.9, 1.0: 1.0}.items():

@@ -8,7 +8,11 @@ import pytest
 
 import jaxac
 from jaxac.algos import ppo, sac
-from jaxac.critics import CRITICS, Ensemble, Particles
+from jaxac import critics
+from jaxac.algos import common
+from jaxac.critics import Ensemble, Particles
+
+CRITICS = critics.names()
 from jaxac.critics.categorical import categorical_projection, cross_entropy, hl_gauss_probs
 from jaxac.critics.ensemble import aggregate_particles
 from jaxac.critics.flow import euler_integrate
@@ -128,12 +132,19 @@ def test_mean_rule_pools_with_equal_weight():
 
 
 # --- every critic through the protocol ------------------------------------------------------
+def _build(cfg):
+    """The config's critic (one member) for Pendulum."""
+    return cfg.critic.build(common.critic_context(cfg, *jaxac.make("Pendulum-v1")))
+
+
 def _member(name, **kwargs):
-    return sac.Config(env="Pendulum-v1", critic=name, hidden=(8,), num_bins=11, num_quantiles=5,
-                      tqc_drop=1, flow_samples=3, **kwargs).build_critic(*jaxac.make("Pendulum-v1"), (8,), "relu")
+    fields = critics.entries()[name].spec.__dataclass_fields__
+    options = {k: v for k, v in dict(num_bins=11, num_quantiles=5, drop=1, samples=3, **kwargs).items()
+               if k in fields}
+    return _build(sac.Config(env="Pendulum-v1", critic=critics.spec(name, **options), policy=dict(hidden=(8,))))
 
 
-@pytest.mark.parametrize("name,kwargs", [(c, {}) for c in CRITICS] + [("flow", {"flow_actor": "distill"})],
+@pytest.mark.parametrize("name,kwargs", [(c, {}) for c in CRITICS] + [("flow", {"actor_value": "distill"})],
                          ids=list(CRITICS) + ["flow-distill"])
 def test_protocol_shapes_and_finite_gradients(name, kwargs):
     """Q(s, a) through an ensemble; V(s) is exercised by the PPO/A2C tests."""
@@ -154,10 +165,9 @@ def test_protocol_shapes_and_finite_gradients(name, kwargs):
 
 
 def test_gaussian_value_is_pessimistic_by_beta():
-    cfg = lambda beta: sac.Config(critic="gaussian", gauss_beta=beta, hidden=(8,))
-    env, params = jaxac.make("Pendulum-v1")
+    cfg = lambda beta: sac.Config(critic=dict(name="gaussian", beta=beta), policy=dict(hidden=(8,)))
     obs, act = jnp.ones((4, 3)), jnp.zeros((4, 1))
-    neutral, pessimistic = (c.build_critic(env, params, (8,), "relu") for c in (cfg(0.0), cfg(0.5)))
+    neutral, pessimistic = (_build(c) for c in (cfg(0.0), cfg(0.5)))
     p = neutral.init(jax.random.key(0), obs[0], act[0])
     mean, std = neutral.mean_std(p, obs, act, None)
     np.testing.assert_allclose(pessimistic.value(p, obs, act), mean - 0.5 * std, rtol=1e-6)
@@ -171,7 +181,7 @@ def test_flow_value_is_the_integration_by_default_or_a_distilled_head():
     centre = jnp.full(2, 0.5 * (critic.v_min + critic.v_max))
     np.testing.assert_allclose(critic.value(params, obs, act), critic.integrate(params, jnp.concatenate([obs, act], -1), centre),
                                rtol=1e-6)
-    distill = _member("flow", flow_actor="distill")
+    distill = _member("flow", actor_value="distill")
     params = distill.init(jax.random.key(0), obs[0], act[0])
     assert set(params) == {"velocity", "distill"}
     backup = Particles(jnp.zeros((2, 1)), jnp.ones((2, 1)))
@@ -181,24 +191,26 @@ def test_flow_value_is_the_integration_by_default_or_a_distilled_head():
 
 # --- value range and config errors ---------------------------------------------------------
 def test_value_range_from_reward_bounds_and_gamma():
-    env, params = jaxac.make("CartPole-v1")
-    lo, hi = ppo.Config(critic="c51", gamma=0.99).value_range(env, params)
+    def value_range(cfg):
+        return cfg.critic.value_range(common.critic_context(cfg, *jaxac.make(cfg.env)))
+
+    lo, hi = value_range(ppo.Config(critic="c51", gamma=0.99))
     assert (float(lo), float(hi)) == pytest.approx((0.0, 100.0))
-    env, params = jaxac.make("Pendulum-v1")
-    lo, hi = sac.Config(critic="c51", gamma=0.9, reward_scale=0.1).value_range(env, params)
+    lo, hi = value_range(sac.Config(critic="c51", gamma=0.9, reward_scale=0.1))
     assert float(lo) == pytest.approx(-16.2736044, rel=1e-5) and float(hi) == 0.0
-    assert sac.Config(critic="c51", v_min=-5.0, v_max=5.0).value_range(env, params) == (-5.0, 5.0)
+    assert value_range(sac.Config(critic=dict(name="c51", v_min=-5.0, v_max=5.0))) == (-5.0, 5.0)
 
 
 @pytest.mark.parametrize("kwargs,field", [
     (dict(critic="c52"), "critic"),
-    (dict(critic="c51", num_bins=1), "num_bins"),
-    (dict(critic="c51", v_min=1.0), "v_min"),
-    (dict(critic="c51", v_min=1.0, v_max=0.0), "v_min"),
-    (dict(critic="tqc", tqc_drop=25), "tqc_drop"),
-    (dict(critic="flow", flow_actor="both"), "flow_actor"),
-    (dict(critic="flow", flow_noise=0.0), "flow_noise"),
-    (dict(critic="gaussian", critic_dropout=1.0), "critic_dropout"),
+    (dict(critic=dict(name="c51", num_bins=1)), r"critic\.num_bins=1 is invalid"),
+    (dict(critic=dict(name="c51", v_min=1.0)), r"critic\.v_min"),
+    (dict(critic=dict(name="c51", v_min=1.0, v_max=0.0)), r"critic\.v_min"),
+    (dict(critic=dict(name="tqc", drop=25)), r"critic\.drop"),
+    (dict(critic=dict(name="flow", actor_value="both")), r"critic\.actor_value"),
+    (dict(critic=dict(name="flow", noise=0.0)), r"critic\.noise"),
+    (dict(critic=dict(name="gaussian", dropout=1.0)), r"critic\.dropout"),
+    (dict(critic=dict(name="scalar", num_bins=11)), "num_bins"),  # options of the named critic only
     (dict(critic="c51", gamma=1.0), "gamma"),
 ])
 def test_bad_critic_options_name_the_field(kwargs, field):
@@ -218,11 +230,11 @@ def test_critic_hidden_sizes_the_critic_torso_and_leaves_the_policy_alone():
     from jaxac.algos import ppo
     from jaxac.config import ConfigError
 
-    cfg = ppo.Config(env="CartPole-v1", hidden=(8,), critic_hidden=(16, 16))
+    cfg = ppo.Config(env="CartPole-v1", policy=dict(hidden=(8,)), critic=dict(hidden=(16, 16)))
     state = ppo.init(cfg, jax.random.key(0))
     critic_shapes = {x.shape for x in jax.tree.leaves(state.params["critic"])}
     actor_shapes = {x.shape for x in jax.tree.leaves(state.params["actor"])}
     assert {(4, 16), (16, 16)} <= critic_shapes and (4, 8) not in critic_shapes
     assert (4, 8) in actor_shapes and (4, 16) not in actor_shapes
-    with pytest.raises(ConfigError, match="critic_hidden"):
-        ppo.Config(env="CartPole-v1", critic_hidden=(0,))
+    with pytest.raises(ConfigError, match=r"critic\.hidden"):
+        ppo.Config(env="CartPole-v1", critic=dict(hidden=(0,)))

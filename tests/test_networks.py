@@ -135,12 +135,11 @@ def test_ppo_policy_std_is_a_free_parameter_or_a_network_output(state_dependent)
     `state_dependent_std` it is a second output of the network (brax's tanh-normal policy), so
     it differs between observations and the network has no separate log_std parameter."""
     cfg = ppo.Config(env="Pendulum-v1", total_steps=512, num_envs=4, num_steps=32,
-                     policy_std="softplus", network_init="lecun_uniform",
-                     state_dependent_std=state_dependent)
+                     policy=dict(std="softplus", init="lecun_uniform", state_dependent_std=state_dependent))
     comps = ppo.components(cfg)
     params = ppo.init(cfg, jax.random.key(0)).params["actor"]["params"]
     assert ("log_std" in params) is not state_dependent
-    assert params["MLP_0"][f"Dense_{len(cfg.hidden)}"]["kernel"].shape[-1] == 1 + state_dependent
+    assert params["MLP_0"][f"Dense_{len(cfg.policy.hidden)}"]["kernel"].shape[-1] == 1 + state_dependent
     obs = jax.random.normal(jax.random.key(1), (2, 3)) * 3.0
     _, log_std = comps.dist._mean_log_std(comps.net.apply({"params": params}, obs))
     assert log_std.shape == (2, 1)

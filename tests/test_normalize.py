@@ -40,7 +40,7 @@ def test_disabled_normaliser_passes_observations_and_statistics_through():
 
 @pytest.fixture(scope="module")
 def ppo_run():
-    cfg = ppo.Config(env="CartPole-v1", total_steps=8 * 4 * 128, normalize_observations=True)
+    cfg = ppo.Config(env="CartPole-v1", total_steps=8 * 4 * 128, obs=dict(normalize=True))
     state, metrics = jax.jit(jax.vmap(ppo.train, in_axes=(None, 0)))(cfg, jax.random.split(jax.random.key(0), 2))
     return cfg, state, metrics
 
@@ -57,7 +57,7 @@ def test_ppo_statistics_count_every_observation_per_seed(ppo_run):
 def test_ppo_first_update_sees_ratio_one_with_rollout_time_statistics():
     """The loss normalises with the statistics the policy acted with: before any gradient
     step the new/old probability ratio is exactly 1, so the KL to the unchanged policy is 0."""
-    cfg = ppo.Config(env="CartPole-v1", total_steps=2 * 4 * 128, normalize_observations=True,
+    cfg = ppo.Config(env="CartPole-v1", total_steps=2 * 4 * 128, obs=dict(normalize=True),
                      update_epochs=1, num_minibatches=1)
     comps = ppo.components(cfg)
     from jaxac.algos import onpolicy
@@ -74,9 +74,9 @@ def test_ppo_obs_stats_before_update_normalises_the_update_with_the_new_statisti
     """brax.training's order: the rollout (acted on with the old statistics) is folded in
     first and its batch is normalised with the new ones (the loss's ratios no longer start at
     exactly 1)."""
-    cfg = ppo.Config(env="CartPole-v1", total_steps=2 * 4 * 128, normalize_observations=True,
+    cfg = ppo.Config(env="CartPole-v1", total_steps=2 * 4 * 128, obs=dict(normalize=True),
                      update_epochs=1, num_minibatches=1)
-    before = cfg.replace(obs_stats_before_update=True)
+    before = cfg.replace(**{"obs.stats_before_update": True})
     from jaxac.algos import onpolicy
 
     comps = ppo.components(cfg)
@@ -96,7 +96,7 @@ def test_ppo_obs_stats_before_update_normalises_the_update_with_the_new_statisti
 
 
 def test_a2c_normalises_and_stays_finite():
-    cfg = a2c.Config(env="Pendulum-v1", total_steps=8 * 5 * 20, normalize_observations=True)
+    cfg = a2c.Config(env="Pendulum-v1", total_steps=8 * 5 * 20, obs=dict(normalize=True))
     state, metrics = jax.jit(a2c.train)(cfg, jax.random.key(0))
     assert float(state.obs_stats.count) == cfg.total_steps
     assert np.isfinite(np.asarray(metrics["loss"])).all()
@@ -104,7 +104,7 @@ def test_a2c_normalises_and_stays_finite():
 
 def test_sac_statistics_include_warmup_and_every_collected_step():
     cfg = sac.Config(env="Pendulum-v1", total_steps=1_200, learning_starts=1_000, batch_size=64,
-                     hidden=(32, 32), normalize_observations=True)
+                     policy=dict(hidden=(32, 32)), obs=dict(normalize=True))
     state, metrics = jax.jit(sac.train)(cfg, jax.random.key(0))
     assert float(state.obs_stats.count) == cfg.total_steps
     # Pendulum's third observation is the angular velocity in [-8, 8]: its variance is large

@@ -17,7 +17,7 @@ from jaxac import cli, parallel
 from jaxac.algos import ppo
 
 CFG = ppo.Config(env="CartPole-v1", total_steps=4 * 32 * 3, num_envs=4, num_steps=32,
-                 update_epochs=1, num_minibatches=2, hidden=(16,))
+                 update_epochs=1, num_minibatches=2, policy=dict(hidden=(16,)))
 
 
 def test_seed_devices_takes_the_most_devices_that_divide_the_seeds():
@@ -62,9 +62,9 @@ TWO_DEVICES = textwrap.dedent("""
     assert len(jax.devices()) == 2
     cases = [
         (ppo, ppo.Config(env="CartPole-v1", total_steps=4 * 32 * 3, num_envs=4, num_steps=32,
-                         update_epochs=1, num_minibatches=2, hidden=(16,))),
+                         update_epochs=1, num_minibatches=2, policy=dict(hidden=(16,)))),
         (sac, sac.Config(env="Pendulum-v1", total_steps=300, learning_starts=200, batch_size=32,
-                         hidden=(16,), num_envs=2, rollout_length=5)),
+                         policy=dict(hidden=(16,)), num_envs=2, rollout_length=5)),
     ]
     keys = jax.random.split(jax.random.key(0), 4)
     for module, cfg in cases:
@@ -89,7 +89,7 @@ def test_two_cpu_devices_give_each_seed_the_same_results_as_one():
 
 
 ARGS = ["train", "ppo", "--env", "CartPole-v1", "--seeds", "2", "--total-steps", "1536",
-        "--num-steps", "32", "--hidden", "16", "--no-progress"]
+        "--num-steps", "32", "--policy.hidden", "16", "--no-progress"]
 
 
 def test_the_cli_splits_seeds_over_devices_without_changing_them(tmp_path):

@@ -70,8 +70,8 @@ def test_ppo_improves_cartpole_balance():
     cfg = jaxac.ppo.Config(
         env="playground/CartpoleBalance", env_kwargs=(("episode_length", 200),),
         total_steps=196_608, num_envs=64, num_steps=32, update_epochs=4, num_minibatches=4,
-        learning_rate=1e-3, gamma=0.99, ent_coef=0.0, normalize_observations=True,
-        hidden=(64, 64), anneal_lr=False)
+        optim=dict(learning_rate=1e-3, schedule="constant"), gamma=0.99, ent_coef=0.0, obs=dict(normalize=True),
+        policy=dict(hidden=(64, 64)))
     keys = jax.random.split(jax.random.key(0), 2)
     fn = jax.vmap(functools.partial(evaluate.episodes, jaxac.ppo, cfg, num_episodes=4))
     before = jax.jit(fn)(jax.jit(jax.vmap(jaxac.ppo.init, in_axes=(None, 0)))(cfg, keys), keys)[0]

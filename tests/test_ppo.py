@@ -14,7 +14,7 @@ from jaxac.algos import ppo
 from jaxac.summary import final_return
 
 SMALL = dict(total_steps=4 * 32 * 3, num_envs=4, num_steps=32, update_epochs=2, num_minibatches=2,
-             hidden=(16, 16))
+             policy=dict(hidden=(16, 16)))
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +62,7 @@ def train_probe(name, continuous=False):
     cfg = ppo.Config(
         env=f"probe/{name}", env_kwargs=(("continuous", continuous),), total_steps=16 * 16 * 100,
         num_envs=16, num_steps=16, update_epochs=4, num_minibatches=4, gamma=0.9,
-        learning_rate=3e-3, ent_coef=0.0, clip_value_loss=False, hidden=(32, 32),
+        optim=dict(learning_rate=3e-3), ent_coef=0.0, clip_value_loss=False, policy=dict(hidden=(32, 32)),
     )
     state, _ = jax.jit(ppo.train)(cfg, jax.random.key(0))
     parts = ppo.components(cfg)
@@ -109,7 +109,7 @@ def test_probe_continuous_actions():
 @pytest.mark.parametrize("env,dist", [("CartPole-v1", "gaussian"), ("Pendulum-v1", "gaussian"),
                                       ("Pendulum-v1", "tanh_gaussian")])
 def test_update_does_not_recompile_and_keeps_state_types(env, dist):
-    cfg = ppo.Config(env=env, continuous_dist=dist, **SMALL)
+    cfg = ppo.Config(env=env, **SMALL).replace(**{"policy.distribution": dist})
     update = jax.jit(ppo.update)
     state = jax.jit(ppo.init)(cfg, jax.random.key(0))
     s1, m1 = update(cfg, state)
@@ -132,7 +132,7 @@ def test_reestimate_reproduces_the_rollout_estimates_under_the_rollout_critic(en
     inside the rollout (CartPole's random policy terminates, Pendulum truncates at 200)."""
     from jaxac.algos import onpolicy
 
-    cfg = ppo.Config(env=env, num_envs=2, num_steps=256, total_steps=512, hidden=(16, 16))
+    cfg = ppo.Config(env=env, num_envs=2, num_steps=256, total_steps=512, policy=dict(hidden=(16, 16)))
     comps = ppo.components(cfg)
     state = ppo.init(cfg, jax.random.key(0))
     _, batch, seg, _ = onpolicy.collect(cfg, comps, state, jax.random.key(1))
@@ -181,8 +181,8 @@ def test_segments_bootstrap_from_the_observation_after_them(env, ends):
     observation after it. Longer returns (lambda > 0) stop at segment ends, as in brax."""
     from jaxac.algos import onpolicy
 
-    cfg = ppo.Config(env=env, num_envs=2, num_steps=256, total_steps=512, hidden=(16, 16),
-                     gae_lambda=0.0, segment_length=32)
+    cfg = ppo.Config(env=env, num_envs=2, num_steps=256, total_steps=512, policy=dict(hidden=(16, 16)),
+                     advantage=dict(gae_lambda=0.0), segment_length=32)
     comps = ppo.components(cfg)
     state = ppo.init(cfg, jax.random.key(0))
     _, batch, seg, _ = onpolicy.collect(cfg, comps, state, jax.random.key(1))
@@ -196,7 +196,7 @@ def test_segments_bootstrap_from_the_observation_after_them(env, ends):
     back = lambda x: x.reshape(32, 8, 2).swapaxes(0, 1).reshape(-1)  # to the rollout's order
     np.testing.assert_allclose(back(mine.advantage), batch.advantage, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(back(mine.target), batch.target, rtol=1e-5, atol=1e-5)
-    lam = cfg.replace(gae_lambda=0.95)
+    lam = cfg.replace(**{"advantage.gae_lambda": 0.95})
     _, batch, seg, _ = onpolicy.collect(lam, comps, state, jax.random.key(1))
     cut = onpolicy.with_estimates(lam, comps, state.params["critic"], *onpolicy.split_segments(batch, seg, 32))
     assert not np.allclose(back(cut.advantage), batch.advantage, atol=1e-3)
@@ -218,7 +218,7 @@ def test_one_segment_per_env_is_the_transition_update():
 
     for a, b in zip(final_params(one), final_params(one.replace(segment_length=32))):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
-    segments = ppo.Config(**dict(SMALL, segment_length=8, advantage="vtrace"))
+    segments = ppo.Config(**dict(SMALL, segment_length=8, advantage=dict(estimator="vtrace")))
     keys = jnp.stack([jax.random.key(3), jax.random.key(4)])
     vmapped, _ = jax.jit(jax.vmap(ppo.train, in_axes=(None, 0)))(segments, keys)
     vmapped = [x[1] for x in jax.tree.leaves(vmapped.params)]
@@ -266,14 +266,17 @@ def test_64_seeds_in_one_call_completes_within_timeout():
 # ------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("kwargs,field", [
     (dict(num_minibatches=7), "num_minibatches"),
-    (dict(learning_rate=-1.0), "learning_rate"),
+    (dict(optim=dict(learning_rate=-1.0)), r"optim\.learning_rate"),
     (dict(gamma=1.5), "gamma"),
-    (dict(gae_lambda=-0.1), "gae_lambda"),
+    (dict(advantage=dict(gae_lambda=-0.1)), r"advantage\.gae_lambda"),
     (dict(num_envs=0), "num_envs"),
     (dict(total_steps=10), "total_steps"),
-    (dict(activation="sigmoid"), "activation"),
-    (dict(continuous_dist="beta"), "continuous_dist"),
-    (dict(advantage="retrace"), "advantage"),
+    (dict(policy=dict(activation="sigmoid")), r"policy\.activation"),
+    (dict(policy=dict(distribution="beta")), r"policy\.distribution"),
+    (dict(advantage=dict(estimator="retrace")), r"advantage\.estimator"),
+    (dict(critic=dict(name="c51", num_bins=1)), r"critic\.num_bins=1 is invalid"),
+    (dict(critic="nope"), "critic"),
+    (dict(optim=dict(max_grad_norm=0.0)), r"optim\.max_grad_norm"),
     (dict(segment_length=7), "segment_length"),  # 128 steps
     (dict(segment_length=-1), "segment_length"),
     (dict(segment_length=64, num_minibatches=16), "num_minibatches"),  # 4 envs x 2 segments
@@ -287,10 +290,13 @@ def test_invalid_config_raises_naming_field(kwargs, field):
 
 
 def test_traced_and_axes_configs_skip_value_checks(small_cfg):
-    axes = jaxac.axes(small_cfg, learning_rate=0, gamma=0)
-    assert axes.learning_rate == 0 and axes.clip_eps is None
-    with pytest.raises(jaxac.ConfigError):
+    axes = jaxac.axes(small_cfg, gamma=0, **{"optim.learning_rate": 0})
+    assert axes.optim.learning_rate == 0 and axes.gamma == 0 and axes.clip_eps is None
+    assert axes.optim.eps is None and axes.policy == small_cfg.policy  # static fields kept
+    with pytest.raises(jaxac.ConfigError, match="not_a_field"):
         jaxac.axes(small_cfg, not_a_field=0)
+    with pytest.raises(jaxac.ConfigError, match=r"optim\.learning_rat.*choose one of optim\.name"):
+        jaxac.axes(small_cfg, **{"optim.learning_rat": 0})
 
 
 def test_divisibility_error_lists_divisors_to_use():

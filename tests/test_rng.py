@@ -9,9 +9,9 @@ from jaxac import evaluate
 from jaxac.algos import ppo, sac
 
 PPO = ppo.Config(env="CartPole-v1", total_steps=4 * 32 * 2, num_envs=4, num_steps=32,
-                 update_epochs=1, num_minibatches=2, hidden=(16,))
+                 update_epochs=1, num_minibatches=2, policy=dict(hidden=(16,)))
 SAC = sac.Config(env="Pendulum-v1", total_steps=300, learning_starts=200, batch_size=32,
-                 hidden=(16,), num_envs=2, rollout_length=5)
+                 policy=dict(hidden=(16,)), num_envs=2, rollout_length=5)
 
 
 def test_runs_do_not_depend_on_the_callers_threefry_setting():

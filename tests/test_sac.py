@@ -10,7 +10,7 @@ from jaxac.algos import sac
 from jaxac.summary import final_return
 from probe_helpers import train_on_probe
 
-PENDULUM = dict(hidden=(64, 64), actor_lr=1e-3, critic_lr=1e-3, alpha_lr=1e-3)
+PENDULUM = dict(policy=dict(hidden=(64, 64)), optim=dict(learning_rate=1e-3, alpha_learning_rate=1e-3))
 
 
 def test_learns_pendulum_short_budget():
@@ -38,8 +38,8 @@ def probe_config(name, continuous=True):
     # alpha pinned near 0: the soft values then equal the known returns
     return sac.Config(
         env=f"probe/{name}", env_kwargs=(("continuous", continuous),), total_steps=3_000,
-        num_envs=4, rollout_length=2, learning_starts=256, batch_size=64, hidden=(32, 32),
-        actor_lr=3e-3, critic_lr=3e-3, alpha_lr=0.0, init_alpha=1e-4, gamma=0.9, tau=0.05,
+        num_envs=4, rollout_length=2, learning_starts=256, batch_size=64, policy=dict(hidden=(32, 32)),
+        optim=dict(learning_rate=3e-3, alpha_learning_rate=0.0), init_alpha=1e-4, gamma=0.9, tau=0.05,
     )
 
 
@@ -84,8 +84,8 @@ def test_buffer_memory_follows_capacity_and_obs_dtype():
 def test_warmup_actions_come_from_the_initial_policy_or_uniform(warmup, z_std):
     """Standardised by the initial policy (softplus std 0.694 at init), warm-up actions are
     N(0, 1) under warmup="policy"; uniform ones have std sqrt(pi^2 / 12) / 0.694 = 1.31."""
-    cfg = sac.Config(env="Pendulum-v1", total_steps=3_000, learning_starts=2_000, hidden=(16,),
-                     policy_std="softplus", warmup=warmup)
+    cfg = sac.Config(env="Pendulum-v1", total_steps=3_000, learning_starts=2_000, policy=dict(hidden=(16,), std="softplus"),
+                     warmup=warmup)
     state = jax.jit(sac.init)(cfg, jax.random.key(0))
     comps = sac.components(cfg)
     obs, act = (np.asarray(x[:2_000]) for x in (state.buffer.data.obs, state.buffer.data.action))
@@ -103,9 +103,12 @@ def test_warmup_actions_come_from_the_initial_policy_or_uniform(warmup, z_std):
     (dict(learning_starts=30_000), "learning_starts"),
     (dict(aggregate="max"), "aggregate"),
     (dict(obs_dtype="int8"), "obs_dtype"),
-    (dict(policy_std="relu"), "policy_std"),
+    (dict(policy=dict(std="relu")), r"policy\.std"),
+    (dict(policy=dict(distribution="gaussian")), r"policy\.distribution"),
+    (dict(obs=dict(stats_before_update=True)), r"obs\.stats_before_update"),
+    (dict(optim=dict(critic_learning_rate=-1.0)), r"optim\.critic_learning_rate"),
     (dict(warmup="random"), "warmup"),
-    (dict(network_init="xavier"), "network_init"),
+    (dict(policy=dict(init="xavier")), r"policy\.init"),
     (dict(critic="nope"), "critic"),
 ])
 def test_invalid_config_raises_naming_field(kwargs, field):

@@ -1,1 +1,30 @@
-"""Algorithms: each module has Config, State, init, update and train."""
+"""Algorithms: each module has Config, State, init, update and train. `ALGORITHMS` maps a
+name to its module; `register` adds one (a module, or any object with those five names)."""
+
+from __future__ import annotations
+
+from typing import Any, Dict
+
+ALGORITHMS: Dict[str, Any] = {}
+
+
+def register(name: str, module: Any) -> None:
+    missing = [n for n in ("Config", "State", "init", "update", "train") if not hasattr(module, n)]
+    if missing:
+        raise TypeError(f"algorithm {name!r} lacks {', '.join(missing)}")
+    ALGORITHMS[name] = module
+
+
+def get(name: str) -> Any:
+    from jaxac.config import ConfigError
+
+    if name not in ALGORITHMS:
+        raise ConfigError(f"algorithm {name!r} is invalid: choose one of {', '.join(map(repr, ALGORITHMS))}.")
+    return ALGORITHMS[name]
+
+
+from jaxac.algos import a2c, ppo, sac  # noqa: E402  (they import this package's submodules)
+
+register("ppo", ppo)
+register("a2c", a2c)
+register("sac", sac)

@@ -1,101 +1,110 @@
-"""Pieces every algorithm shares: environment set-up, optimiser, config checks."""
+"""What every algorithm shares: the config fields and checks, environment and critic set-up.
+
+`Config` is the base of every algorithm's Config: the environment, the run's size, the
+groups (`policy`, `critic`, `optim`, `obs`) and the discount and reward scale. Groups are
+nested frozen dataclasses (`jaxac.config.Group`): a dict overlays the algorithm's default
+(`optim={"learning_rate": 1e-3}`), the critic also takes a registered name (`critic="c51"`).
+"""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Tuple
+from typing import Any, Sequence, Tuple
 
+import jax
 import jax.numpy as jnp
-import optax
-from flax import struct
 
 from jaxac import config as C
+from jaxac import critics
 from jaxac.env import wrap_for_training
 from jaxac.envs import registry
+from jaxac.networks import PolicyConfig
+from jaxac.normalize import ObsConfig
+from jaxac.optim import Optim
+from jaxac.rollout import EnvCarry, reset_envs
+from jaxac.types import PRNGKey
 
 
-@struct.dataclass
-class NetworkOptions:
-    """Network fields every algorithm's Config inherits (both static): `policy_std` is how a
-    Gaussian policy's std comes from its raw output (exp | softplus + 0.001, brax's; see
-    `jaxac.networks.ActionDist`), `network_init` the weight initialiser of actor and critic
-    (orthogonal | lecun_uniform, brax's; see `jaxac.networks.MLP`)."""
+@C.group
+class Config(C.Group):
+    """Fields every algorithm has. Static: env (a registered name, "module:factory", or an
+    environment object obeying `jaxac.env.Env`), env_kwargs (overrides of its params),
+    total_steps, num_envs. Leaves: gamma, reward_scale. Groups: policy
+    (`jaxac.networks.PolicyConfig`), critic (a registered `jaxac.critics.Spec`), optim
+    (`jaxac.optim.Optim`), obs (`jaxac.normalize.ObsConfig`)."""
 
-    policy_std: str = C.static("exp")
-    network_init: str = C.static("orthogonal")
+    env: Any = C.static("CartPole-v1", 'registered name, "module:factory", or an environment object')
+    env_kwargs: Tuple[Tuple[str, Any], ...] = C.static((), "overrides of the environment's params")
+    total_steps: int = C.static(500_000, 'environment steps per seed')
+    num_envs: int = C.static(4, 'parallel environments per seed')
+    policy: PolicyConfig = PolicyConfig()
+    critic: critics.Spec = critics.spec("scalar")
+    optim: Optim = Optim()
+    obs: ObsConfig = ObsConfig()
+    gamma: float = C.leaf(0.99, 'discount')
+    reward_scale: float = C.leaf(1.0, 'rewards are multiplied by this before learning')
+    def __post_init__(self):
+        C.coerce_groups(self)
+        if C.checking():
+            self.validate()
 
-    def validate_network(self) -> None:
-        from jaxac.networks import NETWORK_INITS, STD_TRANSFORMS
+    def validate(self, prefix: str = "") -> None:
+        """The checks every algorithm shares; subclasses add theirs after calling this."""
+        for name in self.size_fields():
+            C.check_positive_int(name, getattr(self, name))
+        check_env(self.env, self.env_kwargs)
+        C.validate_groups(self)
+        C.check_number("gamma", self.gamma, C.unit_interval, "in [0, 1]")
+        C.check_number("reward_scale", self.reward_scale, C.positive, "> 0")
+        self.critic.validate_context(critic_context(self, *base_env(self.env, self.env_kwargs)))
 
-        C.check_choice("policy_std", self.policy_std, STD_TRANSFORMS)
-        C.check_choice("network_init", self.network_init, NETWORK_INITS)
+    def size_fields(self) -> Sequence[str]:
+        """The integer sizes that must be >= 1."""
+        return ("total_steps", "num_envs")
 
 
-def training_env(name: str, env_kwargs: Tuple[Tuple[str, Any], ...]) -> Tuple[Any, Any]:
-    """The registered environment wrapped with action rescaling, statistics and auto-reset."""
-    env, params = registry.make(name, **dict(env_kwargs))
+def critic_context(cfg: Config, env: Any, env_params: Any) -> critics.Context:
+    """What `cfg.critic` is built against (see `jaxac.critics.Context`)."""
+    return critics.Context(env, env_params, cfg.gamma, cfg.reward_scale, cfg.policy.hidden,
+                           cfg.policy.activation, cfg.policy.init)
+
+
+def base_env(env: Any, env_kwargs: Tuple[Tuple[str, Any], ...]) -> Tuple[Any, Any]:
+    """The environment, unwrapped, and its params: a registered name (or "module:factory")
+    is made by the registry; an environment object takes its default params with
+    `env_kwargs` replacing fields."""
+    if isinstance(env, str):
+        return registry.make(env, **dict(env_kwargs))
+    params = env.default_params()
+    return env, params.replace(**dict(env_kwargs)) if env_kwargs else params
+
+
+def training_env(env: Any, env_kwargs: Tuple[Tuple[str, Any], ...]) -> Tuple[Any, Any]:
+    """The environment wrapped with action rescaling, statistics and auto-reset."""
+    env, params = base_env(env, env_kwargs)
     return wrap_for_training(env), params
 
 
-def base_env(name: str, env_kwargs: Tuple[Tuple[str, Any], ...]) -> Tuple[Any, Any]:
-    """The registered environment, unwrapped, and its params (for config validation)."""
-    return registry.make(name, **dict(env_kwargs))
-
-
-def check_env(name: str, env_kwargs) -> None:
+def check_env(env: Any, env_kwargs) -> None:
     """Fails fast (before compiling) on an unknown environment or bad env kwargs."""
+    if not isinstance(env, str):
+        missing = [m for m in ("default_params", "reset", "step", "observation_space", "action_space")
+                   if not callable(getattr(env, m, None))]
+        if missing:
+            raise C.ConfigError(f"env={env!r} is invalid: give a registered name or an environment "
+                                f"object with {', '.join(missing)} (see jaxac.env.Env).")
     try:
-        registry.make(name, **dict(env_kwargs))
+        base_env(env, env_kwargs)
     except registry.UnknownEnvironmentError as err:
-        raise C.ConfigError(f"env={name!r} is invalid: {err}") from None
+        raise C.ConfigError(f"env={env!r} is invalid: {err}") from None
     except (TypeError, ValueError) as err:
-        raise C.ConfigError(f"env_kwargs={env_kwargs!r} is invalid for {name}: {err}") from None
+        raise C.ConfigError(f"env_kwargs={env_kwargs!r} is invalid for {env}: {err}") from None
 
 
-def check_structure(cfg, positive_ints) -> None:
-    """The structural checks every algorithm's Config shares: integer sizes, env, network."""
-    from jaxac.critics import CRITICS
-    from jaxac.networks import ACTIVATIONS
-
-    for name in positive_ints:
-        C.check_positive_int(name, getattr(cfg, name))
-    check_env(cfg.env, cfg.env_kwargs)
-    C.check_choice("activation", cfg.activation, tuple(ACTIVATIONS))
-    C.check_choice("critic", cfg.critic, tuple(CRITICS))
-    check_hidden(cfg.hidden)
-    cfg.validate_network()
-
-
-def check_hidden(hidden) -> None:
-    if not isinstance(hidden, tuple) or any(not isinstance(h, int) or h < 1 for h in hidden):
-        raise C.ConfigError(f"hidden={hidden!r} is invalid: use a tuple of positive layer widths.")
-
-
-def optimizer(
-    learning_rate: Any,
-    max_grad_norm: Any,
-    eps: Any,
-    kind: str = "adam",
-    lr_scale: Optional[Callable[[Any], Any]] = None,
-) -> optax.GradientTransformation:
-    """Global-norm clipping then Adam or RMSprop; `lr_scale(count)` multiplies the rate.
-
-    Hyperparameters may be traced (vmapped), so the rate is a closure over them rather than
-    a Python float baked into the chain.
-    """
-    schedule = (lambda count: learning_rate * lr_scale(count)) if lr_scale else learning_rate
-    if kind == "adam":
-        inner = optax.adam(schedule, eps=eps)
-    elif kind == "rmsprop":
-        # TensorFlow's RMSprop (SB3's RMSpropTFLike): eps inside the sqrt, average starts at 1
-        inner = optax.rmsprop(schedule, decay=0.99, eps=eps, initial_scale=1.0, eps_in_sqrt=True)
-    else:
-        raise ValueError(f"unknown optimizer {kind!r}")
-    return optax.chain(optax.clip_by_global_norm(max_grad_norm), inner)
-
-
-def linear_decay(total: int, per_step: int = 1) -> Callable[[Any], Any]:
-    """1 -> 0 over `total` periods of `per_step` optimiser steps each."""
-    return lambda count: 1.0 - (count // per_step) / total
+def start(env: Any, env_params: Any, num_envs: int, key: PRNGKey) -> Tuple[EnvCarry, jax.Array]:
+    """The first reset of `num_envs` environments and one observation (float32) to
+    initialise networks with."""
+    carry = reset_envs(env, env_params, key, num_envs)
+    return carry, carry.obs[0].astype(jnp.float32)
 
 
 def explained_variance(pred, target):

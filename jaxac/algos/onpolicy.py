@@ -20,83 +20,60 @@ from flax import struct
 
 from jaxac import config as C
 from jaxac.algos import common
-from jaxac.critics import CriticOptions, Particles
-from jaxac.networks import policy_for, sampling_policy
+from jaxac.critics import Particles
+from jaxac.networks import sampling_policy
 from jaxac.normalize import ObsNorm, RunningStats, normalized_policy
+from jaxac.optim import Optim
 from jaxac.returns import gae, vtrace_advantage
-from jaxac.rollout import EnvCarry, episode_metrics, reset_envs, unroll
+from jaxac.rollout import EnvCarry, episode_metrics, unroll
 from jaxac.types import Array, Metrics, PRNGKey
 
 
 ADVANTAGES = ("gae", "vtrace")
 
 
-@struct.dataclass
-class Config(common.NetworkOptions, CriticOptions):
-    """Fields every on-policy actor-critic has. Subclasses override defaults and add fields.
+@C.group
+class AdvantageConfig(C.Group):
+    """How the policy's advantages are estimated: `estimator` "gae", or "vtrace"
+    (r + gamma * G' - V with G' the next step's lambda-return, brax.training's; see
+    `jaxac.returns.vtrace_advantage`); value targets are the lambda-returns either way.
+    `gae_lambda` is a leaf; `normalize` standardises them per (mini)batch."""
 
-    Static (structure): env, env_kwargs, total_steps, num_envs, num_steps, hidden, activation,
-    continuous_dist, anneal_lr, normalize_advantages, init_log_std, state_dependent_std,
-    normalize_observations, obs_stats_before_update, advantage.
-    Leaves (vmappable floats): learning_rate, gamma, gae_lambda, ent_coef, vf_coef,
-    max_grad_norm, reward_scale.
-    The critic (V) and its options are `jaxac.critics.CriticOptions` fields; `policy_std`
-    and `network_init` are `common.NetworkOptions` fields.
+    estimator: str = C.static("gae", "GAE, or brax's r + gamma G' - V", choices=ADVANTAGES)
+    normalize: bool = C.static(True, 'standardise advantages per (mini)batch')
+    gae_lambda: float = C.leaf(0.95, 'GAE lambda (also of the value targets)')
+    def validate(self, prefix: str = "advantage.") -> None:
+        C.check_choice(f"{prefix}estimator", self.estimator, ADVANTAGES)
+        C.check_number(f"{prefix}gae_lambda", self.gae_lambda, C.unit_interval, "in [0, 1]")
+
+
+@C.group
+class Config(common.Config):
+    """Fields every on-policy actor-critic has, besides `common.Config`'s. Subclasses
+    override defaults and add fields.
+
+    Static: num_steps (rollout length per environment). Leaves: ent_coef, vf_coef. Group:
+    advantage (`AdvantageConfig`). The default optimiser is Adam with PureJaxRL's settings
+    (lr 2.5e-4 decayed linearly, eps 1e-5, gradient clip 0.5).
     """
 
-    env: str = C.static("CartPole-v1")
-    env_kwargs: Tuple[Tuple[str, Any], ...] = C.static(())
-    total_steps: int = C.static(500_000)
-    num_envs: int = C.static(4)
-    num_steps: int = C.static(128)
-    hidden: Tuple[int, ...] = C.static((64, 64))
-    activation: str = C.static("tanh")
-    continuous_dist: str = C.static("gaussian")
-    anneal_lr: bool = C.static(True)
-    normalize_advantages: bool = C.static(True)
-    init_log_std: float = C.static(0.0)
-    # False: one free log-std per action dimension (PureJaxRL, CleanRL); True: the std is a
-    # second output of the policy network (brax.training's tanh-normal policy)
-    state_dependent_std: bool = C.static(False)
-    normalize_observations: bool = C.static(False)
-    # False: the update normalises observations with the statistics the policy acted on
-    # (probability ratios start at exactly 1). True: brax.training's order, the rollout is
-    # folded into the statistics first and the whole update uses the new ones.
-    obs_stats_before_update: bool = C.static(False)
-    # "gae": the policy maximises GAE's advantage; "vtrace": r + gamma * G' - V with G' the
-    # next step's lambda-return (brax.training's; see `jaxac.returns.vtrace_advantage`).
-    # Value targets are the lambda-returns either way.
-    advantage: str = C.static("gae")
-    learning_rate: float = 2.5e-4
-    gamma: float = 0.99
-    gae_lambda: float = 0.95
-    ent_coef: float = 0.01
-    vf_coef: float = 0.5
-    max_grad_norm: float = 0.5
-    reward_scale: float = 1.0
-
-    def __post_init__(self):
-        if C.checking():
-            self.validate()
-
-    def validate(self) -> None:
-        common.check_structure(self, ("total_steps", "num_envs", "num_steps"))
-        C.check_choice("continuous_dist", self.continuous_dist, ("gaussian", "tanh_gaussian"))
-        C.check_choice("advantage", self.advantage, ADVANTAGES)
+    optim: Optim = Optim(name="adam", schedule="linear", learning_rate=2.5e-4, eps=1e-5, max_grad_norm=0.5)
+    num_steps: int = C.static(128, 'rollout length per environment and update')
+    advantage: AdvantageConfig = AdvantageConfig()
+    ent_coef: float = C.leaf(0.01, 'entropy bonus coefficient')
+    vf_coef: float = C.leaf(0.5, 'value loss coefficient')
+    def validate(self, prefix: str = "") -> None:
+        super().validate(prefix)
         if self.total_steps < self.batch_size:
             raise C.ConfigError(
                 f"total_steps={self.total_steps} is invalid: it must be at least one batch "
                 f"(num_envs * num_steps = {self.batch_size})."
             )
-        C.check_number("learning_rate", self.learning_rate, C.positive, "> 0")
-        C.check_number("gamma", self.gamma, C.unit_interval, "in [0, 1]")
-        C.check_number("gae_lambda", self.gae_lambda, C.unit_interval, "in [0, 1]")
         C.check_number("ent_coef", self.ent_coef, C.non_negative, ">= 0")
         C.check_number("vf_coef", self.vf_coef, C.non_negative, ">= 0")
-        C.check_number("max_grad_norm", self.max_grad_norm, C.positive, "> 0")
-        C.check_number("reward_scale", self.reward_scale, C.positive, "> 0")
-        C.check_number("init_log_std", self.init_log_std, lambda x: abs(x) < 10, "in (-10, 10)")
-        self.validate_critic(*common.base_env(self.env, self.env_kwargs))
+
+    def size_fields(self):
+        return super().size_fields() + ("num_steps",)
 
     @property
     def batch_size(self) -> int:
@@ -168,24 +145,19 @@ class Components(NamedTuple):
     obs_norm: ObsNorm
 
 
-def components(cfg: Config, optimizer: str, eps: Any, optimizer_steps_per_update: int) -> Components:
+def components(cfg: Config, optimizer_steps_per_update: int) -> Components:
     """Environment, policy network, action distribution, critic and optimiser for `cfg`."""
     env, env_params = common.training_env(cfg.env, cfg.env_kwargs)
-    net, dist = policy_for(
-        env.action_space(env_params), cfg.hidden, cfg.activation, cfg.continuous_dist,
-        cfg.state_dependent_std, cfg.init_log_std, std=cfg.policy_std, weight_init=cfg.network_init,
-    )
-    critic = cfg.build_critic(env, env_params, cfg.hidden, cfg.activation, cfg.network_init)
-    scale = common.linear_decay(cfg.num_updates, optimizer_steps_per_update) if cfg.anneal_lr else None
-    tx = common.optimizer(cfg.learning_rate, cfg.max_grad_norm, eps, optimizer, scale)
-    return Components(env, env_params, net, dist, critic, tx, ObsNorm(cfg.normalize_observations))
+    net, dist = cfg.policy.build(env.action_space(env_params))
+    critic = cfg.critic.build(common.critic_context(cfg, env, env_params))
+    tx = cfg.optim.transform(cfg.num_updates, optimizer_steps_per_update)
+    return Components(env, env_params, net, dist, critic, tx, cfg.obs.norm())
 
 
 def init(cfg: Config, comps: Components, key: PRNGKey) -> State:
     env, env_params, net, _, critic, tx, obs_norm = comps
     key, k_env, k_actor, k_critic = jax.random.split(key, 4)
-    carry = reset_envs(env, env_params, k_env, cfg.num_envs)
-    obs = carry.obs[0].astype(jnp.float32)
+    carry, obs = common.start(env, env_params, cfg.num_envs, k_env)
     params = {"actor": net.init(k_actor, obs), "critic": critic.init(k_critic, obs, None)}
     return State(params, tx.init(params), carry, key, jnp.zeros((), jnp.int32),
                  obs_norm.init(obs.shape))
@@ -201,7 +173,7 @@ def collect(
     By default the whole update sees observations normalised with the statistics from before
     the rollout (the policy acted on those, so the loss's probability ratios start at exactly
     1) and the rollout is folded into the statistics for the next update; with
-    `obs_stats_before_update` it is folded in first, as brax.training does.
+    `obs.stats_before_update` it is folded in first, as brax.training does.
     """
     stats, norm = state.obs_stats, comps.obs_norm
     policy = normalized_policy(sampling_policy(comps.net, comps.dist), norm, stats)
@@ -209,7 +181,7 @@ def collect(
         comps.env, comps.env_params, policy, state.params["actor"], state.env, key, cfg.num_steps
     )
     new_stats = norm.update(stats, traj.obs.reshape((-1,) + traj.obs.shape[2:]))
-    seen = new_stats if cfg.obs_stats_before_update else stats
+    seen = new_stats if cfg.obs.stats_before_update else stats
     obs, reward = norm(seen, traj.obs), traj.reward * cfg.reward_scale
     # one critic pass over [obs; next_obs] (next_obs is pre-reset: truncation bootstraps);
     # no key: values for GAE are the deterministic estimate (no dropout)
@@ -230,8 +202,9 @@ def collect(
 def estimates(cfg: Config, reward: Array, value: Array, next_value: Array, terminated: Array,
               truncated: Array) -> Tuple[Array, Array]:
     """(advantages, value targets) [T, ...] of `cfg.advantage`'s kind; arguments as `gae`'s."""
-    advantage, target = gae(reward, value, next_value, terminated, truncated, cfg.gamma, cfg.gae_lambda)
-    if cfg.advantage == "vtrace":
+    advantage, target = gae(reward, value, next_value, terminated, truncated, cfg.gamma,
+                            cfg.advantage.gae_lambda)
+    if cfg.advantage.estimator == "vtrace":
         advantage = vtrace_advantage(reward, value, next_value, target, terminated, truncated, cfg.gamma)
     return advantage, target
 
@@ -341,13 +314,14 @@ def loss(
     """Actor-critic loss on `batch`.
 
     `clip_eps=None`: policy gradient `-A log pi` (A2C). Otherwise PPO's clipped ratio
-    objective, and with `clip_value` its clipped value loss.
+    objective, and with `clip_value` its clipped value loss (for critics whose loss is a
+    squared error; the others have no clipped form and train unclipped).
     """
     net, dist, critic = comps.net, comps.dist, comps.critic
     out = net.apply(params["actor"], batch.obs)
     log_prob = dist.log_prob(out, batch.action)
     adv = batch.advantage
-    if cfg.normalize_advantages:
+    if cfg.advantage.normalize:
         adv = (adv - adv.mean()) / (adv.std() + 1e-8)
     if clip_eps is None:
         policy_term = -(log_prob * adv)
@@ -356,10 +330,9 @@ def loss(
         clipped = jnp.clip(ratio, 1.0 - clip_eps, 1.0 + clip_eps)
         policy_term = -jnp.minimum(ratio * adv, clipped * adv)
     key_entropy, key_value = jax.random.split(key)
-    old = (batch.value, clip_eps) if clip_value else (None, None)
-    value_term, _ = critic.loss(
-        params["critic"], batch.obs, None, Particles.point(batch.target), key_value, *old
-    )
+    value_term, _ = critic.loss(params["critic"], batch.obs, None, Particles.point(batch.target), key_value)
+    if clip_value and cfg.critic.regression:
+        value_term = clipped_value_loss(critic, params["critic"], batch, value_term, clip_eps, key_value)
     # the three per-sample terms averaged in one reduction: on CPU each reduction is its own
     # kernel, and this runs in every gradient step
     terms = jnp.stack([policy_term, value_term.reshape(policy_term.shape[0], -1).mean(-1),
@@ -367,6 +340,15 @@ def loss(
     policy_loss, value_loss, entropy = terms.mean(-1)
     total = policy_loss + cfg.vf_coef * value_loss - cfg.ent_coef * entropy
     return total, dict(loss=total, policy_loss=policy_loss, value_loss=value_loss, entropy=entropy)
+
+
+def clipped_value_loss(critic, critic_params, batch: Batch, loss: Array, clip: Array, key: PRNGKey) -> Array:
+    """PPO's clipped value loss max(loss, 0.5 (V_old + clip(V - V_old, -c, c) - y)^2) [N]
+    from a squared-error critic's `loss` 0.5 (V - y)^2 [N]; V is read with the loss's key,
+    so it is the loss's own prediction (XLA computes that forward pass once)."""
+    pred = critic.value(critic_params, batch.obs, None, key)
+    clipped = batch.value + jnp.clip(pred - batch.value, -clip, clip)
+    return jnp.maximum(loss, 0.5 * (clipped - batch.target) ** 2)
 
 
 def gradient_step(comps: Components, loss_fn, params, opt_state, *args) -> Tuple[Any, Any, Metrics]:

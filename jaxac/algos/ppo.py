@@ -17,7 +17,6 @@ from typing import Tuple
 
 import jax
 import jax.numpy as jnp
-from flax import struct
 
 from jaxac import config as C
 from jaxac.algos import onpolicy
@@ -27,42 +26,35 @@ from jaxac.train import run
 from jaxac.types import Array, Metrics, PRNGKey
 
 
-@struct.dataclass
+@C.group
 class Config(onpolicy.Config):
     """PPO hyperparameters. Defaults are PureJaxRL's CartPole configuration.
 
-    Static (structure), besides the shared ones: update_epochs, num_minibatches,
-    clip_value_loss, recompute_advantages, segment_length. Leaves (vmappable floats), besides the shared ones:
-    clip_eps, adam_eps.
+    Static, besides the shared ones: update_epochs, num_minibatches, clip_value_loss,
+    recompute_advantages, segment_length. Leaf, besides the shared ones: clip_eps.
     """
 
-    update_epochs: int = C.static(4)
-    num_minibatches: int = C.static(4)
-    clip_value_loss: bool = C.static(True)
-    # True: every epoch re-estimates advantages and value targets with the critic as it is
-    # then (Andrychowicz et al. 2021, "What matters in on-policy RL"), at the cost of one
-    # critic pass over the rollout per epoch; False: the rollout's estimates for all epochs
-    recompute_advantages: bool = C.static(False)
-    # 0: minibatches of single transitions, advantages estimated over each env's whole
-    # rollout. L > 0: the rollout is cut into segments of L consecutive steps of one env,
-    # minibatches are whole segments, and every minibatch re-estimates its segments'
-    # advantages and targets with the critic as it is then, bootstrapping each segment from
-    # the observation after it (brax.training's `unroll_length`; the re-estimate costs one
-    # critic forward pass over the minibatch, L + 1 rows per segment)
-    segment_length: int = C.static(0)
-    clip_eps: float = 0.2
-    adam_eps: float = 1e-5
-
-    def validate(self) -> None:
-        super().validate()
-        for name in ("update_epochs", "num_minibatches"):
-            C.check_positive_int(name, getattr(self, name))
+    update_epochs: int = C.static(4, 'passes over each rollout')
+    num_minibatches: int = C.static(4, 'minibatches per epoch')
+    clip_eps: float = C.leaf(0.2, 'probability-ratio clip')
+    # others have no clipped form and train unclipped
+    clip_value_loss: bool = C.static(True, "PPO's clipped value loss (squared-error critics)")
+    # then (Andrychowicz et al. 2021), at one critic pass over the rollout per epoch
+    recompute_advantages: bool = C.static(False, 're-estimate advantages every epoch')
+    # rollout. L > 0: minibatches of whole L-step segments of one env, each minibatch
+    # re-estimating its segments' advantages with the current critic, bootstrapping from
+    # the observation after each segment (brax.training's `unroll_length`)
+    segment_length: int = C.static(0, 'minibatches of L-step segments (0: of steps)')
+    def validate(self, prefix: str = "") -> None:
+        super().validate(prefix)
         C.check_divides("num_minibatches", self.num_minibatches, self.batch_size,
                         "the batch num_envs * num_steps")
         if self.segment_length:
             self._validate_segments()
         C.check_number("clip_eps", self.clip_eps, C.positive, "> 0")
-        C.check_number("adam_eps", self.adam_eps, C.positive, "> 0")
+
+    def size_fields(self):
+        return super().size_fields() + ("update_epochs", "num_minibatches")
 
     def _validate_segments(self) -> None:
         C.check_positive_int("segment_length", self.segment_length)
@@ -87,8 +79,8 @@ class Config(onpolicy.Config):
 
 
 def components(cfg: Config) -> onpolicy.Components:
-    """Environment, policy network, action distribution, critic and optimiser (Adam) for `cfg`."""
-    return onpolicy.components(cfg, "adam", cfg.adam_eps, cfg.update_epochs * cfg.num_minibatches)
+    """Environment, policy network, action distribution, critic and optimiser for `cfg`."""
+    return onpolicy.components(cfg, cfg.update_epochs * cfg.num_minibatches)
 
 
 @classic_threefry

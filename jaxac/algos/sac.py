@@ -34,7 +34,7 @@ sets).
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Dict, NamedTuple, Tuple
+from typing import Any, Dict, NamedTuple, Optional, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -44,15 +44,15 @@ from flax import struct
 
 from jaxac import buffers
 from jaxac import config as C
+from jaxac import critics
 from jaxac.algos import common
-from jaxac.critics import CriticOptions, Particles, preferred_aggregate
-from jaxac.critics.options import check_aggregate
-from jaxac.critics.ensemble import AGGREGATES, Ensemble
+from jaxac.critics import Ensemble, Particles
 from jaxac.env import Box, Discrete
-from jaxac.networks import policy_for, sampling_policy
+from jaxac.networks import PolicyConfig, sampling_policy
+from jaxac.optim import Optim
 from jaxac.normalize import ObsNorm, RunningStats, normalized_policy
 from jaxac.rng import classic_threefry
-from jaxac.rollout import EnvCarry, Policy, episode_metrics, reset_envs, unroll
+from jaxac.rollout import EnvCarry, Policy, episode_metrics, unroll
 from jaxac.train import run
 from jaxac.types import Array, Metrics, PRNGKey
 
@@ -60,63 +60,83 @@ WARMUPS = ("uniform", "policy")
 OBS_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "float16": jnp.float16}
 
 
-@struct.dataclass
-class Config(common.NetworkOptions, CriticOptions):
+@C.group
+class SacOptim(Optim):
+    """SAC's three Adam optimisers share `name`, `schedule`, `eps` and `max_grad_norm`;
+    `learning_rate` is the actor's, `critic_learning_rate` the critic's (None: the actor's)
+    and `alpha_learning_rate` the temperature's (0 keeps alpha fixed)."""
+
+    critic_learning_rate: Optional[float] = C.leaf(None, "the critic's learning rate (unset: learning_rate)")
+    alpha_learning_rate: float = C.leaf(3e-4, "the temperature's learning rate (0: alpha fixed)")
+    def validate(self, prefix: str = "optim.") -> None:
+        super().validate(prefix)
+        if self.critic_learning_rate is not None:
+            C.check_number(f"{prefix}critic_learning_rate", self.critic_learning_rate, C.positive, "> 0")
+        C.check_number(f"{prefix}alpha_learning_rate", self.alpha_learning_rate, C.non_negative,
+                       ">= 0 (0 keeps alpha fixed)")
+
+    def transforms(self, num_updates: int, steps_per_update: int) -> Dict[str, optax.GradientTransformation]:
+        critic_rate = self.learning_rate if self.critic_learning_rate is None else self.critic_learning_rate
+        return {"actor": self.transform(num_updates, steps_per_update),
+                "critic": self.transform(num_updates, steps_per_update, critic_rate),
+                "alpha": self.transform(num_updates, steps_per_update, self.alpha_learning_rate)}
+
+
+@C.group
+class Config(common.Config):
     """SAC hyperparameters; defaults are the SAC paper's (2x256 ReLU, lr 3e-4, tau 0.005,
     batch 256, one gradient step per env step).
 
-    Static (structure): env, env_kwargs, total_steps, num_envs, rollout_length, utd,
-    batch_size, buffer_size, learning_starts, hidden, activation, num_critics, aggregate,
-    obs_dtype, normalize_observations, warmup. Leaves (vmappable floats): the rest. The
-    critic (Q) and its options are `jaxac.critics.CriticOptions` fields, `policy_std` and
-    `network_init` `common.NetworkOptions` fields; `aggregate="auto"` is "truncate" for
-    critic="tqc" and "min" otherwise.
+    Static, besides the shared ones: rollout_length, utd, batch_size, buffer_size,
+    learning_starts, num_critics, aggregate, obs_dtype, warmup. Leaves, besides the shared
+    ones: tau, init_alpha, target_entropy_scale, target_entropy_ratio. The policy is a
+    tanh-Gaussian with a state-dependent std (or categorical for discrete actions);
+    `aggregate="auto"` is the critic's preferred ensemble rule ("truncate" for tqc, "min"
+    otherwise).
     """
 
-    env: str = C.static("Pendulum-v1")
-    env_kwargs: Tuple[Tuple[str, Any], ...] = C.static(())
+    env: Any = C.static("Pendulum-v1")
     total_steps: int = C.static(20_000)
     num_envs: int = C.static(1)
-    rollout_length: int = C.static(1)
-    utd: float = C.static(1.0)
-    batch_size: int = C.static(256)
-    buffer_size: int = C.static(1_000_000)
-    learning_starts: int = C.static(1_000)
-    hidden: Tuple[int, ...] = C.static((256, 256))
-    activation: str = C.static("relu")
-    num_critics: int = C.static(2)
-    aggregate: str = C.static("auto")
-    obs_dtype: str = C.static("float32")
-    normalize_observations: bool = C.static(False)
-    # warm-up actions: "uniform" over the action space (SB3, CleanRL) or sampled from the
+    policy: PolicyConfig = PolicyConfig(hidden=(256, 256), activation="relu", distribution="tanh_gaussian",
+                                        state_dependent_std=True)
+    optim: SacOptim = SacOptim()
+    rollout_length: int = C.static(1, 'steps per environment between gradient phases')
+    utd: float = C.static(1.0, 'gradient steps per environment step')
+    batch_size: int = C.static(256, 'replay minibatch size')
+    buffer_size: int = C.static(1_000_000, 'replay capacity (capped at total_steps)')
+    learning_starts: int = C.static(1_000, 'warm-up steps before the first gradient step')
+    num_critics: int = C.static(2, 'critic ensemble size')
+    aggregate: str = C.static("auto", "how ensemble members combine (auto: the critic's preference)", choices=("auto",) + critics.registry.AGGREGATES)
+    obs_dtype: str = C.static("float32", 'dtype of stored observations', choices=tuple(OBS_DTYPES))
     # initial policy (brax.training's prefill)
-    warmup: str = C.static("uniform")
-    actor_lr: float = 3e-4
-    critic_lr: float = 3e-4
-    alpha_lr: float = 3e-4
-    gamma: float = 0.99
-    tau: float = 0.005
-    init_alpha: float = 1.0
-    target_entropy_scale: float = 1.0
-    target_entropy_ratio: float = 0.5
-    reward_scale: float = 1.0
+    warmup: str = C.static("uniform", 'warm-up actions: uniform, or from the initial policy', choices=WARMUPS)
+    tau: float = C.leaf(0.005, 'Polyak rate of the target critic')
+    init_alpha: float = C.leaf(1.0, 'initial temperature')
+    target_entropy_scale: float = C.leaf(1.0, 'continuous target entropy is -scale * |A|')
+    target_entropy_ratio: float = C.leaf(0.5, 'discrete target entropy is ratio * log |A|')
+    def size_fields(self):
+        return super().size_fields() + ("rollout_length", "batch_size", "buffer_size", "learning_starts",
+                                        "num_critics")
 
-    def __post_init__(self):
-        if C.checking():
-            self.validate()
-
-    def validate(self) -> None:
-        common.check_structure(self, ("total_steps", "num_envs", "rollout_length", "batch_size",
-                                      "buffer_size", "learning_starts", "num_critics"))
+    def validate(self, prefix: str = "") -> None:
+        super().validate(prefix)
+        if self.policy.distribution != "tanh_gaussian" or not self.policy.state_dependent_std:
+            raise C.ConfigError(
+                f"policy.distribution={self.policy.distribution!r}, policy.state_dependent_std="
+                f"{self.policy.state_dependent_std} are invalid for SAC: its policy is a tanh-Gaussian "
+                f"with a state-dependent std (distribution='tanh_gaussian', state_dependent_std=True)."
+            )
+        if self.obs.stats_before_update:
+            raise C.ConfigError("obs.stats_before_update=True is invalid for SAC: off-policy minibatches "
+                                "are always normalised with the statistics that include the newest steps.")
         steps = self.utd * self.steps_per_update
         if not isinstance(self.utd, (int, float)) or self.utd <= 0 or steps != round(steps):
             raise C.ConfigError(
                 f"utd={self.utd!r} is invalid: it must be > 0 and utd * num_envs * "
                 f"rollout_length (= {steps}) a whole number of gradient steps per update."
             )
-        C.check_choice("aggregate", self.aggregate, ("auto",) + AGGREGATES)
-        self.validate_critic(*common.base_env(self.env, self.env_kwargs))
-        check_aggregate(self.critic, self.ensemble_rule)
+        critics.check_aggregate(self.critic, self.aggregate)
         C.check_choice("obs_dtype", self.obs_dtype, tuple(OBS_DTYPES))
         C.check_choice("warmup", self.warmup, WARMUPS)
         if self.batch_size > self.learning_starts:
@@ -135,19 +155,14 @@ class Config(common.NetworkOptions, CriticOptions):
                 f"total_steps={self.total_steps} is invalid: it must exceed learning_starts="
                 f"{self.learning_starts} by at least one update ({self.steps_per_update} steps)."
             )
-        C.check_number("actor_lr", self.actor_lr, C.positive, "> 0")
-        C.check_number("critic_lr", self.critic_lr, C.positive, "> 0")
-        C.check_number("alpha_lr", self.alpha_lr, C.non_negative, ">= 0 (0 keeps alpha fixed)")
-        C.check_number("gamma", self.gamma, C.unit_interval, "in [0, 1]")
         C.check_number("tau", self.tau, lambda x: (x > 0) & (x <= 1), "in (0, 1]")
         C.check_number("init_alpha", self.init_alpha, C.positive, "> 0")
         C.check_number("target_entropy_scale", self.target_entropy_scale, lambda x: abs(x) < 100, "in (-100, 100)")
         C.check_number("target_entropy_ratio", self.target_entropy_ratio, lambda x: (x >= 0) & (x < 1), "in [0, 1)")
-        C.check_number("reward_scale", self.reward_scale, C.positive, "> 0")
 
     @property
     def ensemble_rule(self) -> str:
-        return preferred_aggregate(self.critic) if self.aggregate == "auto" else self.aggregate
+        return critics.registry.aggregate_rule(self.critic, self.aggregate)
 
     @property
     def steps_per_update(self) -> int:
@@ -210,14 +225,12 @@ class Components(NamedTuple):
 def components(cfg: Config) -> Components:
     env, env_params = common.training_env(cfg.env, cfg.env_kwargs)
     space = env.action_space(env_params)
-    net, dist = policy_for(space, cfg.hidden, cfg.activation, "tanh_gaussian", state_dependent_std=True,
-                           std=cfg.policy_std, weight_init=cfg.network_init)
+    net, dist = cfg.policy.build(space)
     if isinstance(space, Box):  # a state-dependent log-std, bounded as in CleanRL / jaxrl
         dist = dataclasses.replace(dist, log_std_min=-5.0, log_std_max=2.0)
-    member = cfg.build_critic(env, env_params, cfg.hidden, cfg.activation, cfg.network_init)
-    critic = Ensemble(member, cfg.num_critics, cfg.ensemble_rule, cfg.tqc_drop)
-    tx = {"actor": optax.adam(cfg.actor_lr), "critic": optax.adam(cfg.critic_lr),
-          "alpha": optax.adam(cfg.alpha_lr)}
+    critic = critics.ensemble(cfg.critic, common.critic_context(cfg, env, env_params), cfg.num_critics,
+                              cfg.aggregate)
+    tx = cfg.optim.transforms(cfg.num_updates, cfg.gradient_steps_per_update)
     if isinstance(space, Discrete):
         num_actions = int(space.n)
         target_entropy = cfg.target_entropy_ratio * np.log(num_actions)
@@ -227,7 +240,7 @@ def components(cfg: Config) -> Components:
     else:
         raise TypeError(f"unsupported action space {space!r}")
     return Components(env, env_params, net, dist, critic, tx, num_actions, target_entropy,
-                      ObsNorm(cfg.normalize_observations))
+                      cfg.obs.norm())
 
 
 def critic_action(comps: Components, action: Array) -> Array:
@@ -261,8 +274,7 @@ def _items(traj) -> Item:
 def init(cfg: Config, key: PRNGKey) -> State:
     comps = components(cfg)
     key, k_env, k_actor, k_critic, k_warm = jax.random.split(key, 5)
-    carry = reset_envs(comps.env, comps.env_params, k_env, cfg.num_envs)
-    obs = carry.obs[0].astype(jnp.float32)
+    carry, obs = common.start(comps.env, comps.env_params, cfg.num_envs, k_env)
     space = comps.env.action_space(comps.env_params)
     example_action = jnp.zeros((), jnp.int32) if comps.num_actions else jnp.zeros(space.shape, jnp.float32)
     critic_params = comps.critic.init(k_critic, obs, critic_action(comps, example_action))

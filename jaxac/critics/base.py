@@ -3,7 +3,7 @@
     init(key, obs, action | None) -> params
     value(params, obs, action | None, key) -> [...]            mean estimate (actor, GAE)
     target(params, obs, action | None, key) -> Particles       bootstrap values
-    loss(params, obs, action | None, target, key, old_value=None, clip=None)
+    loss(params, obs, action | None, target, key)
         -> (loss [...], metrics)
 
 `action=None` makes the critic a state-value V(s); an action makes it Q(s, a). Inputs carry
@@ -12,10 +12,9 @@ any leading batch dims. A TD or lambda-return target is an affine map of particl
 
 `value` is what the actor maximises and GAE uses (the mean for most critics; the pessimistic
 `mu - beta sigma` for the Gaussian critic; a distilled head or the integration for the flow
-critic). `key=None` gives the deterministic estimate (no dropout). `old_value`/`clip` ask
-for PPO's clipped value loss; critics without a clipped form (distributions, flows) ignore
-them. Implementations: scalar, categorical (C51, HL-Gauss), quantile, gaussian, flow; any of
-them can be wrapped in `ensemble.Ensemble`.
+critic). `key=None` gives the deterministic estimate (no dropout). Implementations: scalar,
+categorical (C51, HL-Gauss), quantile, gaussian, flow, each registered with its options
+(`registry`); any of them can be wrapped in `ensemble.Ensemble`.
 """
 
 from __future__ import annotations
@@ -65,8 +64,6 @@ class Critic(Protocol):
         action: Optional[Array],
         target: Particles,
         key: PRNGKey,
-        old_value: Optional[Array] = None,
-        clip: Optional[Array] = None,
     ) -> Tuple[Array, Metrics]: ...
 
 

@@ -24,6 +24,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxac import config as C
+from jaxac.critics import registry
 from jaxac.critics.base import Head, Particles, critic_input
 from jaxac.types import Array, Metrics, PRNGKey
 
@@ -99,9 +101,8 @@ class _Binned(Head):
         raise NotImplementedError
 
     def loss(self, params, obs: Array, action: Optional[Array], target: Particles,
-             key: PRNGKey = None, old_value=None, clip=None) -> Tuple[Array, Metrics]:
-        """Cross-entropy to the target histogram. PPO's value clipping has no counterpart for
-        a histogram and is not applied (`old_value`, `clip` are ignored)."""
+             key: PRNGKey = None) -> Tuple[Array, Metrics]:
+        """Cross-entropy to the target histogram."""
         logits = self.logits(params, obs, action, key)
         value = (jax.nn.softmax(logits) * self.centres()).sum(-1)
         return cross_entropy(jax.lax.stop_gradient(self.target_probs(target)), logits), {"value": value}
@@ -144,3 +145,44 @@ class HLGaussCritic(_Binned):
         (a mixture target, e.g. over discrete next actions, is collapsed to its mean)."""
         width = (self.v_max - self.v_min) / self.num_bins
         return hl_gauss_probs(Particles.point(target.mean()), self.edges(), self.sigma_ratio * width)
+
+
+def _check_bins(name: str, value: Any) -> None:
+    if not isinstance(value, int) or value < 2:
+        raise C.ConfigError(f"{name}={value!r} is invalid: use an integer >= 2.")
+
+
+@registry.register("c51", "categorical over a fixed support, projected target, cross-entropy",
+                   "Bellemare et al. 2017")
+@C.group
+class C51Spec(registry.RangedSpec):
+    """C51 options: `num_bins` atoms over the value range."""
+
+    num_bins: int = C.static(101, 'bins over the value range')
+    def validate(self, prefix: str = "critic.") -> None:
+        super().validate(prefix)
+        _check_bins(f"{prefix}num_bins", self.num_bins)
+
+    def build(self, ctx: registry.Context) -> CategoricalCritic:
+        v_min, v_max = self.value_range(ctx)
+        return CategoricalCritic(**self.head(ctx), v_min=v_min, v_max=v_max, num_bins=self.num_bins)
+
+
+@registry.register("hlgauss", "categorical head, cross-entropy to a Gaussian-smoothed scalar target",
+                   "Farebrother et al. 2024")
+@C.group
+class HLGaussSpec(registry.RangedSpec):
+    """HL-Gauss options: `num_bins` bins; `hl_sigma` (a leaf) is the Gaussian's std in bin
+    widths."""
+
+    num_bins: int = C.static(101, 'bins over the value range')
+    hl_sigma: float = C.leaf(0.75, 'Gaussian std in bin widths')
+    def validate(self, prefix: str = "critic.") -> None:
+        super().validate(prefix)
+        _check_bins(f"{prefix}num_bins", self.num_bins)
+        C.check_number(f"{prefix}hl_sigma", self.hl_sigma, C.positive, "> 0")
+
+    def build(self, ctx: registry.Context) -> HLGaussCritic:
+        v_min, v_max = self.value_range(ctx)
+        return HLGaussCritic(**self.head(ctx), v_min=v_min, v_max=v_max, num_bins=self.num_bins,
+                             sigma_ratio=self.hl_sigma)

@@ -20,7 +20,7 @@ The value the actor (and GAE) sees, `value`, is either
   differentiated through all K steps, or
 - "distill": a separate one-step scalar head trained by MSE towards the integrated value of
   the online velocity field (floq's released code; cheap for the actor, but it lags the
-  velocity field: see `jaxac.critics.CriticOptions.flow_actor`).
+  velocity field: see `FlowSpec.actor_value`).
 Integration for `value` and `distill` starts from the noise centre so it is deterministic.
 """
 
@@ -32,6 +32,8 @@ from typing import Any, Optional, Tuple
 import jax
 import jax.numpy as jnp
 
+from jaxac import config as C
+from jaxac.critics import registry
 from jaxac.critics.base import Head, Particles, critic_input
 from jaxac.types import Array, Metrics, PRNGKey
 
@@ -135,10 +137,9 @@ class FlowCritic(Head):
         return Particles(samples, jnp.full(samples.shape, 1.0 / self.num_samples, samples.dtype))
 
     def loss(self, params, obs: Array, action: Optional[Array], target: Particles,
-             key: PRNGKey = None, old_value=None, clip=None) -> Tuple[Array, Metrics]:
+             key: PRNGKey = None) -> Tuple[Array, Metrics]:
         """Velocity regression onto `y - x_0` at `z_t = (1 - t) x_0 + t y`, in units of W^2,
-        plus (distill) the one-step head's squared error to the integrated value. PPO's value
-        clipping is not applied (`old_value`, `clip` ignored)."""
+        plus (distill) the one-step head's squared error to the integrated value."""
         x = critic_input(obs, action)
         y = jax.lax.stop_gradient(target.mean())
         k_t, k_noise, k_net, k_int, k_d = jax.random.split(key, 5)
@@ -154,3 +155,33 @@ class FlowCritic(Head):
             loss = loss + ((d - q) / self.width) ** 2
             metrics["distill_error"] = jnp.abs(d - q)
         return loss, metrics
+
+
+@registry.register("flow", "velocity field integrated from noise to a value (flow matching)",
+                   "floq, Agrawalla et al. 2025")
+@C.group
+class FlowSpec(registry.RangedSpec):
+    """Flow critic options: `steps` Euler steps (K), `samples` noise samples per target (R),
+    `bins` of the histogram embedding of z, `actor_value` (integrate | distill: the value the
+    actor and GAE read; the integration itself by default, since floq's distilled head lags
+    it), and `noise` (a leaf): the noise interval as a fraction of the value range (kappa)."""
+
+    steps: int = C.static(8, 'Euler integration steps')
+    samples: int = C.static(8, 'noise samples per target')
+    bins: int = C.static(51, 'histogram embedding bins of z')
+    actor_value: str = C.static("integrate", 'value the actor reads: the integration or a distilled head', choices=ACTOR_VALUES)
+    noise: float = C.leaf(0.25, 'noise interval as a fraction of the value range')
+    def validate(self, prefix: str = "critic.") -> None:
+        super().validate(prefix)
+        C.check_choice(f"{prefix}actor_value", self.actor_value, ACTOR_VALUES)
+        if not isinstance(self.bins, int) or self.bins < 2:
+            raise C.ConfigError(f"{prefix}bins={self.bins!r} is invalid: use an integer >= 2.")
+        C.check_positive_int(f"{prefix}steps", self.steps)
+        C.check_positive_int(f"{prefix}samples", self.samples)
+        C.check_number(f"{prefix}noise", self.noise, lambda x: (x > 0) & (x <= 1), "in (0, 1]")
+
+    def build(self, ctx: registry.Context) -> FlowCritic:
+        v_min, v_max = self.value_range(ctx)
+        return FlowCritic(**self.head(ctx), v_min=v_min, v_max=v_max, steps=self.steps,
+                          noise_fraction=self.noise, num_samples=self.samples, num_bins=self.bins,
+                          actor_value=self.actor_value)

@@ -15,6 +15,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxac import config as C
+from jaxac.critics import registry
 from jaxac.critics.base import Head, Particles, critic_input
 from jaxac.types import Array, Metrics, PRNGKey
 
@@ -51,8 +53,22 @@ class GaussianCritic(Head):
         return Particles.point(self.value(params, obs, action, key))
 
     def loss(self, params, obs: Array, action: Optional[Array], target: Particles,
-             key: PRNGKey = None, old_value=None, clip=None) -> Tuple[Array, Metrics]:
-        """Gaussian NLL; PPO's value clipping is not applied (`old_value`, `clip` ignored)."""
+             key: PRNGKey = None) -> Tuple[Array, Metrics]:
+        """Gaussian NLL."""
         mean, std = self.mean_std(params, obs, action, key)
         nll = gaussian_nll(mean, std, jax.lax.stop_gradient(target))
         return nll, {"value": mean, "std": std}
+
+
+@registry.register("gaussian", "mean and std, Gaussian NLL, pessimistic mu - beta sigma", "STAC, Oezalp 2026")
+@C.group
+class GaussianSpec(registry.Spec):
+    """Gaussian critic options: `beta` (a leaf) is the pessimism of `mu - beta sigma`."""
+
+    beta: float = C.leaf(0.0, 'pessimism of mu - beta sigma')
+    def validate(self, prefix: str = "critic.") -> None:
+        super().validate(prefix)
+        C.check_number(f"{prefix}beta", self.beta, C.non_negative, ">= 0")
+
+    def build(self, ctx: registry.Context) -> GaussianCritic:
+        return GaussianCritic(**self.head(ctx), beta=self.beta)

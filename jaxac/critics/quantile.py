@@ -13,11 +13,13 @@ aggregation rule (`jaxac.critics.ensemble`), not part of the member.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Optional, Tuple
+from typing import Any, ClassVar, Optional, Tuple
 
 import jax
 import jax.numpy as jnp
 
+from jaxac import config as C
+from jaxac.critics import registry
 from jaxac.critics.base import Head, Particles, critic_input
 from jaxac.types import Array, Metrics, PRNGKey
 
@@ -66,8 +68,39 @@ class QuantileCritic(Head):
         return Particles(q, jnp.full(q.shape, 1.0 / self.num_quantiles, q.dtype))
 
     def loss(self, params, obs: Array, action: Optional[Array], target: Particles,
-             key: PRNGKey = None, old_value=None, clip=None) -> Tuple[Array, Metrics]:
-        """PPO's value clipping is not applied to quantiles (`old_value`, `clip` ignored)."""
+             key: PRNGKey = None) -> Tuple[Array, Metrics]:
         q = self.quantiles(params, obs, action, key)
         target = jax.lax.stop_gradient(target)
         return quantile_huber_loss(q, target, self.kappa), {"value": q.mean(-1)}
+
+
+@registry.register("quantile", "M quantiles at midpoint fractions, quantile Huber loss", "Dabney et al. 2018")
+@C.group
+class QuantileSpec(registry.Spec):
+    """Quantile critic options. `drop`: atoms per ensemble member the "truncate" rule drops
+    from the pooled target (TQC's d). `kappa` (a leaf) is the Huber threshold."""
+
+    truncatable: ClassVar[bool] = True
+
+    num_quantiles: int = C.static(25, 'quantiles per critic')
+    drop: int = C.static(2, 'atoms dropped per member by aggregate=truncate (TQC d)')
+    kappa: float = C.leaf(1.0, 'quantile Huber threshold')
+    def validate(self, prefix: str = "critic.") -> None:
+        super().validate(prefix)
+        C.check_positive_int(f"{prefix}num_quantiles", self.num_quantiles)
+        if not isinstance(self.drop, int) or not 0 <= self.drop < self.num_quantiles:
+            raise C.ConfigError(f"{prefix}drop={self.drop!r} is invalid: use an integer in [0, "
+                                f"num_quantiles={self.num_quantiles}).")
+        C.check_number(f"{prefix}kappa", self.kappa, C.positive, "> 0")
+
+    def build(self, ctx: registry.Context) -> QuantileCritic:
+        return QuantileCritic(**self.head(ctx), num_quantiles=self.num_quantiles, kappa=self.kappa)
+
+
+@registry.register("tqc", "quantile members, pooled target atoms with the top d per member dropped",
+                   "Kuznetsov et al. 2020")
+@C.group
+class TQCSpec(QuantileSpec):
+    """TQC: the quantile critic whose ensemble truncates by default."""
+
+    default_aggregate: ClassVar[str] = "truncate"

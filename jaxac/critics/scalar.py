@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional, Tuple
+from typing import ClassVar, Optional, Tuple
 
-import jax.numpy as jnp
+from jaxac import config as C
 
+from jaxac.critics import registry
 from jaxac.critics.base import Head, Particles, critic_input
 from jaxac.types import Array, Metrics, PRNGKey
 
 
 @dataclasses.dataclass(frozen=True)
 class ScalarCritic(Head):
-    """V(s) or Q(s, a) as one number; squared-error loss 0.5 (V - E[target])^2.
-
-    With `old_value` and `clip` the loss is PPO's clipped value loss,
-    0.5 max((V - y)^2, (V_old + clip(V - V_old, -c, c) - y)^2).
-    """
+    """V(s) or Q(s, a) as one number; squared-error loss 0.5 (V - E[target])^2."""
 
     def init(self, key: PRNGKey, obs: Array, action: Optional[Array] = None):
         return self.mlp(1).init(key, critic_input(obs, action))
@@ -35,13 +32,17 @@ class ScalarCritic(Head):
         action: Optional[Array],
         target: Particles,
         key: PRNGKey = None,
-        old_value: Optional[Array] = None,
-        clip: Optional[Array] = None,
     ) -> Tuple[Array, Metrics]:
         pred = self.value(params, obs, action, key)
-        y = target.mean()
-        err = (pred - y) ** 2
-        if old_value is not None:
-            clipped = old_value + jnp.clip(pred - old_value, -clip, clip)
-            err = jnp.maximum(err, (clipped - y) ** 2)
-        return 0.5 * err, {"value": pred}
+        return 0.5 * (pred - target.mean()) ** 2, {"value": pred}
+
+
+@registry.register("scalar", "one number, squared error")
+@C.group
+class ScalarSpec(registry.Spec):
+    """The scalar critic's options: only the shared torso options."""
+
+    regression: ClassVar[bool] = True
+
+    def build(self, ctx: registry.Context) -> ScalarCritic:
+        return ScalarCritic(**self.head(ctx))

@@ -1,0 +1,255 @@
+"""A run in the library: a config over many seeds in compiled chunks, with its run directory.
+
+    session = jaxac.Session("ppo", cfg, seeds=8, out="runs/x", checkpoint_every=10)
+    result = session.run(on_chunk=lambda p: print(p.update, p.mean_return))
+    result.final_return, result.eval_return          # [seeds] each
+    # later, in another process (a preempted job, a Ctrl-C):
+    result = jaxac.Session.resume("runs/x").run()
+
+A session owns what sits around `jaxac.stream.Runner`: the devices the seeds are split over,
+the run directory (`config.json`, `metrics.csv`, TensorBoard files, orbax checkpoints), the
+checkpoint cadence (every `checkpoint_every` chunks, at the end, and when stopped), resume
+(bitwise: a resumed run's metrics equal an uninterrupted one's), the NaN guard (the run
+stops at the first non-finite loss or parameter, keeping the last good checkpoint) and
+Ctrl-C (the run stops at the next chunk boundary and saves). The CLI is a thin client.
+
+The end-of-run figures are the training episodes' mean return over the last 5% of updates
+and, beside it, the deterministic policy's mean return over `eval_episodes` fresh episodes
+per seed: on long-episode tasks the training figure counts the early failures that ended
+in the window and under-reports a policy that has learned.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import signal
+import threading
+import time
+from typing import Any, Callable, Dict, Iterator, Optional, Sequence
+
+import numpy as np
+
+from jaxac import algos, stream
+from jaxac import config as C
+
+CHECKPOINTS = "checkpoints"
+
+
+@dataclasses.dataclass(frozen=True)
+class Result:
+    """What a session's `run` returns. Arrays are numpy with a leading seed axis."""
+
+    state: Any  # every seed's state after the last chunk run (on device)
+    metrics: Dict[str, np.ndarray]  # [seeds, updates] from update 1 (a resumed run's history included)
+    updates: int  # updates completed
+    interrupted: bool  # stopped (Ctrl-C or `stop`) before the last update
+    compile_seconds: float
+    train_seconds: float  # this call's chunks
+    env_steps_per_second: float  # over all seeds, this call's chunks
+    final_return: np.ndarray  # [seeds] training episodes that ended in the last 5% of updates
+    eval_return: Optional[np.ndarray]  # [seeds] deterministic policy, eval_episodes each (None: not run)
+
+
+class Session:
+    """Runs `algorithm` (a registered name) with `cfg` over `seeds` seeds (PRNG keys split
+    from `seed`). `out`: the run directory (None: nothing is written, no checkpoints);
+    `chunk_updates`: updates per compiled chunk (default about 1% of the run);
+    `checkpoint_every`: chunks between checkpoints; `devices`: those the seeds are split
+    over (default: every accelerator, or jax's CPU devices); `eval_episodes`: deterministic
+    episodes per seed at the end (0: none); `command`: recorded in config.json."""
+
+    def __init__(self, algorithm: str, cfg: Any, seeds: int = 1, seed: int = 0, out: Optional[str] = None,
+                 chunk_updates: Optional[int] = None, checkpoint_every: int = 10,
+                 devices: Optional[Sequence[Any]] = None, eval_episodes: int = 5,
+                 command: Optional[Sequence[str]] = None, _resume: bool = False):
+        self.module = algos.get(algorithm)
+        if not isinstance(cfg, self.module.Config):
+            raise C.ConfigError(f"cfg is a {type(cfg).__name__}, not jaxac.{algorithm}.Config.")
+        for name, value, least in (("seeds", seeds, 1), ("checkpoint_every", checkpoint_every, 1),
+                                   ("eval_episodes", eval_episodes, 0)):
+            if not isinstance(value, int) or value < least:
+                raise C.ConfigError(f"{name}={value!r} is invalid: use an integer >= {least}.")
+        if chunk_updates is not None and (not isinstance(chunk_updates, int) or chunk_updates < 1):
+            raise C.ConfigError(f"chunk_updates={chunk_updates!r} is invalid: use an integer >= 1.")
+        if out and not _resume and os.path.exists(os.path.join(out, CHECKPOINTS)):
+            raise C.ConfigError(f"{out} already holds a run: continue it with Session.resume({out!r}) "
+                                f"(`jaxac resume {out}`) or choose another directory.")
+        self.algorithm, self.cfg, self.out = algorithm, cfg, out
+        self.settings = dict(algorithm=algorithm, seeds=seeds, seed=seed, chunk_updates=chunk_updates,
+                             checkpoint_every=checkpoint_every)
+        self.devices, self.eval_episodes, self.command = devices, eval_episodes, command
+        self.resuming = _resume
+        self._runner = self._state = None
+        self._done, self._history, self.compile_seconds = 0, {}, 0.0
+
+    @classmethod
+    def resume(cls, out: str, devices: Optional[Sequence[Any]] = None, eval_episodes: int = 5) -> "Session":
+        """The session of the run in `out`, to continue from its latest checkpoint."""
+        from jaxac import runs
+
+        run = runs.load(out)
+        s = run.run
+        return cls(run.algorithm, run.cfg, s["seeds"], s["seed"], out, s.get("chunk_updates"),
+                   s.get("checkpoint_every", 10), devices, eval_episodes, _resume=True)
+
+    @property
+    def seeds(self) -> int:
+        return self.settings["seeds"]
+
+    @property
+    def checkpoint_dir(self) -> Optional[str]:
+        return os.path.join(self.out, CHECKPOINTS) if self.out else None
+
+    @property
+    def start_update(self) -> int:
+        """Updates already done when this session started (after `compile`)."""
+        return self._done
+
+    def compile(self) -> float:
+        """Initial state of every seed (restored from the latest checkpoint when resuming)
+        and the chunk executable; seconds taken. `run` calls it if needed."""
+        import jax
+
+        from jaxac import checkpoint, runs
+
+        if self._runner is not None:
+            return self.compile_seconds
+        t0 = time.perf_counter()
+        keys = jax.random.split(jax.random.key(self.settings["seed"]), self.seeds)
+        runner = stream.Runner(self.module, self.cfg, self.seeds, self.settings["chunk_updates"], self.devices)
+        state = runner.init(self.cfg, keys)  # includes the warm-up steps of off-policy algorithms
+        if self.resuming:
+            meta = runs.meta(runs.Run(self.algorithm, self.module, self.cfg, self.settings, {}))
+            state, _, self._done = checkpoint.restore(self.checkpoint_dir, like=state, expect=meta)
+            self._history = checkpoint.restore_history(self.checkpoint_dir, self._done)
+        runner.compile(state)
+        self._runner, self._state = runner, state
+        self.compile_seconds = time.perf_counter() - t0
+        return self.compile_seconds
+
+    def env_steps(self, updates: int) -> int:
+        """Env steps per seed after `updates` updates (warm-up included)."""
+        return self.cfg.warmup_steps + updates * self.cfg.steps_per_update
+
+    def run(self, on_chunk: Optional[Callable[[stream.Progress], Any]] = None,
+            stop: Optional[Callable[[], bool]] = None, catch_interrupt: bool = True) -> Result:
+        """Trains from where the session stands to the last update. `on_chunk(progress)`
+        runs after every chunk (after its logs, before its checkpoint); `stop()` true after
+        a chunk's `on_chunk` ends the run there, as Ctrl-C does with `catch_interrupt` (the state is
+        saved first when the session has a run directory).
+
+        Raises `jaxac.stream.NonFiniteError` at the first non-finite loss or parameter; its
+        `last_checkpoint` is the update of the last good checkpoint kept (None: none).
+        """
+        from jaxac import checkpoint, runs
+        from jaxac import logging as run_logs
+        from jaxac.summary import final_return
+
+        self.compile()
+        cfg, out, runner = self.cfg, self.out, self._runner
+        meta = runs.meta(runs.Run(self.algorithm, self.module, cfg, self.settings, {}))
+        if out and not self.resuming:
+            os.makedirs(out, exist_ok=True)
+            run_logs.write_config(os.path.join(out, "config.json"), self.algorithm, cfg,
+                                  run=self.settings, command=list(self.command or []))
+        chunks = [self._history] if self._history else []
+        first, seen = self._done, 0
+        stopped = _Flag()
+        board = (run_logs.TensorBoard(os.path.join(out, "tb"), self.seeds,
+                                      purge_step=self.env_steps(first) + 1 if self.resuming else None)
+                 if out else None)
+
+        def save(progress):
+            merged = stream.concat(chunks)
+            checkpoint.save(self.checkpoint_dir, progress.update, progress.state, meta, history=merged)
+            run_logs.write_metrics_csv(os.path.join(out, "metrics.csv"), merged, cfg.steps_per_update,
+                                       np.arange(self.seeds), first_step=cfg.warmup_steps)
+
+        def each_chunk(progress):
+            nonlocal seen
+            chunks.append(progress.metrics)
+            seen += 1
+            if board:
+                board.write(progress.env_steps, progress.metrics)
+            if on_chunk:
+                on_chunk(progress)
+            if stop and stop():
+                stopped.set()
+            if out and (seen % self.settings["checkpoint_every"] == 0 or progress.update == cfg.num_updates
+                        or stopped.is_set()):
+                save(progress)
+
+        t0 = time.perf_counter()
+        try:
+            with _interrupt_stops(stopped, catch_interrupt):
+                state, _, done = runner.run(self._state, first, each_chunk, stop=stopped.is_set)
+        except stream.NonFiniteError as err:
+            err.last_checkpoint = checkpoint.latest_step(self.checkpoint_dir) if out else None
+            err.checkpoint_dir = self.checkpoint_dir
+            raise
+        finally:
+            self._state = None  # donated to the chunks: a session runs once
+            if board:
+                board.close()
+        train_s = time.perf_counter() - t0
+        metrics = stream.concat(chunks)
+        self._done, self._state, self._history, self.resuming = done, state, metrics, True
+        finals = final_return(metrics) if metrics else np.full(self.seeds, np.nan)
+        interrupted = done < cfg.num_updates
+        evals = None if interrupted or not self.eval_episodes else self.evaluate(state)
+        steps = self.seeds * (done - first) * cfg.steps_per_update
+        result = Result(state, metrics, done, interrupted, self.compile_seconds, train_s,
+                        steps / max(train_s, 1e-9), np.asarray(finals), evals)
+        if out and not interrupted:
+            run_logs.update_config(
+                os.path.join(out, "config.json"), compile_seconds=self.compile_seconds, train_seconds=train_s,
+                final_return_per_seed=[float(x) for x in finals],
+                eval_return_per_seed=None if evals is None else [float(x) for x in evals])
+        return result
+
+    def evaluate(self, state: Any, episodes: Optional[int] = None, seed: Optional[int] = None) -> np.ndarray:
+        """Every seed's deterministic policy: mean return over `episodes` (default
+        `eval_episodes`) fresh episodes, [seeds]. Episode keys come from `seed` (default: the
+        run's seed, folded so they differ from training's)."""
+        import functools
+
+        import jax
+
+        from jaxac import evaluate, parallel
+
+        n = episodes or self.eval_episodes
+        key = jax.random.fold_in(jax.random.key(self.settings["seed"] if seed is None else seed), 1)
+        fn = functools.partial(evaluate.episodes, self.module, self.cfg, num_episodes=n)
+        devices = self._runner.devices
+        returns, _ = parallel.over_seeds(fn, (0, 0), devices)(state, parallel.place(
+            jax.random.split(key, self.seeds), devices))
+        return np.asarray(returns).mean(1)
+
+
+class _Flag:
+    """A stop request set from a signal handler or a callback."""
+
+    def __init__(self):
+        self._set = False
+
+    def set(self, *_):
+        self._set = True
+
+    def is_set(self) -> bool:
+        return self._set
+
+
+@contextlib.contextmanager
+def _interrupt_stops(flag: _Flag, enabled: bool) -> Iterator[None]:
+    """While inside, Ctrl-C (SIGINT) sets `flag` instead of raising (main thread only:
+    Python delivers signals there)."""
+    if not enabled or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, flag.set)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -219,7 +219,7 @@ def _old_flags(argv: List[str], critic: Optional[str]) -> Optional[str]:
         if not flag.startswith("--"):
             continue
         name = flag[2:].replace("-", "_")
-        if name in presets.RENAMED:
+        if name in presets.RENAMED:  # (no flag of today's has an old flat name)
             return f"{flag} is now {_flag(presets.RENAMED[name])}"
         if name.startswith("critic."):
             option = name[len("critic."):]

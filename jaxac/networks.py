@@ -38,8 +38,7 @@ def orthogonal(scale: float = 1.0):
     flax computes `Q, R = qr(A)` and returns `Q * sign(diag(R))`. Under `vmap` (a seed sweep)
     that QR becomes jaxlib's batched LAPACK kernel, which fans out onto XLA's intra-op thread
     pool and blocks waiting for it; two such kernels running at once on a 2-thread pool wait
-    on each other forever (seen here: `jit(vmap(train))` over 8 seeds hung in most runs, both
-    pool threads parked in `lapack_sgeqrf_ffi` -> `ParallelBatchMap`). Gram-Schmidt with
+    on each other forever (the README's "A CPU deadlock" section). Gram-Schmidt with
     re-orthogonalisation gives exactly `Q * sign(diag(R))` (its R has a positive diagonal)
     from plain matrix-vector products, so the distribution and values match flax's.
     """

@@ -83,7 +83,7 @@ def _brax_sac(reward_scale: float, gamma: float, learning_rate: float, batch_siz
 # hopper is brax's published SAC setting (reward scaling 30, discount 0.997, lr 6e-4, batch
 # 512, 64 gradient steps per 128 env steps, 8192 warm-up steps); halfcheetah takes it with
 # halfcheetah's reward scale of 1 (its rewards are larger); inverted_pendulum is the CPU
-# CPU setting of the brax comparison (16 gradient steps per 128 env steps).
+# setting of the brax comparison (16 gradient steps per 128 env steps).
 _BRAX_SAC = {
     "brax/inverted_pendulum": dict(_brax_sac(10.0, 0.97, 6e-4, 256, 0.125, 8192), total_steps=150_000),
     "brax/hopper": dict(_brax_sac(30.0, 0.997, 6e-4, 512, 0.5, 8192), total_steps=1_000_000),
@@ -152,11 +152,12 @@ def config(algo: str, env: Any, use_preset: bool = True, **overrides) -> Any:
     return cfg
 
 
-def renamed(names) -> None:
-    """Raises ConfigError naming the new path for any of `names` that is a flat field name
-    of earlier versions (`learning_rate` is now `optim.learning_rate`)."""
-    for name in names:
-        if name in RENAMED:
+def renamed(overrides: Dict[str, Any]) -> None:
+    """Raises ConfigError naming the new path for an override that is a flat field of earlier
+    versions (`learning_rate` is now `optim.learning_rate`; `advantage="vtrace"` is now
+    `advantage.estimator`, while `advantage={...}` is the group)."""
+    for name, value in overrides.items():
+        if name in RENAMED and not (isinstance(value, dict) or C.is_group(value)):
             raise C.ConfigError(f"{name} is now {RENAMED[name]}.")
 
 
@@ -171,6 +172,7 @@ RENAMED = {
     "alpha_lr": "optim.alpha_learning_rate",
     "normalize_observations": "obs.normalize", "obs_stats_before_update": "obs.stats_before_update",
     "gae_lambda": "advantage.gae_lambda", "normalize_advantages": "advantage.normalize",
+    "advantage": "advantage.estimator",
     "critic_hidden": "critic.hidden", "critic_layer_norm": "critic.layer_norm",
     "critic_dropout": "critic.dropout", "num_bins": "critic.num_bins", "num_quantiles": "critic.num_quantiles",
     "tqc_drop": "critic.drop", "v_min": "critic.v_min", "v_max": "critic.v_max",

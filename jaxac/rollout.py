@@ -73,9 +73,8 @@ def unroll(
     control. An environment with large, costly states (brax, Playground) sets
     `predraw_resets = False`: it gets one fresh initial state per environment per rollout
     ([B], drawn before the loop), which an environment whose episode ends more than once in
-    the rollout reuses. Computing a reset inside every step instead (a vmapped reset runs
-    for every environment, ended or not) made brax hopper's rollout ~1.3x slower; brax's own
-    auto-reset reuses one initial state per environment for the whole run.
+    the rollout reuses (a reset inside every step would run for every environment, ended or
+    not; brax's own auto-reset reuses one initial state per environment for the whole run).
 
     Returns:
       (carry after the last step, Transition with leaves [num_steps, B, ...]).

@@ -24,6 +24,7 @@ import jax.numpy as jnp
 
 from jaxac import config as C
 from jaxac.critics.ensemble import AGGREGATES, Ensemble
+from jaxac.networks import check_hidden
 
 
 class Context(NamedTuple):
@@ -80,10 +81,8 @@ class Spec(C.Group):
         raise NotImplementedError(f"critic spec {type(self).__name__} has no build()")
 
     def validate(self, prefix: str = "critic.") -> None:
-        if self.hidden != () and (not isinstance(self.hidden, tuple)
-                                  or any(not isinstance(h, int) or h < 1 for h in self.hidden)):
-            raise C.ConfigError(f"{prefix}hidden={self.hidden!r} is invalid: use a tuple of positive "
-                                f"layer widths, or () for the policy's hidden sizes.")
+        if self.hidden != ():  # () takes the policy's
+            check_hidden(f"{prefix}hidden", self.hidden)
         C.check_number(f"{prefix}dropout", self.dropout, lambda x: (x >= 0) & (x < 1), "in [0, 1)")
 
     def validate_context(self, ctx: Context, prefix: str = "critic.") -> None:

@@ -179,11 +179,17 @@ def replace(config: Any, **paths: Any) -> Any:
     """`config` with the values at dotted paths replaced (parents before their children):
     `replace(cfg, **{"critic": "c51", "critic.num_bins": 51, "optim.learning_rate": 1e-3})`.
     A group given a dict is that group with those fields replaced; see `coerce_groups`."""
-    for path in sorted(paths, key=lambda p: p.count(".")):
-        try:
-            config = _replace_one(config, path.split("."), paths[path])
-        except KeyError:
-            raise ConfigError(f"unknown config field {path!r}: {_known(config, path)}") from None
+    if not paths:
+        return config
+    check = checking()
+    with unchecked():  # the result is checked once: a half-applied change may be invalid
+        for path in sorted(paths, key=lambda p: p.count(".")):
+            try:
+                config = _replace_one(config, path.split("."), paths[path])
+            except KeyError:
+                raise ConfigError(f"unknown config field {path!r}: {_known(config, path)}") from None
+    if check:
+        config.validate()
     return config
 
 

@@ -135,6 +135,11 @@ def test_paths_replace_and_round_trip_through_dicts():
         presets.config("ppo", "CartPole-v1", learning_rate=1e-3)
     with pytest.raises(jaxac.ConfigError, match=r"unknown config field 'optim\.rate'"):
         cfg.replace(**{"optim.rate": 1.0})
+    # several paths are checked once, together: v_min alone would be invalid
+    ranged = cfg.replace(**{"critic.v_min": -1.0, "critic.v_max": 1.0})
+    assert (ranged.critic.v_min, ranged.critic.v_max) == (-1.0, 1.0)
+    with pytest.raises(jaxac.ConfigError, match=r"critic\.v_min and critic\.v_max"):
+        cfg.replace(**{"critic.v_min": -1.0})
 
 
 def test_cli_help_lists_a_registered_critic():

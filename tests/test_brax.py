@@ -130,7 +130,7 @@ def test_ppo_preset_balances_inverted_pendulum_within_3e5_steps():
     """The acceptance bar: mean evaluation return >= 900 over 4 seeds within 3e5 env steps
     (brax's PPO reaches 1000 by ~1.8e5 with the same settings). ~100 s on 2 CPU cores."""
     cfg = presets.config("ppo", "brax/inverted_pendulum")
-    assert cfg.total_steps <= 300_000 and cfg.normalize_observations
+    assert cfg.total_steps <= 300_000 and cfg.obs.normalize
     keys = jax.random.split(jax.random.key(7), 4)
     state, _ = jax.jit(jax.vmap(jaxac.ppo.train, in_axes=(None, 0)))(cfg, keys)
     fn = functools.partial(evaluate.episodes, jaxac.ppo, cfg, num_episodes=8)

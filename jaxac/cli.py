@@ -127,7 +127,7 @@ def _train_context(argv: List[str]):
     with C.unchecked():  # an unknown env shows defaults here; the real parse reports it
         try:
             cfg = presets.config(argv[1], known.env, use_preset=not known.no_preset, **over)
-        except Exception:  # noqa: BLE001 - defaults only; errors surface when the run is built
+        except (ValueError, TypeError, ImportError):  # the real parse reports it
             cfg = presets.ALGORITHMS[argv[1]].Config(**over)
     return argv[1], cfg
 
@@ -196,12 +196,9 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
 
 def _config_overrides(args: argparse.Namespace) -> Dict[str, Any]:
     """The config values given on the command line, by dotted path."""
-    out = {k: v for k, v in vars(args).items() if k == "critic" or "." in k or k in _config_field_names(args.algo)}
+    own = {f.name for f in dataclasses.fields(presets.ALGORITHMS[args.algo].Config)} - _SKIP
+    out = {k: v for k, v in vars(args).items() if k == "critic" or "." in k or k in own}
     return {k: tuple(v) if isinstance(v, list) else v for k, v in out.items()}
-
-
-def _config_field_names(algo: str) -> set:
-    return {f.name for f in dataclasses.fields(presets.ALGORITHMS[algo].Config)} - _SKIP
 
 
 def _config_from_args(args: argparse.Namespace):
@@ -324,7 +321,7 @@ def _execute(session, no_progress: bool) -> int:
     start = time.perf_counter()
     compile_s = session.compile()
     cfg, algo, seeds, done = session.cfg, session.algorithm, session.seeds, session.start_update
-    devices = session._runner.devices
+    devices = session.devices_used
     env_steps = session.env_steps(cfg.num_updates)
     print(f"{algo} on {cfg.env}: {seeds} seed(s) x {env_steps:,} env steps"
           f"{f' on {len(devices)} {devices[0].platform} devices' if len(devices) > 1 else ''}"

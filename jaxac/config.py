@@ -216,11 +216,6 @@ def paths(config: Any, prefix: str = "") -> Iterator[Tuple[str, Any]]:
             yield prefix + f.name, value
 
 
-def overlay(group: Any, changes: Mapping[str, Any]) -> Any:
-    """`group` with `changes` (field -> value, nested dicts for nested groups) applied."""
-    return replace(group, **changes)
-
-
 def assign(current: Any, value: Any) -> Any:
     """What a field holding `current` holds after being set to `value`: a dict overlays a
     group; a switchable group (one that records its kind, such as a critic spec, with a
@@ -236,7 +231,7 @@ def assign(current: Any, value: Any) -> Any:
         if switchable:
             name = rest.pop("name", current.name)
             current = current if name == current.name else current.switch(name)
-        return overlay(current, rest)
+        return replace(current, **rest)
     raise ConfigError(f"{value!r} is invalid for a {type(current).__name__}: give a "
                       f"{type(current).__name__} or a dict of its fields.")
 

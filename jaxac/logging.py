@@ -40,16 +40,6 @@ def git_commit() -> Optional[str]:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
-def config_dict(cfg: Any) -> Dict[str, Any]:
-    """The config tree as JSON-friendly nested dicts (`jaxac.config.to_dict`)."""
-    return C.to_dict(cfg)
-
-
-def config_from_dict(config_cls: Any, fields: Dict[str, Any]) -> Any:
-    """The inverse of `config_dict`."""
-    return C.from_dict(config_cls, fields)
-
-
 def update_config(path: str, **extra: Any) -> None:
     """Adds or replaces top-level entries of a written config.json."""
     with open(path) as fh:
@@ -60,7 +50,7 @@ def update_config(path: str, **extra: Any) -> None:
 
 
 def write_config(path: str, algo: str, cfg: Any, **extra: Any) -> None:
-    record = {"algorithm": algo, "config": config_dict(cfg), "versions": versions(),
+    record = {"algorithm": algo, "config": C.to_dict(cfg), "versions": versions(),
               "git_commit": git_commit(), **extra}
     with open(path, "w") as fh:
         json.dump(record, fh, indent=2, default=str)

@@ -40,7 +40,6 @@ def record(run_dir: str) -> Dict[str, Any]:
 
 def load(run_dir: str) -> Run:
     """The run's algorithm, Config and settings from `run_dir/config.json` (ConfigError if absent)."""
-    from jaxac import logging as run_logs
     from jaxac import presets
 
     rec = record(run_dir)
@@ -49,7 +48,7 @@ def load(run_dir: str) -> Run:
         raise C.ConfigError(f"{run_dir} is not a jaxac run directory (unknown algorithm {algo!r}).")
     module = presets.ALGORITHMS[algo]
     try:
-        cfg = run_logs.config_from_dict(module.Config, rec["config"])
+        cfg = C.from_dict(module.Config, rec["config"])
     except (TypeError, C.ConfigError) as err:
         raise C.ConfigError(f"{run_dir}/config.json does not fit this jaxac's {algo} config ({err}); "
                             f"it was probably written by an earlier version.") from None
@@ -58,10 +57,8 @@ def load(run_dir: str) -> Run:
 
 def meta(run: Run) -> Dict[str, Any]:
     """What a checkpoint of this run records and `restore` checks (JSON-normalised)."""
-    from jaxac import logging as run_logs
-
     out = {"algorithm": run.algorithm, "seeds": run.run["seeds"], "seed": run.run["seed"],
-           "config": run_logs.config_dict(run.cfg)}
+           "config": C.to_dict(run.cfg)}
     return json.loads(json.dumps(out))
 
 

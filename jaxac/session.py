@@ -103,6 +103,17 @@ class Session:
         return os.path.join(self.out, CHECKPOINTS) if self.out else None
 
     @property
+    def devices_used(self) -> Sequence[Any]:
+        """The devices the seeds are split over (after `compile`)."""
+        return self._runner.devices
+
+    def _meta(self) -> Dict[str, Any]:
+        """What this run's checkpoints record and `restore` checks."""
+        from jaxac import runs
+
+        return runs.meta(runs.Run(self.algorithm, self.module, self.cfg, self.settings, {}))
+
+    @property
     def start_update(self) -> int:
         """Updates already done when this session started (after `compile`)."""
         return self._done
@@ -112,7 +123,7 @@ class Session:
         and the chunk executable; seconds taken. `run` calls it if needed."""
         import jax
 
-        from jaxac import checkpoint, runs
+        from jaxac import checkpoint
 
         if self._runner is not None:
             return self.compile_seconds
@@ -121,8 +132,7 @@ class Session:
         runner = stream.Runner(self.module, self.cfg, self.seeds, self.settings["chunk_updates"], self.devices)
         state = runner.init(self.cfg, keys)  # includes the warm-up steps of off-policy algorithms
         if self.resuming:
-            meta = runs.meta(runs.Run(self.algorithm, self.module, self.cfg, self.settings, {}))
-            state, _, self._done = checkpoint.restore(self.checkpoint_dir, like=state, expect=meta)
+            state, _, self._done = checkpoint.restore(self.checkpoint_dir, like=state, expect=self._meta())
             self._history = checkpoint.restore_history(self.checkpoint_dir, self._done)
         runner.compile(state)
         self._runner, self._state = runner, state
@@ -143,20 +153,20 @@ class Session:
         Raises `jaxac.stream.NonFiniteError` at the first non-finite loss or parameter; its
         `last_checkpoint` is the update of the last good checkpoint kept (None: none).
         """
-        from jaxac import checkpoint, runs
+        from jaxac import checkpoint
         from jaxac import logging as run_logs
         from jaxac.summary import final_return
 
         self.compile()
         cfg, out, runner = self.cfg, self.out, self._runner
-        meta = runs.meta(runs.Run(self.algorithm, self.module, cfg, self.settings, {}))
+        meta = self._meta()
         if out and not self.resuming:
             os.makedirs(out, exist_ok=True)
             run_logs.write_config(os.path.join(out, "config.json"), self.algorithm, cfg,
                                   run=self.settings, command=list(self.command or []))
         chunks = [self._history] if self._history else []
         first, seen = self._done, 0
-        stopped = _Flag()
+        stopped = threading.Event()  # a stop request from `stop` or Ctrl-C
         board = (run_logs.TensorBoard(os.path.join(out, "tb"), self.seeds,
                                       purge_step=self.env_steps(first) + 1 if self.resuming else None)
                  if out else None)
@@ -222,33 +232,20 @@ class Session:
         n = episodes or self.eval_episodes
         key = jax.random.fold_in(jax.random.key(self.settings["seed"] if seed is None else seed), 1)
         fn = functools.partial(evaluate.episodes, self.module, self.cfg, num_episodes=n)
-        devices = self._runner.devices
+        devices = self.devices_used
         returns, _ = parallel.over_seeds(fn, (0, 0), devices)(state, parallel.place(
             jax.random.split(key, self.seeds), devices))
         return np.asarray(returns).mean(1)
 
 
-class _Flag:
-    """A stop request set from a signal handler or a callback."""
-
-    def __init__(self):
-        self._set = False
-
-    def set(self, *_):
-        self._set = True
-
-    def is_set(self) -> bool:
-        return self._set
-
-
 @contextlib.contextmanager
-def _interrupt_stops(flag: _Flag, enabled: bool) -> Iterator[None]:
+def _interrupt_stops(flag: threading.Event, enabled: bool) -> Iterator[None]:
     """While inside, Ctrl-C (SIGINT) sets `flag` instead of raising (main thread only:
     Python delivers signals there)."""
     if not enabled or threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGINT, flag.set)
+    previous = signal.signal(signal.SIGINT, lambda *_: flag.set())
     try:
         yield
     finally:

@@ -51,11 +51,11 @@ class Config(C.Group):
         """The checks every algorithm shares; subclasses add theirs after calling this."""
         for name in self.size_fields():
             C.check_positive_int(name, getattr(self, name))
-        check_env(self.env, self.env_kwargs)
+        env, env_params = check_env(self.env, self.env_kwargs)
         C.validate_groups(self)
         C.check_number("gamma", self.gamma, C.unit_interval, "in [0, 1]")
         C.check_number("reward_scale", self.reward_scale, C.positive, "> 0")
-        self.critic.validate_context(critic_context(self, *base_env(self.env, self.env_kwargs)))
+        self.critic.validate_context(critic_context(self, env, env_params))
 
     def size_fields(self) -> Sequence[str]:
         """The integer sizes that must be >= 1."""
@@ -84,8 +84,9 @@ def training_env(env: Any, env_kwargs: Tuple[Tuple[str, Any], ...]) -> Tuple[Any
     return wrap_for_training(env), params
 
 
-def check_env(env: Any, env_kwargs) -> None:
-    """Fails fast (before compiling) on an unknown environment or bad env kwargs."""
+def check_env(env: Any, env_kwargs) -> Tuple[Any, Any]:
+    """`base_env`, failing fast (before compiling) with a ConfigError on an unknown
+    environment or bad env kwargs."""
     if not isinstance(env, str):
         missing = [m for m in ("default_params", "reset", "step", "observation_space", "action_space")
                    if not callable(getattr(env, m, None))]
@@ -93,7 +94,7 @@ def check_env(env: Any, env_kwargs) -> None:
             raise C.ConfigError(f"env={env!r} is invalid: give a registered name or an environment "
                                 f"object with {', '.join(missing)} (see jaxac.env.Env).")
     try:
-        base_env(env, env_kwargs)
+        return base_env(env, env_kwargs)
     except registry.UnknownEnvironmentError as err:
         raise C.ConfigError(f"env={env!r} is invalid: {err}") from None
     except (TypeError, ValueError) as err:

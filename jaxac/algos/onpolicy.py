@@ -330,9 +330,10 @@ def loss(
         clipped = jnp.clip(ratio, 1.0 - clip_eps, 1.0 + clip_eps)
         policy_term = -jnp.minimum(ratio * adv, clipped * adv)
     key_entropy, key_value = jax.random.split(key)
-    value_term, _ = critic.loss(params["critic"], batch.obs, None, Particles.point(batch.target), key_value)
+    value_term, value_metrics = critic.loss(params["critic"], batch.obs, None, Particles.point(batch.target),
+                                            key_value)
     if clip_value and cfg.critic.regression:
-        value_term = clipped_value_loss(critic, params["critic"], batch, value_term, clip_eps, key_value)
+        value_term = clipped_value_loss(value_term, value_metrics["value"], batch, clip_eps)
     # the three per-sample terms averaged in one reduction: on CPU each reduction is its own
     # kernel, and this runs in every gradient step
     terms = jnp.stack([policy_term, value_term.reshape(policy_term.shape[0], -1).mean(-1),
@@ -342,11 +343,10 @@ def loss(
     return total, dict(loss=total, policy_loss=policy_loss, value_loss=value_loss, entropy=entropy)
 
 
-def clipped_value_loss(critic, critic_params, batch: Batch, loss: Array, clip: Array, key: PRNGKey) -> Array:
+def clipped_value_loss(loss: Array, pred: Array, batch: Batch, clip: Array) -> Array:
     """PPO's clipped value loss max(loss, 0.5 (V_old + clip(V - V_old, -c, c) - y)^2) [N]
-    from a squared-error critic's `loss` 0.5 (V - y)^2 [N]; V is read with the loss's key,
-    so it is the loss's own prediction (XLA computes that forward pass once)."""
-    pred = critic.value(critic_params, batch.obs, None, key)
+    from a squared-error critic's `loss` 0.5 (V - y)^2 [N] and the prediction V [N] it was
+    computed from (its `value` metric: no second forward pass)."""
     clipped = batch.value + jnp.clip(pred - batch.value, -clip, clip)
     return jnp.maximum(loss, 0.5 * (clipped - batch.target) ** 2)
 

@@ -93,6 +93,9 @@ class QuantileSpec(registry.Spec):
                                 f"num_quantiles={self.num_quantiles}).")
         C.check_number(f"{prefix}kappa", self.kappa, C.positive, "> 0")
 
+    def ensemble_drop(self) -> int:
+        return self.drop
+
     def build(self, ctx: registry.Context) -> QuantileCritic:
         return QuantileCritic(**self.head(ctx), num_quantiles=self.num_quantiles, kappa=self.kappa)
 

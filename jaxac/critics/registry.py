@@ -56,7 +56,8 @@ class Spec(C.Group):
     dropout. Subclasses add their own options and `build`. Class attributes: `name` (set by
     `register`), `default_aggregate` (the ensemble rule for `aggregate="auto"`),
     `truncatable` (whether "truncate" applies: the critic has quantile atoms to drop),
-    `regression` (the loss is 0.5 (V - y)^2, so PPO's value clipping applies)."""
+    `regression` (the loss is 0.5 (V - y)^2 and its metrics carry that V as `value`, so
+    PPO's value clipping applies)."""
 
     switchable: ClassVar[bool] = True
     name: ClassVar[str] = ""
@@ -70,6 +71,10 @@ class Spec(C.Group):
 
     def switch(self, name: str) -> "Spec":
         return spec(name)
+
+    def ensemble_drop(self) -> int:
+        """Atoms per ensemble member that the "truncate" rule drops (truncatable critics)."""
+        return 0
 
     def head(self, ctx: Context) -> Dict[str, Any]:
         """The keyword arguments of `jaxac.critics.base.Head` for this spec."""
@@ -157,7 +162,7 @@ def spec(name: str, **options: Any) -> Spec:
     """The registered critic `name`'s spec with `options` (ConfigError naming the choices)."""
     if name not in _REGISTRY:
         raise C.ConfigError(f"critic={name!r} is invalid: choose one of {', '.join(map(repr, _REGISTRY))}.")
-    return C.overlay(_REGISTRY[name].spec(), options)
+    return C.replace(_REGISTRY[name].spec(), **options)
 
 
 def aggregate_rule(spec_: Spec, aggregate: str) -> str:
@@ -176,6 +181,4 @@ def check_aggregate(spec_: Spec, aggregate: str, name: str = "aggregate") -> Non
 
 def ensemble(spec_: Spec, ctx: Context, size: int, aggregate: str) -> Ensemble:
     """`size` members of the spec's critic combined by `aggregate` (see `Ensemble`)."""
-    rule = aggregate_rule(spec_, aggregate)
-    drop = getattr(spec_, "drop", 0) if spec_.truncatable else 0
-    return Ensemble(spec_.build(ctx), size, rule, drop)
+    return Ensemble(spec_.build(ctx), size, aggregate_rule(spec_, aggregate), spec_.ensemble_drop())

@@ -6,24 +6,45 @@
 `state` is the whole vmapped training state of every seed (parameters, optimiser states,
 target networks, temperature, replay buffer, env states, PRNG keys, counters). Saves are
 atomic (orbax writes to a temporary directory and renames it) and keep the last `keep`.
-`meta` is a JSON dict stored beside the state (algorithm, config, seeds); `restore` checks it
-against `expect` and the state's structure, shapes and dtypes against `like`, and raises
-`CheckpointError` naming the difference; nothing on disk is touched by a failed restore.
+`meta` is a JSON dict stored beside the state (algorithm, config, seeds) with a digest of the
+arrays; `restore` checks it against `expect` and the state's structure, shapes and dtypes
+against `like`, and raises `CheckpointError` naming the difference; nothing on disk is
+touched by a failed restore. A checkpoint whose files cannot be read or whose arrays do not
+match the digest is damaged: `load` then falls back to the newest intact one, and
+`set_aside` moves a damaged one out of the way (it is never deleted).
 
 Typed PRNG keys are stored as their raw `uint32` key data and re-wrapped on restore.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
-from typing import Any, Dict, Optional, Tuple
+import re
+import shutil
+from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 import jax
 import numpy as np
 
 
 class CheckpointError(RuntimeError):
-    """A missing, unreadable or incompatible checkpoint (the message says which)."""
+    """A missing, unreadable or incompatible checkpoint, or one that could not be written."""
+
+
+class DamagedCheckpoint(CheckpointError):
+    """A checkpoint whose files cannot be read or do not match the digest saved with them."""
+
+
+SET_ASIDE = "-set-aside"  # damaged or superseded checkpoints go to <directory>-set-aside/<step>
+
+
+class Checkpoint(NamedTuple):
+    state: Any
+    meta: Dict[str, Any]
+    step: int
+    history: Dict[str, np.ndarray]  # the metrics saved with it ({} if none)
 
 
 def _is_key(x) -> bool:
@@ -34,6 +55,32 @@ def _to_saveable(state: Any) -> Any:
     return jax.tree.map(lambda x: np.asarray(jax.random.key_data(x) if _is_key(x) else x), state)
 
 
+def digest(tree: Any) -> str:
+    """A hash of every leaf's bytes, shape and dtype in tree order: flipped bytes in a file
+    that orbax reads without complaint are still caught."""
+    h = hashlib.sha256()
+    for leaf in jax.tree.leaves(tree):
+        leaf = np.ascontiguousarray(leaf)
+        h.update(f"{leaf.dtype}{leaf.shape}".encode())
+        h.update(leaf.tobytes())
+    return h.hexdigest()
+
+
+@contextlib.contextmanager
+def _quiet_orbax() -> Iterator[None]:
+    """orbax logs every failure of its background threads with a traceback before raising
+    it; the caller reports the failure in one line instead."""
+    import logging
+
+    log = logging.getLogger("absl")
+    level = log.level
+    log.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
+
+
 def _manager(directory: str, keep: int):
     import orbax.checkpoint as ocp
 
@@ -41,72 +88,159 @@ def _manager(directory: str, keep: int):
     return ocp.CheckpointManager(os.path.abspath(directory), options=options)
 
 
+def _cause(err: BaseException) -> str:
+    """The operating system's words for an orbax/tensorstore error (they wrap errno)."""
+    text = str(err)
+    code = re.search(r"os_error_code='?(\d+)", text)
+    if code:
+        return os.strerror(int(code.group(1)))
+    if isinstance(err, OSError) and err.strerror:
+        return err.strerror
+    return f"{type(err).__name__}: {text.splitlines()[0][:300]}" if text else type(err).__name__
+
+
 def save(directory: str, step: int, state: Any, meta: Dict[str, Any], keep: int = 3,
          history: Optional[Dict[str, np.ndarray]] = None) -> None:
     """Saves `state`, `meta` and optionally the metrics `history` so far (numpy arrays, e.g.
-    [seeds, updates]) as checkpoint `step` (the update count), atomically."""
+    [seeds, updates]) as checkpoint `step` (the update count), atomically.
+
+    Raises CheckpointError (one line: the path and the cause) if it cannot be written; the
+    half-written temporary directory is removed and earlier checkpoints are untouched."""
     import orbax.checkpoint as ocp
 
-    items = dict(state=ocp.args.PyTreeSave(_to_saveable(state)), meta=ocp.args.JsonSave(meta))
+    saveable = _to_saveable(state)
+    history = {k: np.asarray(v) for k, v in (history or {}).items()}
+    meta = {**meta, "digest": {"state": digest(saveable), "history": digest(history)}}
+    items = dict(state=ocp.args.PyTreeSave(saveable), meta=ocp.args.JsonSave(meta))
     if history:
-        items["history"] = ocp.args.PyTreeSave({k: np.asarray(v) for k, v in history.items()})
-    with _manager(directory, keep) as mngr:
-        mngr.save(step, args=ocp.args.Composite(**items))
-        mngr.wait_until_finished()
+        items["history"] = ocp.args.PyTreeSave(history)
+    try:
+        with _quiet_orbax(), _manager(directory, keep) as mngr:
+            mngr.save(step, args=ocp.args.Composite(**items))
+            mngr.wait_until_finished()
+    except Exception as err:  # noqa: BLE001 - orbax/tensorstore raise many types
+        for name in os.listdir(directory) if os.path.isdir(directory) else ():
+            if name.startswith(f"{step}.orbax-checkpoint-tmp"):
+                shutil.rmtree(os.path.join(directory, name), ignore_errors=True)
+        raise CheckpointError(f"checkpoint {step} could not be written to {os.path.abspath(directory)}: "
+                              f"{_cause(err)}") from None
+
+
+def steps(directory: str) -> List[int]:
+    """Every checkpoint directory's step, oldest first (complete or not: see `load`)."""
+    if not os.path.isdir(directory):
+        return []
+    return sorted(int(n) for n in os.listdir(directory)
+                  if n.isdigit() and os.path.isdir(os.path.join(directory, n)))
 
 
 def latest_step(directory: str) -> Optional[int]:
-    """The newest complete checkpoint's step, or None."""
-    if not os.path.isdir(directory):
-        return None
-    with _manager(directory, 1000) as mngr:
-        return mngr.latest_step()
+    """The newest checkpoint's step, or None (it may be damaged: `load` checks)."""
+    found = steps(directory)
+    return found[-1] if found else None
 
 
-def restore_history(directory: str, step: int) -> Dict[str, np.ndarray]:
-    """The metrics history saved with checkpoint `step` ({} if none was saved)."""
+def _read(directory: str, step: int, template: Any, expect: Dict[str, Any]) -> Tuple[Any, Dict[str, Any], Dict]:
+    """(arrays like `template`, meta, history) of checkpoint `step`, checked."""
     import orbax.checkpoint as ocp
 
-    path = os.path.join(os.path.abspath(directory), str(step), "history")
-    if not os.path.isdir(path):
-        return {}
+    path = os.path.join(os.path.abspath(directory), str(step))
     try:
-        with _manager(directory, 1000) as mngr:
-            out = mngr.restore(step, args=ocp.args.Composite(history=ocp.args.PyTreeRestore()))["history"]
-    except Exception as err:  # noqa: BLE001
-        raise CheckpointError(f"metrics history of checkpoint {step} in {directory} cannot be read: "
-                              f"{type(err).__name__}") from None
-    return {k: np.asarray(v) for k, v in out.items()}
+        with _quiet_orbax(), _manager(directory, 1000) as mngr:
+            meta = mngr.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
+            _check_meta(meta, expect, directory)
+            restored = mngr.restore(step, args=ocp.args.Composite(
+                state=ocp.args.PyTreeRestore(template)))["state"]
+            history = {}
+            if os.path.isdir(os.path.join(path, "history")):
+                history = mngr.restore(step, args=ocp.args.Composite(
+                    history=ocp.args.PyTreeRestore()))["history"]
+    except CheckpointError:
+        raise
+    except Exception as err:  # noqa: BLE001 - orbax/tensorstore raise many types on bad files
+        raise DamagedCheckpoint(f"checkpoint {step} in {directory} cannot be read: {_cause(err)}") from None
+    if not isinstance(meta, dict):
+        raise DamagedCheckpoint(f"checkpoint {step} in {directory} cannot be read: its metadata is not a record")
+    _check_arrays(restored, template, directory)
+    history = {k: np.asarray(v) for k, v in (history or {}).items()}
+    saved = meta.get("digest")  # absent in checkpoints of earlier versions
+    if saved and (saved.get("state") != digest(restored) or saved.get("history") != digest(history)):
+        raise DamagedCheckpoint(f"checkpoint {step} in {directory} is damaged: its data do not match "
+                                f"the digest saved with it")
+    return restored, meta, history
+
+
+def load(directory: str, like: Any, expect: Optional[Dict[str, Any]] = None, step: Optional[int] = None,
+         on_damaged: Optional[Callable[[int, str], Any]] = None) -> Checkpoint:
+    """Checkpoint `step`, or by default the newest intact one: each damaged newer one is
+    passed to `on_damaged(step, reason)` and skipped. The state is shaped like `like`.
+
+    Raises CheckpointError if there is none, if the one asked for is damaged (the message lists
+    the intact ones) or if none is intact, and if a checkpoint's `meta` differs from `expect`
+    on a shared key or its arrays do not match `like`'s structure, shapes and dtypes. Nothing
+    on disk is changed (see `set_aside`)."""
+    found = steps(directory)
+    if not found:
+        raise CheckpointError(f"no checkpoint in {directory}")
+    template = _to_saveable(like)
+    if step is not None:
+        if step not in found:
+            raise CheckpointError(f"no checkpoint {step} in {directory}; it has {_listing(found)}")
+        try:
+            restored, meta, history = _read(directory, step, template, expect or {})
+        except DamagedCheckpoint as err:
+            intact = [s for s in found if s != step and _intact(directory, s, template, expect or {})]
+            choose = f"intact: {_listing(intact)} (choose one with --checkpoint N)" if intact else "no other is intact"
+            raise DamagedCheckpoint(f"{err}; {choose}") from None
+    else:
+        damaged = []
+        for candidate in reversed(found):
+            try:
+                restored, meta, history = _read(directory, candidate, template, expect or {})
+                step = candidate
+                break
+            except DamagedCheckpoint as err:
+                damaged.append(str(err))
+                if on_damaged:
+                    on_damaged(candidate, str(err))
+        else:
+            raise DamagedCheckpoint(f"no intact checkpoint in {directory}: " + "; ".join(damaged))
+    leaves = [jax.random.wrap_key_data(r, impl=jax.random.key_impl(l)) if _is_key(l) else jax.numpy.asarray(r)
+              for r, l in zip(jax.tree.leaves(restored), jax.tree.leaves(like))]
+    return Checkpoint(jax.tree.unflatten(jax.tree.structure(like), leaves), meta, step, history)
+
+
+def _intact(directory: str, step: int, template: Any, expect: Dict[str, Any]) -> bool:
+    try:
+        _read(directory, step, template, expect)
+        return True
+    except CheckpointError:
+        return False
+
+
+def _listing(found: List[int]) -> str:
+    return ", ".join(map(str, found)) if found else "none"
 
 
 def restore(directory: str, like: Any, expect: Optional[Dict[str, Any]] = None,
             step: Optional[int] = None) -> Tuple[Any, Dict[str, Any], int]:
-    """(state shaped like `like`, meta, step) from checkpoint `step` (default: the latest).
+    """(state shaped like `like`, meta, step) of `load`: checkpoint `step`, or the newest intact."""
+    found = load(directory, like, expect, step)
+    return found.state, found.meta, found.step
 
-    Raises CheckpointError if there is none, it cannot be read, its `meta` differs from
-    `expect` on a shared key, or its arrays do not match `like`'s structure/shapes/dtypes.
-    """
-    import orbax.checkpoint as ocp
 
-    step = latest_step(directory) if step is None else step
-    if step is None:
-        raise CheckpointError(f"no checkpoint in {directory}")
-    try:
-        with _manager(directory, 1000) as mngr:
-            meta = mngr.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
-            _check_meta(meta, expect or {}, directory)
-            template = _to_saveable(like)
-            restored = mngr.restore(step, args=ocp.args.Composite(
-                state=ocp.args.PyTreeRestore(template)))["state"]
-    except CheckpointError:
-        raise
-    except Exception as err:  # noqa: BLE001 - orbax/tensorstore raise many types on bad files
-        raise CheckpointError(f"checkpoint {step} in {directory} cannot be read: "
-                              f"{type(err).__name__}: {str(err).splitlines()[0][:300]}") from None
-    _check_arrays(restored, template, directory)
-    leaves = [jax.random.wrap_key_data(r, impl=jax.random.key_impl(l)) if _is_key(l) else jax.numpy.asarray(r)
-              for r, l in zip(jax.tree.leaves(restored), jax.tree.leaves(like))]
-    return jax.tree.unflatten(jax.tree.structure(like), leaves), meta, step
+def set_aside(directory: str, step: int, reason: str) -> str:
+    """Moves checkpoint `step` out of `directory` (never deleting it), to
+    `<directory>-set-aside/<step>-<reason>`; returns the new path."""
+    aside = os.path.abspath(directory).rstrip(os.sep) + SET_ASIDE
+    os.makedirs(aside, exist_ok=True)
+    target = os.path.join(aside, f"{step}-{reason}")
+    n = 1
+    while os.path.exists(target):
+        n += 1
+        target = os.path.join(aside, f"{step}-{reason}-{n}")
+    os.rename(os.path.join(directory, str(step)), target)
+    return target
 
 
 def _check_meta(meta: Dict[str, Any], expect: Dict[str, Any], directory: str) -> None:

@@ -6,6 +6,12 @@ the API): top-level fields as `--total-steps`, group fields with dotted names
 its own options (`--critic.num-bins 51`). Defaults shown are those in effect: the chosen
 environment's preset, then the Config defaults. `--help` lists the chosen critic's options,
 `--help-all` every critic's. Built on argparse (standard library): it adds no dependency.
+
+Exit status: 0 done (or nothing to do); 2 bad input, a refused directory or an unreadable
+checkpoint (one line on stderr); 3 training stopped at a non-finite value; 4 a file could not
+be written (full disk); 128 + N after signal N stopped the run (130 SIGINT, 143 SIGTERM): the
+state is saved at the next chunk boundary and `jaxac resume DIR` continues it bit for bit; a
+second signal exits at once without saving.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import argparse
 import ast
 import contextlib
 import dataclasses
+import difflib
 import json
 import os
 import sys
@@ -21,11 +28,50 @@ import time
 from typing import Any, Dict, List, Optional
 
 from jaxac import config as C
-from jaxac import critics, presets
+from jaxac import critics, presets, signals
 from jaxac.checkpoint import CheckpointError
 from jaxac.envs import registry
+from jaxac.runlock import RunLocked
 
 _SKIP = {"env", "env_kwargs", "critic"}  # flags of their own (--env, --env-kwarg, --critic)
+
+
+def integer(text: str) -> int:
+    """An integer flag's value: `100000`, `100_000` or `1e5` (a float that is a whole number)."""
+    try:
+        return int(text)
+    except ValueError:
+        value = float(text)  # ValueError: argparse reports "invalid integer value"
+        if not value.is_integer():
+            raise ValueError(text) from None
+        return int(value)
+
+
+class _Parser(argparse.ArgumentParser):
+    """One line for a bad command line (not the usage block), with the closest flags for an
+    unknown one."""
+
+    def error(self, message: str):
+        if message.startswith("unrecognized arguments:"):
+            hints = []
+            for arg in message.split(":", 1)[1].split():
+                flag = arg.split("=")[0]
+                if flag.startswith("--"):
+                    close = difflib.get_close_matches(flag, sorted(_option_strings(self)), n=3, cutoff=0.6)
+                    if close:
+                        hints.append(f"{flag}: did you mean {' / '.join(close)}?")
+            message += ("; " + "; ".join(hints)) if hints else ""
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _option_strings(parser: argparse.ArgumentParser) -> set:
+    """Every flag of `parser` and its subcommands."""
+    out = set(o for o in parser._option_string_actions if o.startswith("--"))
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                out |= _option_strings(sub)
+    return out
 
 
 def _flag(path: str) -> str:
@@ -39,9 +85,10 @@ def _add_field(group, cls, path: str, name: str, value: Any) -> None:
     if isinstance(value, bool):
         kwargs["action"] = argparse.BooleanOptionalAction
     elif isinstance(value, tuple):
-        kwargs.update(nargs="*", type=int, metavar="N")
+        kwargs.update(nargs="*", type=integer, metavar="N")
     elif isinstance(value, (int, float, str)):
-        kwargs.update(type=type(value), metavar={int: "N", float: "X", str: "S"}[type(value)])
+        kwargs.update(type={int: integer, float: float, str: str}[type(value)],
+                      metavar={int: "N", float: "X", str: "S"}[type(value)])
     else:  # optional numbers (v_min, max_grad_norm)
         kwargs.update(type=float, metavar="X")
     if choices:  # shown, and checked by the config (a one-line error naming the field)
@@ -118,11 +165,14 @@ def _train_context(argv: List[str]):
     preset and the chosen critic (a first, partial parse of --env, --critic, --no-preset)."""
     if len(argv) < 2 or argv[0] != "train" or argv[1] not in presets.ALGORITHMS:
         return None
-    pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False, exit_on_error=False)
     pre.add_argument("--env", default="CartPole-v1")
     pre.add_argument("--critic", default=None)
     pre.add_argument("--no-preset", action="store_true")
-    known, _ = pre.parse_known_args(argv[2:])
+    try:
+        known, _ = pre.parse_known_args(argv[2:])
+    except argparse.ArgumentError:  # the real parse reports it
+        return argv[1], presets.ALGORITHMS[argv[1]].Config()
     over = {"critic": known.critic} if known.critic in critics.names() else {}
     with C.unchecked():  # an unknown env shows defaults here; the real parse reports it
         try:
@@ -135,7 +185,7 @@ def _train_context(argv: List[str]):
 def build_parser(argv: Optional[List[str]] = None) -> argparse.ArgumentParser:
     argv = list(sys.argv[1:] if argv is None else argv)
     context = _train_context(argv)
-    parser = argparse.ArgumentParser(prog="jaxac", description=__doc__.split("\n")[0], allow_abbrev=False)
+    parser = _Parser(prog="jaxac", description=__doc__.split("\n")[0], allow_abbrev=False)
     sub = parser.add_subparsers(dest="command", required=True)
     train = sub.add_parser("train", help="train an algorithm over several seeds in one call")
     algos = train.add_subparsers(dest="algo", required=True, metavar="ALGO")
@@ -146,18 +196,18 @@ def build_parser(argv: Optional[List[str]] = None) -> argparse.ArgumentParser:
                        help="registered name, or module.path:factory giving (env, params)")
         p.add_argument("--env-kwarg", action="append", default=[], metavar="KEY=VALUE",
                        help="environment parameter override (repeatable)")
-        p.add_argument("--seeds", type=int, default=1, metavar="N", help="seeds run in one vmapped call [1]")
-        p.add_argument("--seed", type=int, default=0, metavar="N", help="base PRNG seed [0]")
-        p.add_argument("--devices", type=int, default=None, metavar="N",
+        p.add_argument("--seeds", type=integer, default=1, metavar="N", help="seeds run in one vmapped call [1]")
+        p.add_argument("--seed", type=integer, default=0, metavar="N", help="base PRNG seed [0]")
+        p.add_argument("--devices", type=integer, default=None, metavar="N",
                        help="devices the seeds are split over [every GPU, or a CPU per core]")
         p.add_argument("--out", default=None, metavar="DIR", help="run directory (config, metrics, TensorBoard, checkpoints)")
         p.add_argument("--no-preset", action="store_true", help="ignore the env's preset")
-        p.add_argument("--chunk-updates", type=int, default=None, metavar="N",
+        p.add_argument("--chunk-updates", type=integer, default=None, metavar="N",
                        help="updates per compiled chunk, the log interval [1%% of the run]")
         p.add_argument("--no-progress", action="store_true", help="no progress bar")
-        p.add_argument("--checkpoint-every", type=int, default=10, metavar="N",
+        p.add_argument("--checkpoint-every", type=integer, default=10, metavar="N",
                        help="checkpoint every N chunks and at the end [10]")
-        p.add_argument("--eval-episodes", type=int, default=5, metavar="N",
+        p.add_argument("--eval-episodes", type=integer, default=5, metavar="N",
                        help="deterministic-policy episodes per seed at the end (0: none) [5]")
         p.add_argument("--help-all", action="help", help="show every critic's options and exit")
         if context and context[0] == name:
@@ -165,24 +215,29 @@ def build_parser(argv: Optional[List[str]] = None) -> argparse.ArgumentParser:
     resume = sub.add_parser("resume", help="continue a run from its latest checkpoint")
     resume.add_argument("run_dir", help="the --out directory of the run")
     resume.add_argument("--no-progress", action="store_true", help="no progress bar")
-    resume.add_argument("--devices", type=int, default=None, metavar="N",
+    resume.add_argument("--devices", type=integer, default=None, metavar="N",
                         help="devices the seeds are split over (as for train)")
-    resume.add_argument("--eval-episodes", type=int, default=5, metavar="N",
+    resume.add_argument("--eval-episodes", type=integer, default=5, metavar="N",
                         help="deterministic-policy episodes per seed at the end (0: none)")
+    resume.add_argument("--checkpoint", type=integer, default=None, metavar="N",
+                        help="continue from the checkpoint of update N (newer ones are set aside) "
+                             "[the newest intact one]")
     ev = sub.add_parser("eval", help="run the deterministic policy of every seed of a saved run")
     ev.add_argument("run_dir", help="the --out directory of the run")
-    ev.add_argument("--episodes", type=int, default=10, help="episodes per seed")
-    ev.add_argument("--seed", type=int, default=0, help="PRNG seed of the evaluation episodes")
+    ev.add_argument("--episodes", type=integer, default=10, help="episodes per seed")
+    ev.add_argument("--seed", type=integer, default=0, help="PRNG seed of the evaluation episodes")
     ev.add_argument("--json", default=None, metavar="FILE", help="also write the returns to FILE")
+    ev.add_argument("--checkpoint", type=integer, default=None, metavar="N",
+                    help="evaluate the checkpoint of update N [the newest intact one]")
     ev.add_argument("--render", default=None, metavar="FILE.html",
                     help="also write brax's HTML viewer of one episode (brax envs only)")
-    ev.add_argument("--render-seed", type=int, default=0, metavar="N",
+    ev.add_argument("--render-seed", type=integer, default=0, metavar="N",
                     help="which training seed's policy --render shows")
     pl = sub.add_parser("plot", help="learning curves of runs (mean and 95%% band over seeds) to an image")
     pl.add_argument("run_dirs", nargs="+", help="--out directories of runs (finished or not)")
     pl.add_argument("-o", "--output", default="curves.png", help="image file (png, svg, pdf)")
     pl.add_argument("--labels", nargs="+", default=None, help="legend labels, one per run")
-    pl.add_argument("--points", type=int, default=50, help="windows along the run")
+    pl.add_argument("--points", type=integer, default=50, help="windows along the run")
     pl.add_argument("--title", default=None)
     sub.add_parser("envs", help="list registered environments")
     sub.add_parser("critics", help="list registered critics")
@@ -245,7 +300,16 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from jaxac.session import Session
 
     devices = _devices(args.devices, runs.record(args.run_dir)["run"]["seeds"])
-    return _execute(Session.resume(args.run_dir, devices, args.eval_episodes), args.no_progress)
+    session = Session.resume(args.run_dir, devices, args.eval_episodes, checkpoint=args.checkpoint)
+    if session.finished:
+        print(f"{args.run_dir} is finished (update {session.cfg.num_updates} of {session.cfg.num_updates}): "
+              f"nothing to do; evaluate it with: jaxac eval {args.run_dir}")
+        return 0
+    return _execute(session, args.no_progress)
+
+
+def _say_damaged(step: int, reason: str) -> None:
+    print(f"jaxac: {reason}; trying the one before it", file=sys.stderr, flush=True)
 
 
 def _devices(requested: Optional[int], seeds: int) -> list:
@@ -277,9 +341,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.episodes < 1:
         raise C.ConfigError(f"--episodes {args.episodes} is invalid: use at least 1.")
     if args.render:  # checked (env, seed) before the evaluation's compile
-        ret, length = evaluate.render_dir(args.run_dir, args.render, args.render_seed, args.seed)
+        ret, length = evaluate.render_dir(args.run_dir, args.render, args.render_seed, args.seed,
+                                          args.checkpoint, on_damaged=_say_damaged)
         print(f"{args.render}: seed {args.render_seed}, one episode, return {ret:.2f} (length {length})")
-    returns, lengths, step = evaluate.run_dir(args.run_dir, args.episodes, args.seed)
+    returns, lengths, step = evaluate.run_dir(args.run_dir, args.episodes, args.seed, args.checkpoint,
+                                              on_damaged=_say_damaged)
     print(f"{args.run_dir}: checkpoint at update {step}, deterministic policy, "
           f"{args.episodes} episode(s) per seed")
     for s, (r, n) in enumerate(zip(returns, lengths)):
@@ -312,16 +378,22 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def _execute(session, no_progress: bool) -> int:
-    """Runs `session` with a progress bar and prints what happened: Ctrl-C stops at a chunk
-    boundary (exit 130), a non-finite value stops the run (exit 3)."""
+    """Runs `session` with a progress bar and prints what happened (exit statuses: see the
+    module's docstring)."""
     import numpy as np
 
     from jaxac import stream
+    from jaxac.session import WriteError
 
     start = time.perf_counter()
-    compile_s = session.compile()
-    cfg, algo, seeds, done = session.cfg, session.algorithm, session.seeds, session.start_update
-    devices = session.devices_used
+    cfg, algo, seeds = session.cfg, session.algorithm, session.seeds
+    print(f"compiling {algo} on {cfg.env} for {seeds} seed(s)...", flush=True)
+    with signals.exit_on_signals("stopped while compiling: nothing was trained or changed"):
+        compile_s = session.compile()
+    for step, reason, path in session.set_aside:
+        what = "damaged" if reason == "damaged" else "newer than the one asked for"
+        print(f"checkpoint {step} is {what}: set aside (kept) as {path}", flush=True)
+    done, devices = session.start_update, session.devices_used
     env_steps = session.env_steps(cfg.num_updates)
     print(f"{algo} on {cfg.env}: {seeds} seed(s) x {env_steps:,} env steps"
           f"{f' on {len(devices)} {devices[0].platform} devices' if len(devices) > 1 else ''}"
@@ -335,11 +407,15 @@ def _execute(session, no_progress: bool) -> int:
                 if err.last_checkpoint is not None else "no checkpoint was saved before it")
         print(f"jaxac: error: training stopped: {err}; {kept}", file=sys.stderr)
         return 3
+    except (WriteError, CheckpointError) as err:
+        print(f"jaxac: error: training stopped: {err}", file=sys.stderr)
+        return 4
     out = session.out
     if result.interrupted:
+        by = f" by {signals.name(result.signal)}" if result.signal else ""
         where = f"; resume with: jaxac resume {out}" if out else " (no --out: nothing was saved)"
-        print(f"interrupted at update {result.updates} of {cfg.num_updates}{where}", flush=True)
-        return 130
+        print(f"stopped{by} at update {result.updates} of {cfg.num_updates}{where}", flush=True)
+        return signals.exit_status(result.signal or 2)  # 2: SIGINT's status, for a `stop` callback
     print(f"trained in {result.train_seconds:.1f} s: {result.env_steps_per_second:,.0f} env steps/s over "
           f"all seeds", flush=True)
     finals = result.final_return
@@ -398,9 +474,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.command == "plot":
             return cmd_plot(args)
         return cmd_train(args)
-    except (C.ConfigError, registry.UnknownEnvironmentError, CheckpointError) as err:
+    except (C.ConfigError, registry.UnknownEnvironmentError, CheckpointError, RunLocked) as err:
         print(f"jaxac: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # outside a run's chunks (start-up, evaluation): nothing to save
+        print("\njaxac: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -110,8 +110,9 @@ def trajectory(module: Any, cfg: Any, state: Any, key: PRNGKey, max_steps: int =
 
 
 def run_dir(path: str, num_episodes: int = 10, seed: int = 0, step: int | None = None,
-            max_steps: int = 100_000):
-    """Evaluates every seed of the run saved in `path` (its latest checkpoint, or `step`).
+            max_steps: int = 100_000, on_damaged=None):
+    """Evaluates every seed of the run saved in `path` (its newest intact checkpoint, or
+    `step`; damaged newer ones go to `on_damaged(step, reason)`, see `jaxac.runs.restore`).
 
     Returns:
       (returns [seeds, num_episodes], lengths [seeds, num_episodes], checkpoint step) as numpy.
@@ -122,7 +123,7 @@ def run_dir(path: str, num_episodes: int = 10, seed: int = 0, step: int | None =
 
     from jaxac import runs
 
-    run, state, step = runs.restore(path, step)
+    run, state, step = runs.restore(path, step, on_damaged)
     fn = functools.partial(episodes, run.module, run.cfg, num_episodes=num_episodes, max_steps=max_steps)
     keys = jax.random.split(jax.random.key(seed), run.run["seeds"])
     returns, lengths = jax.jit(jax.vmap(fn))(state, keys)
@@ -130,7 +131,7 @@ def run_dir(path: str, num_episodes: int = 10, seed: int = 0, step: int | None =
 
 
 def render_dir(path: str, out: str, run_seed: int = 0, seed: int = 0, step: int | None = None,
-               max_steps: int = 1000) -> Tuple[float, int]:
+               max_steps: int = 1000, on_damaged=None) -> Tuple[float, int]:
     """Writes brax's HTML viewer of one deterministic episode of seed `run_seed` of the run
     saved in `path` to `out`. Only brax environments can be rendered.
 
@@ -149,7 +150,7 @@ def render_dir(path: str, out: str, run_seed: int = 0, seed: int = 0, step: int 
                           f"have a viewer (brax/<name>).")
     if not 0 <= run_seed < run.run["seeds"]:
         raise ConfigError(f"--render-seed {run_seed} is invalid: the run has seeds 0..{run.run['seeds'] - 1}.")
-    run, states, _ = runs.restore(path, step)
+    run, states, _ = runs.restore(path, step, on_damaged)
     one = jax.tree.map(lambda x: x[run_seed], states)
     fn = jax.jit(lambda st, k: trajectory(run.module, run.cfg, st, k, max_steps))
     env_states, rewards, live = fn(one, jax.random.key(seed))

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from importlib import metadata
 from typing import Any, Dict, Optional
 
@@ -45,15 +46,25 @@ def update_config(path: str, **extra: Any) -> None:
     with open(path) as fh:
         record = json.load(fh)
     record.update(extra)
-    with open(path, "w") as fh:
-        json.dump(record, fh, indent=2, default=str)
+    write_json(path, record)
+
+
+def write_json(path: str, record: Dict[str, Any]) -> None:
+    """Writes `record` to a temporary file, then renames it: a full disk leaves the old file."""
+    tmp = path + ".tmp"
+    try:
+        with open(tmp, "w") as fh:
+            json.dump(record, fh, indent=2, default=str)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
 
 
 def write_config(path: str, algo: str, cfg: Any, **extra: Any) -> None:
     record = {"algorithm": algo, "config": C.to_dict(cfg), "versions": versions(),
               "git_commit": git_commit(), **extra}
-    with open(path, "w") as fh:
-        json.dump(record, fh, indent=2, default=str)
+    write_json(path, record)
 
 
 def write_metrics_csv(path: str, metrics: Dict[str, Any], steps_per_update: int,
@@ -70,14 +81,18 @@ def write_metrics_csv(path: str, metrics: Dict[str, Any], steps_per_update: int,
     )
     updates = np.arange(1, num_updates + 1)
     tmp = path + ".tmp"  # written whole, then renamed: a reader never sees half a file
-    with open(tmp, "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["seed", "update", "step", *names])
-        for s in range(num_seeds):
-            columns = [np.full(num_updates, seeds[s]), updates, first_step + updates * steps_per_update]
-            columns += [arrays[n][s] for n in names]
-            writer.writerows(zip(*(c.tolist() for c in columns)))
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["seed", "update", "step", *names])
+            for s in range(num_seeds):
+                columns = [np.full(num_updates, seeds[s]), updates, first_step + updates * steps_per_update]
+                columns += [arrays[n][s] for n in names]
+                writer.writerows(zip(*(c.tolist() for c in columns)))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):  # a failed write leaves the previous file, and no debris
+            os.remove(tmp)
 
 
 def chunk_summary(metrics: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
@@ -102,29 +117,58 @@ class TensorBoard:
     one for the mean over seeds (`mean`), so TensorBoard overlays them on shared tags. One point
     per chunk and metric (the chunk's mean), at the env step per seed where the chunk ended.
 
-    Written with tensorboardX (TensorBoard's event format without TensorFlow). `purge_step`
+    TensorBoard's event format is written with tensorboardX's record writer (no TensorFlow),
+    synchronously and flushed once per chunk: a write error (a full disk) is raised in the
+    caller, where a background writer's queue would fill and block it forever. `purge_step`
     (a resumed run's first step) hides the events a killed run wrote past its checkpoint.
     """
 
     def __init__(self, log_dir: str, num_seeds: int, purge_step: Optional[int] = None):
-        from tensorboardX import SummaryWriter
+        from tensorboardX.event_file_writer import EventsWriter
+        from tensorboardX.proto.event_pb2 import Event, SessionLog
 
-        names = [f"seed_{s}" for s in range(num_seeds)] + ["mean"]
-        self.writers = [SummaryWriter(os.path.join(log_dir, n), purge_step=purge_step, flush_secs=10)
-                        for n in names]
+        self.writers = []
+        for name in [f"seed_{s}" for s in range(num_seeds)] + ["mean"]:
+            os.makedirs(os.path.join(log_dir, name), exist_ok=True)
+            writer = EventsWriter(os.path.join(log_dir, name, "events"))
+            self.writers.append(writer)  # before the first write: close() must see it
+            if purge_step is not None:
+                writer.write_event(Event(step=purge_step, wall_time=time.time(),
+                                         session_log=SessionLog(status=SessionLog.START)))
+        self.flush()
 
     def write(self, env_steps: int, metrics: Dict[str, np.ndarray]) -> None:
-        """Logs one chunk's metrics ([seeds, n] each) at `env_steps`."""
+        """Logs one chunk's metrics ([seeds, n] each) at `env_steps`, flushed."""
+        from tensorboardX.proto.event_pb2 import Event
+        from tensorboardX.proto.summary_pb2 import Summary
+
+        def event(tag, value):
+            return Event(wall_time=time.time(), step=int(env_steps),
+                         summary=Summary(value=[Summary.Value(tag=tag, simple_value=float(value))]))
+
         summary = chunk_summary(metrics)
         *seeds, mean = self.writers
         for name, values in sorted(summary.items()):
             tag = f"{'episode' if name.startswith('episode') else 'train'}/{name}"
             for writer, value in zip(seeds, values):
                 if np.isfinite(value):
-                    writer.add_scalar(tag, float(value), env_steps)
+                    writer.write_event(event(tag, value))
             if np.isfinite(values).any():
-                mean.add_scalar(tag, float(np.nanmean(values)), env_steps)
+                mean.write_event(event(tag, np.nanmean(values)))
+        self.flush()
+
+    def flush(self) -> None:
+        for writer in self.writers:
+            writer.flush()
 
     def close(self) -> None:
+        """Closes every file (after a write error too: the first close error is raised last)."""
+        error = None
         for writer in self.writers:
-            writer.close()
+            try:
+                writer.close()
+            except OSError as err:
+                error = error or err
+        self.writers = []
+        if error:
+            raise error

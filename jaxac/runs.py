@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Dict, NamedTuple, Optional
+from typing import Any, Callable, Dict, NamedTuple, Optional
 
 from jaxac import config as C
 
@@ -70,12 +70,14 @@ def initial_state(run: Run) -> Any:
     return jax.jit(jax.vmap(run.module.init, in_axes=(None, 0)))(run.cfg, keys)
 
 
-def restore(run_dir: str, step: Optional[int] = None):
-    """(Run, state of every seed [seeds, ...], step) from the run's latest (or `step`'s)
-    checkpoint; raises `jaxac.checkpoint.CheckpointError` if there is none or it does not fit."""
+def restore(run_dir: str, step: Optional[int] = None,
+            on_damaged: Optional[Callable[[int, str], Any]] = None):
+    """(Run, state of every seed [seeds, ...], step) from the run's newest intact checkpoint
+    (damaged newer ones are passed to `on_damaged(step, reason)`), or from `step`'s; raises
+    `jaxac.checkpoint.CheckpointError` if there is none, or it does not fit."""
     from jaxac import checkpoint
 
     run = load(run_dir)
-    state, _, step = checkpoint.restore(os.path.join(run_dir, "checkpoints"), like=initial_state(run),
-                                        expect=meta(run), step=step)
-    return run, state, step
+    found = checkpoint.load(os.path.join(run_dir, "checkpoints"), like=initial_state(run),
+                            expect=meta(run), step=step, on_damaged=on_damaged)
+    return run, found.state, found.step

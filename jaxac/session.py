@@ -24,17 +24,33 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-import signal
 import threading
 import time
-from typing import Any, Callable, Dict, Iterator, Optional, Sequence
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from jaxac import algos, stream
+from jaxac import algos, runlock, signals, stream
 from jaxac import config as C
 
 CHECKPOINTS = "checkpoints"
+
+
+class WriteError(OSError):
+    """A file of the run directory could not be written (a full disk, a lost mount); the
+    message names the path and the cause. Earlier checkpoints are intact."""
+
+
+@contextlib.contextmanager
+def _writing(what: str) -> Iterator[None]:
+    """Turns an OSError while writing `what` into a one-line WriteError."""
+    try:
+        yield
+    except WriteError:
+        raise
+    except OSError as err:
+        path = err.filename or what
+        raise WriteError(err.errno, f"could not write {path}: {err.strerror or err}") from None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,6 +66,7 @@ class Result:
     env_steps_per_second: float  # over all seeds, this call's chunks
     final_return: np.ndarray  # [seeds] training episodes that ended in the last 5% of updates
     eval_return: Optional[np.ndarray]  # [seeds] deterministic policy, eval_episodes each (None: not run)
+    signal: Optional[int] = None  # the SIGINT/SIGTERM that stopped the run (None: none)
 
 
 class Session:
@@ -58,12 +75,16 @@ class Session:
     `chunk_updates`: updates per compiled chunk (default about 1% of the run);
     `checkpoint_every`: chunks between checkpoints; `devices`: those the seeds are split
     over (default: every accelerator, or jax's CPU devices); `eval_episodes`: deterministic
-    episodes per seed at the end (0: none); `command`: recorded in config.json."""
+    episodes per seed at the end (0: none); `command`: recorded in config.json.
+
+    A session with `out` locks the directory from construction to the end of `run` (or
+    `close`): a second writer is refused with `jaxac.runlock.RunLocked`."""
 
     def __init__(self, algorithm: str, cfg: Any, seeds: int = 1, seed: int = 0, out: Optional[str] = None,
                  chunk_updates: Optional[int] = None, checkpoint_every: int = 10,
                  devices: Optional[Sequence[Any]] = None, eval_episodes: int = 5,
-                 command: Optional[Sequence[str]] = None, _resume: bool = False):
+                 command: Optional[Sequence[str]] = None, _resume: bool = False,
+                 _checkpoint: Optional[int] = None):
         self.module = algos.get(algorithm)
         if not isinstance(cfg, self.module.Config):
             raise C.ConfigError(f"cfg is a {type(cfg).__name__}, not jaxac.{algorithm}.Config.")
@@ -73,26 +94,43 @@ class Session:
                 raise C.ConfigError(f"{name}={value!r} is invalid: use an integer >= {least}.")
         if chunk_updates is not None and (not isinstance(chunk_updates, int) or chunk_updates < 1):
             raise C.ConfigError(f"chunk_updates={chunk_updates!r} is invalid: use an integer >= 1.")
-        if out and not _resume and os.path.exists(os.path.join(out, CHECKPOINTS)):
-            raise C.ConfigError(f"{out} already holds a run: continue it with Session.resume({out!r}) "
-                                f"(`jaxac resume {out}`) or choose another directory.")
         self.algorithm, self.cfg, self.out = algorithm, cfg, out
         self.settings = dict(algorithm=algorithm, seeds=seeds, seed=seed, chunk_updates=chunk_updates,
                              checkpoint_every=checkpoint_every)
         self.devices, self.eval_episodes, self.command = devices, eval_episodes, command
-        self.resuming = _resume
+        self.resuming, self.checkpoint = _resume, _checkpoint
         self._runner = self._state = None
         self._done, self._history, self.compile_seconds = 0, {}, 0.0
+        self.set_aside: List[Tuple[int, str, str]] = []  # (step, reason, new path) of checkpoints moved
+        self._lock = None
+        if out and not self.finished:  # a finished run is only read
+            self._take_lock()  # before anything is written, and before the check below
+            if not _resume and os.path.exists(os.path.join(out, CHECKPOINTS)):
+                self.close()
+                raise C.ConfigError(f"{out} already holds a run: continue it with Session.resume({out!r}) "
+                                    f"(`jaxac resume {out}`) or choose another directory.")
 
     @classmethod
-    def resume(cls, out: str, devices: Optional[Sequence[Any]] = None, eval_episodes: int = 5) -> "Session":
-        """The session of the run in `out`, to continue from its latest checkpoint."""
+    def resume(cls, out: str, devices: Optional[Sequence[Any]] = None, eval_episodes: int = 5,
+               checkpoint: Optional[int] = None) -> "Session":
+        """The session of the run in `out`, to continue from its newest intact checkpoint
+        (or from `checkpoint`, an update with a checkpoint)."""
         from jaxac import runs
 
         run = runs.load(out)
         s = run.run
         return cls(run.algorithm, run.cfg, s["seeds"], s["seed"], out, s.get("chunk_updates"),
-                   s.get("checkpoint_every", 10), devices, eval_episodes, _resume=True)
+                   s.get("checkpoint_every", 10), devices, eval_episodes, _resume=True, _checkpoint=checkpoint)
+
+    def _take_lock(self) -> None:
+        if self._lock is None:
+            self._lock = runlock.acquire(self.out)
+
+    def close(self) -> None:
+        """Releases the run directory's lock (`run` does at its end)."""
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     @property
     def seeds(self) -> int:
@@ -107,6 +145,17 @@ class Session:
         """The devices the seeds are split over (after `compile`)."""
         return self._runner.devices
 
+    @property
+    def finished(self) -> bool:
+        """A resumed run that stands at its last update (before `compile`: its newest checkpoint,
+        or the one asked for, is the last update's; reads no checkpoint)."""
+        from jaxac import checkpoint
+
+        if self._runner is not None or not self.resuming:
+            return self.resuming and self._done >= self.cfg.num_updates
+        step = checkpoint.latest_step(self.checkpoint_dir) if self.checkpoint is None else self.checkpoint
+        return (step or 0) >= self.cfg.num_updates
+
     def _meta(self) -> Dict[str, Any]:
         """What this run's checkpoints record and `restore` checks."""
         from jaxac import runs
@@ -119,8 +168,9 @@ class Session:
         return self._done
 
     def compile(self) -> float:
-        """Initial state of every seed (restored from the latest checkpoint when resuming)
-        and the chunk executable; seconds taken. `run` calls it if needed."""
+        """Initial state of every seed (restored from the newest intact checkpoint when
+        resuming: damaged newer ones, and with `checkpoint` the newer ones, are set aside,
+        see `set_aside`) and the chunk executable; seconds taken. `run` calls it if needed."""
         import jax
 
         from jaxac import checkpoint
@@ -132,8 +182,17 @@ class Session:
         runner = stream.Runner(self.module, self.cfg, self.seeds, self.settings["chunk_updates"], self.devices)
         state = runner.init(self.cfg, keys)  # includes the warm-up steps of off-policy algorithms
         if self.resuming:
-            state, _, self._done = checkpoint.restore(self.checkpoint_dir, like=state, expect=self._meta())
-            self._history = checkpoint.restore_history(self.checkpoint_dir, self._done)
+            damaged = []
+            found = checkpoint.load(self.checkpoint_dir, like=state, expect=self._meta(), step=self.checkpoint,
+                                    on_damaged=lambda step, why: damaged.append(step))
+            newer = [s for s in checkpoint.steps(self.checkpoint_dir) if s > found.step]
+            if newer:
+                self._take_lock()
+            with _writing(self.checkpoint_dir):  # the run continues from found.step: out of its way
+                for step in newer:
+                    reason = "damaged" if step in damaged else f"after-{found.step}"
+                    self.set_aside.append((step, reason, checkpoint.set_aside(self.checkpoint_dir, step, reason)))
+            state, self._done, self._history = found.state, found.step, found.history
         runner.compile(state)
         self._runner, self._state = runner, state
         self.compile_seconds = time.perf_counter() - t0
@@ -147,12 +206,21 @@ class Session:
             stop: Optional[Callable[[], bool]] = None, catch_interrupt: bool = True) -> Result:
         """Trains from where the session stands to the last update. `on_chunk(progress)`
         runs after every chunk (after its logs, before its checkpoint); `stop()` true after
-        a chunk's `on_chunk` ends the run there, as Ctrl-C does with `catch_interrupt` (the state is
-        saved first when the session has a run directory).
+        a chunk's `on_chunk` ends the run there, as SIGINT (Ctrl-C) or SIGTERM do with
+        `catch_interrupt` (the state is saved first when the session has a run directory; a
+        second signal ends the process at once, see `jaxac.signals`). A finished run (resumed
+        at its last update) writes nothing.
 
-        Raises `jaxac.stream.NonFiniteError` at the first non-finite loss or parameter; its
-        `last_checkpoint` is the update of the last good checkpoint kept (None: none).
+        Raises `jaxac.stream.NonFiniteError` at the first non-finite loss or parameter (its
+        `last_checkpoint` is the update of the last good checkpoint kept, None: none), and
+        `WriteError` or `jaxac.checkpoint.CheckpointError` when a file cannot be written.
         """
+        try:
+            return self._run(on_chunk, stop, catch_interrupt)
+        finally:
+            self.close()
+
+    def _run(self, on_chunk, stop, catch_interrupt) -> Result:
         from jaxac import checkpoint
         from jaxac import logging as run_logs
         from jaxac.summary import final_return
@@ -160,29 +228,36 @@ class Session:
         self.compile()
         cfg, out, runner = self.cfg, self.out, self._runner
         meta = self._meta()
-        if out and not self.resuming:
-            os.makedirs(out, exist_ok=True)
-            run_logs.write_config(os.path.join(out, "config.json"), self.algorithm, cfg,
-                                  run=self.settings, command=list(self.command or []))
-        chunks = [self._history] if self._history else []
         first, seen = self._done, 0
-        stopped = threading.Event()  # a stop request from `stop` or Ctrl-C
-        board = (run_logs.TensorBoard(os.path.join(out, "tb"), self.seeds,
-                                      purge_step=self.env_steps(first) + 1 if self.resuming else None)
-                 if out else None)
+        writes = bool(out) and first < cfg.num_updates  # a finished run changes no file
+        if writes:
+            self._take_lock()
+        if writes and not self.resuming:
+            with _writing(os.path.join(out, "config.json")):
+                run_logs.write_config(os.path.join(out, "config.json"), self.algorithm, cfg,
+                                      run=self.settings, command=list(self.command or []))
+        chunks = [self._history] if self._history else []
+        stopped = threading.Event()  # a stop request from `stop` or a signal
+        board = None
+        if writes:
+            with _writing(os.path.join(out, "tb")):
+                board = run_logs.TensorBoard(os.path.join(out, "tb"), self.seeds,
+                                             purge_step=self.env_steps(first) + 1 if self.resuming else None)
 
         def save(progress):
             merged = stream.concat(chunks)
             checkpoint.save(self.checkpoint_dir, progress.update, progress.state, meta, history=merged)
-            run_logs.write_metrics_csv(os.path.join(out, "metrics.csv"), merged, cfg.steps_per_update,
-                                       np.arange(self.seeds), first_step=cfg.warmup_steps)
+            with _writing(os.path.join(out, "metrics.csv")):
+                run_logs.write_metrics_csv(os.path.join(out, "metrics.csv"), merged, cfg.steps_per_update,
+                                           np.arange(self.seeds), first_step=cfg.warmup_steps)
 
         def each_chunk(progress):
             nonlocal seen
             chunks.append(progress.metrics)
             seen += 1
             if board:
-                board.write(progress.env_steps, progress.metrics)
+                with _writing(os.path.join(out, "tb")):
+                    board.write(progress.env_steps, progress.metrics)
             if on_chunk:
                 on_chunk(progress)
             if stop and stop():
@@ -192,8 +267,10 @@ class Session:
                 save(progress)
 
         t0 = time.perf_counter()
+        guard = (signals.stop_on_signals(stopped, self._second_signal()) if catch_interrupt
+                 else contextlib.nullcontext(signals.Caught()))
         try:
-            with _interrupt_stops(stopped, catch_interrupt):
+            with guard as caught:
                 state, _, done = runner.run(self._state, first, each_chunk, stop=stopped.is_set)
         except stream.NonFiniteError as err:
             err.last_checkpoint = checkpoint.latest_step(self.checkpoint_dir) if out else None
@@ -202,7 +279,8 @@ class Session:
         finally:
             self._state = None  # donated to the chunks: a session runs once
             if board:
-                board.close()
+                with _writing(os.path.join(out, "tb")):
+                    board.close()
         train_s = time.perf_counter() - t0
         metrics = stream.concat(chunks)
         self._done, self._state, self._history, self.resuming = done, state, metrics, True
@@ -211,13 +289,20 @@ class Session:
         evals = None if interrupted or not self.eval_episodes else self.evaluate(state)
         steps = self.seeds * (done - first) * cfg.steps_per_update
         result = Result(state, metrics, done, interrupted, self.compile_seconds, train_s,
-                        steps / max(train_s, 1e-9), np.asarray(finals), evals)
-        if out and not interrupted:
-            run_logs.update_config(
-                os.path.join(out, "config.json"), compile_seconds=self.compile_seconds, train_seconds=train_s,
-                final_return_per_seed=[float(x) for x in finals],
-                eval_return_per_seed=None if evals is None else [float(x) for x in evals])
+                        steps / max(train_s, 1e-9), np.asarray(finals), evals, caught.signum)
+        if writes and not interrupted:
+            with _writing(os.path.join(out, "config.json")):
+                run_logs.update_config(
+                    os.path.join(out, "config.json"), compile_seconds=self.compile_seconds, train_seconds=train_s,
+                    final_return_per_seed=[float(x) for x in finals],
+                    eval_return_per_seed=None if evals is None else [float(x) for x in evals])
         return result
+
+    def _second_signal(self) -> str:
+        """What a second signal's one line says."""
+        if not self.out:
+            return "exiting (no run directory: nothing was saved)"
+        return f"exiting without saving; resume from the newest checkpoint with: jaxac resume {self.out}"
 
     def evaluate(self, state: Any, episodes: Optional[int] = None, seed: Optional[int] = None) -> np.ndarray:
         """Every seed's deterministic policy: mean return over `episodes` (default
@@ -236,17 +321,3 @@ class Session:
         returns, _ = parallel.over_seeds(fn, (0, 0), devices)(state, parallel.place(
             jax.random.split(key, self.seeds), devices))
         return np.asarray(returns).mean(1)
-
-
-@contextlib.contextmanager
-def _interrupt_stops(flag: threading.Event, enabled: bool) -> Iterator[None]:
-    """While inside, Ctrl-C (SIGINT) sets `flag` instead of raising (main thread only:
-    Python delivers signals there)."""
-    if not enabled or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, lambda *_: flag.set())
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)

@@ -88,4 +88,6 @@ def make(name: str, **kwargs) -> Tuple[GymnaxEnv, Any]:
     constructor = tuple(sorted((k, v) for k, v in kwargs.items() if k not in fields))
     env = GymnaxEnv(name, constructor)
     env.default_params()  # fail here on a bad constructor keyword, not inside a trace
-    return env, env.default_params().replace(**overrides)
+    from jaxac.envs.registry import override_params
+
+    return env, override_params(f"gymnax/{name}", env.default_params(), overrides)

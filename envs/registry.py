@@ -13,6 +13,8 @@ import functools
 import importlib
 from typing import Any, Callable, Dict, Tuple
 
+import numpy as np
+
 from jaxac.envs import brax_adapter, classic, gymnax_adapter, playground_adapter, probes
 
 
@@ -20,23 +22,63 @@ class UnknownEnvironmentError(ValueError):
     """Raised by `make` for a name that is not registered."""
 
 
+COUNT_WORDS = ("steps", "length", "horizon", "episode")  # integer params that count, so >= 1
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+
+
+def _checked(name: str, key: str, default: Any, value: Any) -> Any:
+    """`value` for param `key` whose default is `default`, in the default's kind (a whole
+    float becomes an integer); ValueError naming what to use otherwise."""
+    def bad(kind: str):
+        return ValueError(f"{key}={value!r} is invalid: use {kind}")
+
+    if isinstance(default, (bool, np.bool_)):
+        if not isinstance(value, (bool, np.bool_)):
+            raise bad("True or False")
+        return value
+    if isinstance(default, (int, np.integer)):
+        if not _number(value) or not float(value).is_integer():
+            raise bad("an integer")
+        value = int(value)
+        if any(w in key for w in COUNT_WORDS) and value < 1:
+            raise bad("an integer >= 1")
+        return value
+    if _number(default) or (hasattr(default, "shape") and np.ndim(default) == 0):
+        if not _number(value) or not np.isfinite(value):
+            raise bad("a finite number")
+        return value
+    return value  # arrays and objects: the environment checks them
+
+
+def override_params(name: str, params: Any, kwargs: Dict[str, Any]) -> Any:
+    """`params` (a dataclass) with the fields in `kwargs` replaced, each checked against its
+    default's kind (type, counts >= 1); an unknown key is a ValueError with the closest names."""
+    fields = list(getattr(params, "__dataclass_fields__", {}))
+    for key in kwargs:
+        if key not in fields:
+            close = difflib.get_close_matches(key, fields, n=3, cutoff=0.5)
+            hint = f"did you mean {' / '.join(close)}? " if close else ""
+            raise ValueError(f"{name} has no parameter {key!r}: {hint}it has {', '.join(sorted(fields))}")
+    return params.replace(**{k: _checked(name, k, getattr(params, k), v) for k, v in kwargs.items()})
+
+
 def _params_env(cls) -> Callable[..., Tuple[Any, Any]]:
     def factory(**kwargs):
         env = cls()
-        params = env.default_params()
-        unknown = sorted(set(kwargs) - set(params.__dataclass_fields__))
-        if unknown:
-            allowed = ", ".join(sorted(params.__dataclass_fields__))
-            raise ValueError(f"{cls.__name__} has no parameter(s) {unknown}; allowed: {allowed}")
-        return env, params.replace(**kwargs)
+        return env, override_params(cls.__name__, env.default_params(), kwargs)
 
     return factory
 
 
 def _probe_env(cls) -> Callable[..., Tuple[Any, Any]]:
     def factory(continuous: bool = False, **kwargs):
+        if not isinstance(continuous, (bool, np.bool_)):
+            raise ValueError(f"continuous={continuous!r} is invalid for {cls.__name__}: use True or False")
         env = cls(continuous=bool(continuous))
-        return env, env.default_params().replace(**kwargs)
+        return env, override_params(cls.__name__, env.default_params(), kwargs)
 
     return factory
 

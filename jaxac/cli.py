@@ -28,7 +28,7 @@ import time
 from typing import Any, Dict, List, Optional
 
 from jaxac import config as C
-from jaxac import critics, presets, signals
+from jaxac import compile_cache, critics, presets, signals
 from jaxac.checkpoint import CheckpointError
 from jaxac.envs import registry
 from jaxac.runlock import RunLocked
@@ -209,6 +209,9 @@ def build_parser(argv: Optional[List[str]] = None) -> argparse.ArgumentParser:
                        help="checkpoint every N chunks and at the end [10]")
         p.add_argument("--eval-episodes", type=integer, default=5, metavar="N",
                        help="deterministic-policy episodes per seed at the end (0: none) [5]")
+        p.add_argument("--compile-cache", default=None, metavar="DIR|off",
+                       help=f"jax's persistent compilation cache: a directory, or off "
+                            f"[${compile_cache.ENV}, else {compile_cache.default_dir()}]")
         p.add_argument("--help-all", action="help", help="show every critic's options and exit")
         if context and context[0] == name:
             _add_config_flags(p, name, context[1], all_critics="--help-all" in argv)
@@ -219,6 +222,7 @@ def build_parser(argv: Optional[List[str]] = None) -> argparse.ArgumentParser:
                         help="devices the seeds are split over (as for train)")
     resume.add_argument("--eval-episodes", type=integer, default=5, metavar="N",
                         help="deterministic-policy episodes per seed at the end (0: none)")
+    resume.add_argument("--compile-cache", default=None, metavar="DIR|off", help="as for train")
     resume.add_argument("--checkpoint", type=integer, default=None, metavar="N",
                         help="continue from the checkpoint of update N (newer ones are set aside) "
                              "[the newest intact one]")
@@ -227,6 +231,7 @@ def build_parser(argv: Optional[List[str]] = None) -> argparse.ArgumentParser:
     ev.add_argument("--episodes", type=integer, default=10, help="episodes per seed")
     ev.add_argument("--seed", type=integer, default=0, help="PRNG seed of the evaluation episodes")
     ev.add_argument("--json", default=None, metavar="FILE", help="also write the returns to FILE")
+    ev.add_argument("--compile-cache", default=None, metavar="DIR|off", help="as for train")
     ev.add_argument("--checkpoint", type=integer, default=None, metavar="N",
                     help="evaluate the checkpoint of update N [the newest intact one]")
     ev.add_argument("--render", default=None, metavar="FILE.html",
@@ -291,7 +296,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                             f"`jaxac resume {args.out}` or choose another directory.")
     devices = _devices(args.devices, args.seeds)  # first: building a config may start jax
     session = Session(args.algo, _config_from_args(args), args.seeds, args.seed, args.out, args.chunk_updates,
-                      args.checkpoint_every, devices, args.eval_episodes, command=sys.argv)
+                      args.checkpoint_every, devices, args.eval_episodes, command=sys.argv,
+                      compile_cache=_cache_setting(args))
     return _execute(session, args.no_progress)
 
 
@@ -300,12 +306,18 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from jaxac.session import Session
 
     devices = _devices(args.devices, runs.record(args.run_dir)["run"]["seeds"])
-    session = Session.resume(args.run_dir, devices, args.eval_episodes, checkpoint=args.checkpoint)
+    session = Session.resume(args.run_dir, devices, args.eval_episodes, checkpoint=args.checkpoint,
+                             compile_cache=_cache_setting(args))
     if session.finished:
         print(f"{args.run_dir} is finished (update {session.cfg.num_updates} of {session.cfg.num_updates}): "
               f"nothing to do; evaluate it with: jaxac eval {args.run_dir}")
         return 0
     return _execute(session, args.no_progress)
+
+
+def _cache_setting(args: argparse.Namespace):
+    """Session's `compile_cache` for --compile-cache (None: the default place, or the env var)."""
+    return True if args.compile_cache is None else args.compile_cache
 
 
 def _say_damaged(step: int, reason: str) -> None:
@@ -340,6 +352,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     if args.episodes < 1:
         raise C.ConfigError(f"--episodes {args.episodes} is invalid: use at least 1.")
+    compile_cache.enable(args.compile_cache)
     if args.render:  # checked (env, seed) before the evaluation's compile
         ret, length = evaluate.render_dir(args.run_dir, args.render, args.render_seed, args.seed,
                                           args.checkpoint, on_damaged=_say_damaged)
@@ -390,6 +403,7 @@ def _execute(session, no_progress: bool) -> int:
     print(f"compiling {algo} on {cfg.env} for {seeds} seed(s)...", flush=True)
     with signals.exit_on_signals("stopped while compiling: nothing was trained or changed"):
         compile_s = session.compile()
+    cached = {None: "", True: " (cached: yes)", False: " (cached: no)"}[session.cached]
     for step, reason, path in session.set_aside:
         what = "damaged" if reason == "damaged" else "newer than the one asked for"
         print(f"checkpoint {step} is {what}: set aside (kept) as {path}", flush=True)
@@ -398,7 +412,7 @@ def _execute(session, no_progress: bool) -> int:
     print(f"{algo} on {cfg.env}: {seeds} seed(s) x {env_steps:,} env steps"
           f"{f' on {len(devices)} {devices[0].platform} devices' if len(devices) > 1 else ''}"
           f"{f'; resuming at update {done} of {cfg.num_updates}' if session.resuming else ''}; "
-          f"compiled in {compile_s:.1f} s", flush=True)
+          f"compiled in {compile_s:.1f} s{cached}", flush=True)
     try:
         with _progress_bar(algo, seeds, env_steps, no_progress, session.env_steps(done)) as bar:
             result = session.run(on_chunk=bar)

@@ -92,6 +92,43 @@ def check_positive_int(name: str, value: Any) -> None:
         raise ConfigError(f"{name}={value!r} is invalid: {name} must be an integer >= 1.")
 
 
+def _is_number(value: Any) -> bool:
+    if isinstance(value, (bool, np.bool_)):
+        return False
+    if isinstance(value, (int, float, np.integer, np.floating, jax.core.Tracer)):
+        return True
+    dtype = getattr(value, "dtype", None)  # numpy and jax arrays (a vmapped sweep's values)
+    return dtype is not None and np.issubdtype(dtype, np.number)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+# field annotation -> (test, what to use); fields of other annotations are checked by their group
+TYPES: Dict[str, Tuple[Callable[[Any], bool], str]] = {
+    "float": (_is_number, "a number"),
+    "Optional[float]": (lambda v: v is None or _is_number(v), "a number, or None"),
+    "int": (_is_int, "an integer"),
+    "bool": (lambda v: isinstance(v, (bool, np.bool_)), "True or False"),
+    "str": (lambda v: isinstance(v, str), "a string"),
+    "Tuple[int, ...]": (lambda v: isinstance(v, tuple) and all(map(_is_int, v)), "a tuple of integers"),
+}
+
+
+def check_types(config: Any, prefix: str = "") -> None:
+    """Raises ConfigError for a field whose value is not of its annotated kind, in `config`
+    and its groups: a string in a float or boolean field is an error, never a truthy value."""
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if is_group(value):
+            check_types(value, prefix + f.name + ".")
+            continue
+        test, kind = TYPES.get(f.type, (None, ""))
+        if test is not None and not test(value):
+            raise ConfigError(f"{prefix}{f.name}={value!r} is invalid: use {kind}.")
+
+
 def check_divides(name: str, value: int, total: int, what: str) -> None:
     """Raises ConfigError unless `value` divides `total` (`what`: how `total` is made, for
     the message, e.g. "the batch num_envs * num_steps"); the message lists divisors to use."""

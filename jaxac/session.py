@@ -26,7 +26,7 @@ import dataclasses
 import os
 import threading
 import time
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -75,7 +75,9 @@ class Session:
     `chunk_updates`: updates per compiled chunk (default about 1% of the run);
     `checkpoint_every`: chunks between checkpoints; `devices`: those the seeds are split
     over (default: every accelerator, or jax's CPU devices); `eval_episodes`: deterministic
-    episodes per seed at the end (0: none); `command`: recorded in config.json.
+    episodes per seed at the end (0: none); `command`: recorded in config.json;
+    `compile_cache`: True turns jax's persistent compilation cache on in its default place
+    (see `jaxac.compile_cache`), a string is a directory or "off", False leaves jax as it is.
 
     A session with `out` locks the directory from construction to the end of `run` (or
     `close`): a second writer is refused with `jaxac.runlock.RunLocked`."""
@@ -83,8 +85,8 @@ class Session:
     def __init__(self, algorithm: str, cfg: Any, seeds: int = 1, seed: int = 0, out: Optional[str] = None,
                  chunk_updates: Optional[int] = None, checkpoint_every: int = 10,
                  devices: Optional[Sequence[Any]] = None, eval_episodes: int = 5,
-                 command: Optional[Sequence[str]] = None, _resume: bool = False,
-                 _checkpoint: Optional[int] = None):
+                 command: Optional[Sequence[str]] = None, compile_cache: Union[bool, str] = True,
+                 _resume: bool = False, _checkpoint: Optional[int] = None):
         self.module = algos.get(algorithm)
         if not isinstance(cfg, self.module.Config):
             raise C.ConfigError(f"cfg is a {type(cfg).__name__}, not jaxac.{algorithm}.Config.")
@@ -99,6 +101,9 @@ class Session:
                              checkpoint_every=checkpoint_every)
         self.devices, self.eval_episodes, self.command = devices, eval_episodes, command
         self.resuming, self.checkpoint = _resume, _checkpoint
+        self.compile_cache = compile_cache
+        self.cache_dir: Optional[str] = None  # the compilation cache in use (after `compile`)
+        self.cached: Optional[bool] = None  # the chunk executable came from that cache (None: no cache)
         self._runner = self._state = None
         self._done, self._history, self.compile_seconds = 0, {}, 0.0
         self.set_aside: List[Tuple[int, str, str]] = []  # (step, reason, new path) of checkpoints moved
@@ -112,7 +117,7 @@ class Session:
 
     @classmethod
     def resume(cls, out: str, devices: Optional[Sequence[Any]] = None, eval_episodes: int = 5,
-               checkpoint: Optional[int] = None) -> "Session":
+               checkpoint: Optional[int] = None, compile_cache: Union[bool, str] = True) -> "Session":
         """The session of the run in `out`, to continue from its newest intact checkpoint
         (or from `checkpoint`, an update with a checkpoint)."""
         from jaxac import runs
@@ -120,7 +125,8 @@ class Session:
         run = runs.load(out)
         s = run.run
         return cls(run.algorithm, run.cfg, s["seeds"], s["seed"], out, s.get("chunk_updates"),
-                   s.get("checkpoint_every", 10), devices, eval_episodes, _resume=True, _checkpoint=checkpoint)
+                   s.get("checkpoint_every", 10), devices, eval_episodes, compile_cache=compile_cache,
+                   _resume=True, _checkpoint=checkpoint)
 
     def _take_lock(self) -> None:
         if self._lock is None:
@@ -173,10 +179,12 @@ class Session:
         see `set_aside`) and the chunk executable; seconds taken. `run` calls it if needed."""
         import jax
 
-        from jaxac import checkpoint
+        from jaxac import checkpoint, compile_cache
 
         if self._runner is not None:
             return self.compile_seconds
+        if self.compile_cache is not False:
+            self.cache_dir = compile_cache.enable(None if self.compile_cache is True else self.compile_cache)
         t0 = time.perf_counter()
         keys = jax.random.split(jax.random.key(self.settings["seed"]), self.seeds)
         runner = stream.Runner(self.module, self.cfg, self.seeds, self.settings["chunk_updates"], self.devices)
@@ -193,9 +201,13 @@ class Session:
                     reason = "damaged" if step in damaged else f"after-{found.step}"
                     self.set_aside.append((step, reason, checkpoint.set_aside(self.checkpoint_dir, step, reason)))
             state, self._done, self._history = found.state, found.step, found.history
+        before = compile_cache.counts()
         runner.compile(state)
         self._runner, self._state = runner, state
         self.compile_seconds = time.perf_counter() - t0
+        if self.cache_dir:
+            new = compile_cache.counts() - before
+            self.cached = new["cache_hits"] > 0 and not new["cache_misses"]
         return self.compile_seconds
 
     def env_steps(self, updates: int) -> int:

@@ -49,6 +49,7 @@ class Config(C.Group):
 
     def validate(self, prefix: str = "") -> None:
         """The checks every algorithm shares; subclasses add theirs after calling this."""
+        C.check_types(self)
         for name in self.size_fields():
             C.check_positive_int(name, getattr(self, name))
         env, env_params = check_env(self.env, self.env_kwargs)
@@ -75,7 +76,7 @@ def base_env(env: Any, env_kwargs: Tuple[Tuple[str, Any], ...]) -> Tuple[Any, An
     if isinstance(env, str):
         return registry.make(env, **dict(env_kwargs))
     params = env.default_params()
-    return env, params.replace(**dict(env_kwargs)) if env_kwargs else params
+    return env, registry.override_params(type(env).__name__, params, dict(env_kwargs)) if env_kwargs else params
 
 
 def training_env(env: Any, env_kwargs: Tuple[Tuple[str, Any], ...]) -> Tuple[Any, Any]:
@@ -98,7 +99,7 @@ def check_env(env: Any, env_kwargs) -> Tuple[Any, Any]:
     except registry.UnknownEnvironmentError as err:
         raise C.ConfigError(f"env={env!r} is invalid: {err}") from None
     except (TypeError, ValueError) as err:
-        raise C.ConfigError(f"env_kwargs={env_kwargs!r} is invalid for {env}: {err}") from None
+        raise C.ConfigError(f"env_kwargs for {env}: {err}.") from None
 
 
 def start(env: Any, env_params: Any, num_envs: int, key: PRNGKey) -> Tuple[EnvCarry, jax.Array]:

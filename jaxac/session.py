@@ -284,15 +284,19 @@ class Session:
         try:
             with guard as caught:
                 state, _, done = runner.run(self._state, first, each_chunk, stop=stopped.is_set)
-        except stream.NonFiniteError as err:
-            err.last_checkpoint = checkpoint.latest_step(self.checkpoint_dir) if out else None
-            err.checkpoint_dir = self.checkpoint_dir
+        except BaseException as err:
+            if isinstance(err, stream.NonFiniteError):
+                err.last_checkpoint = checkpoint.latest_step(self.checkpoint_dir) if out else None
+                err.checkpoint_dir = self.checkpoint_dir
+            if board:
+                with contextlib.suppress(OSError):  # the first error is the one to report
+                    board.close()
             raise
         finally:
             self._state = None  # donated to the chunks: a session runs once
-            if board:
-                with _writing(os.path.join(out, "tb")):
-                    board.close()
+        if board:
+            with _writing(os.path.join(out, "tb")):
+                board.close()
         train_s = time.perf_counter() - t0
         metrics = stream.concat(chunks)
         self._done, self._state, self._history, self.resuming = done, state, metrics, True

@@ -100,3 +100,26 @@ def test_corrupted_checkpoint_is_reported_and_left_alone(saved, tmp_path):
     with pytest.raises(checkpoint.CheckpointError, match="cannot be read|incompatible"):
         checkpoint.restore(broken, like=state)
     assert {p: open(p, "rb").read() for p in files} == before
+
+
+def test_a_checkpoint_whose_arrays_do_not_match_its_digest_is_skipped_and_set_aside(saved, tmp_path):
+    """Readable files with the wrong data (another writer's state under this step) are caught
+    by the digest; `load` falls back to the newest intact checkpoint and says which it skipped."""
+    import shutil
+
+    import jax
+
+    ckpt, state = saved
+    run = str(tmp_path / "ckpt")
+    shutil.copytree(ckpt, run)
+    changed = jax.tree.map(lambda x: x + 1 if x.dtype == np.float32 else x, state)
+    checkpoint.save(run, 5, changed, {"algorithm": "ppo"})
+    shutil.rmtree(os.path.join(run, "5", "state"))
+    shutil.copytree(os.path.join(run, "0", "state"), os.path.join(run, "5", "state"))
+    skipped = []
+    found = checkpoint.load(run, like=state, on_damaged=lambda step, why: skipped.append((step, why)))
+    assert found.step == 0 and [s for s, _ in skipped] == [5] and "digest" in skipped[0][1]
+    with pytest.raises(checkpoint.DamagedCheckpoint, match="intact: 0 \\(choose one with --checkpoint N\\)"):
+        checkpoint.load(run, like=state, step=5)
+    moved = checkpoint.set_aside(run, 5, "damaged")
+    assert os.path.isdir(moved) and checkpoint.steps(run) == [0]

@@ -6,11 +6,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import sys
 import time
-from typing import List
+from typing import Any, List, Optional
 
 import jax
 
@@ -42,3 +43,15 @@ class Rows(list):
     def __call__(self, *cells) -> None:
         self.append("| " + " | ".join(str(c) for c in cells) + " |")
         print(self[-1], flush=True)
+
+
+def write(name: str, lines: List[str], data: Optional[Any] = None) -> str:
+    """Writes benchmarks/results/NAME.md (the lines) and, with `data`, NAME.json; returns the stem."""
+    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", name)
+    with open(out + ".md", "w") as fh:
+        fh.write("\n".join(lines) + "\n")
+    if data is not None:
+        with open(out + ".json", "w") as fh:
+            json.dump(data, fh, indent=1)
+    print(f"wrote {out}.md", flush=True)
+    return out

@@ -1,8 +1,12 @@
 """jaxac: JAX-native actor-critic RL; a whole training run is one pure, vmappable function."""
 
+from jaxac import memory as _memory
+
+_memory.tune_malloc()  # before jax starts its threads: flat memory on CPU devices (JAXAC_MALLOC=off)
+
 from jaxac import env, types  # noqa: F401  (import order: envs depend on jaxac.env)
 from jaxac import envs  # noqa: F401
-from jaxac import parallel, presets  # noqa: F401
+from jaxac import compile_cache, memory, parallel, presets  # noqa: F401
 from jaxac import critics  # noqa: F401
 from jaxac.algos import a2c, ppo, sac
 from jaxac.config import ConfigError, axes, replace

@@ -23,6 +23,7 @@ import hashlib
 import os
 import re
 import shutil
+import sys
 from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 import jax
@@ -66,12 +67,35 @@ def digest(tree: Any) -> str:
     return h.hexdigest()
 
 
+def _closed_loop_callback(unraisable: Any) -> bool:
+    """An array read that orbax gave up on (a damaged checkpoint) completing after orbax
+    closed its event loop: tensorstore's callback then fails with nothing left to tell."""
+    value = unraisable.exc_value
+    return isinstance(value, RuntimeError) and str(value) == "Event loop is closed"
+
+
+def _drop_closed_loop_callbacks() -> None:
+    """Installs, once, a filter of `sys.unraisablehook` that drops `_closed_loop_callback`s
+    (dozens of tracebacks after a damaged read) and passes everything else on."""
+    previous = sys.unraisablehook
+    if getattr(previous, "jaxac_filter", False):
+        return
+
+    def hook(unraisable):
+        if not _closed_loop_callback(unraisable):
+            previous(unraisable)
+
+    hook.jaxac_filter = True
+    sys.unraisablehook = hook
+
+
 @contextlib.contextmanager
 def _quiet_orbax() -> Iterator[None]:
     """orbax logs every failure of its background threads with a traceback before raising
     it; the caller reports the failure in one line instead."""
     import logging
 
+    _drop_closed_loop_callbacks()
     log = logging.getLogger("absl")
     level = log.level
     log.setLevel(logging.CRITICAL)
@@ -96,6 +120,10 @@ def _cause(err: BaseException) -> str:
         return os.strerror(int(code.group(1)))
     if isinstance(err, OSError) and err.strerror:
         return err.strerror
+    status = re.match(r"([A-Z_]{4,}): ", text)  # tensorstore: CODE: context: "path": ...: reason [spec]
+    if status:
+        reason = re.split(r'"\s*:\s*', text.split(" [tensorstore_spec=")[0][status.end():])[-1]
+        return f"{status.group(1).lower().replace('_', ' ')}: {reason.splitlines()[0][:200]}"
     return f"{type(err).__name__}: {text.splitlines()[0][:300]}" if text else type(err).__name__
 
 

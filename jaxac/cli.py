@@ -400,8 +400,8 @@ def _execute(session, no_progress: bool) -> int:
 
     start = time.perf_counter()
     cfg, algo, seeds = session.cfg, session.algorithm, session.seeds
-    print(f"compiling {algo} on {cfg.env} for {seeds} seed(s)...", flush=True)
     with signals.exit_on_signals("stopped while compiling: nothing was trained or changed"):
+        print(f"compiling {algo} on {cfg.env} for {seeds} seed(s)...", flush=True)
         compile_s = session.compile()
     cached = {None: "", True: " (cached: yes)", False: " (cached: no)"}[session.cached]
     for step, reason, path in session.set_aside:

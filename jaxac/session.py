@@ -7,11 +7,14 @@
     result = jaxac.Session.resume("runs/x").run()
 
 A session owns what sits around `jaxac.stream.Runner`: the devices the seeds are split over,
-the run directory (`config.json`, `metrics.csv`, TensorBoard files, orbax checkpoints), the
-checkpoint cadence (every `checkpoint_every` chunks, at the end, and when stopped), resume
-(bitwise: a resumed run's metrics equal an uninterrupted one's), the NaN guard (the run
-stops at the first non-finite loss or parameter, keeping the last good checkpoint) and
-Ctrl-C (the run stops at the next chunk boundary and saves). The CLI is a thin client.
+the run directory (`config.json`, `metrics.csv`, TensorBoard files, orbax checkpoints) and
+its lock (one writer), the checkpoint cadence (every `checkpoint_every` chunks, at the end,
+and when stopped), resume (bitwise: a resumed run's metrics equal an uninterrupted one's;
+from the newest intact checkpoint, damaged ones set aside), the NaN guard (the run stops at
+the first non-finite loss or parameter, keeping the last good checkpoint), SIGTERM and
+Ctrl-C (the run stops at the next chunk boundary and saves; see `jaxac.signals`), write
+errors (one-line `WriteError` / `CheckpointError`, earlier checkpoints intact) and the
+compilation cache (`jaxac.compile_cache`). The CLI is a thin client.
 
 The end-of-run figures are the training episodes' mean return over the last 5% of updates
 and, beside it, the deterministic policy's mean return over `eval_episodes` fresh episodes
@@ -60,7 +63,7 @@ class Result:
     state: Any  # every seed's state after the last chunk run (on device)
     metrics: Dict[str, np.ndarray]  # [seeds, updates] from update 1 (a resumed run's history included)
     updates: int  # updates completed
-    interrupted: bool  # stopped (Ctrl-C or `stop`) before the last update
+    interrupted: bool  # stopped (SIGTERM, Ctrl-C or `stop`) before the last update
     compile_seconds: float
     train_seconds: float  # this call's chunks
     env_steps_per_second: float  # over all seeds, this call's chunks

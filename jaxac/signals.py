@@ -86,7 +86,8 @@ def _watch(on_signal: Callable[[int, int], None]) -> Iterator[None]:
     finally:
         signal.set_wakeup_fd(previous_fd)
         for s, handler in previous.items():
-            signal.signal(s, handler)
+            if handler is not None:  # None: a handler installed outside Python, left alone
+                signal.signal(s, handler)
         os.close(write_fd)
         watcher.join(timeout=5)
         os.close(read_fd)

@@ -150,6 +150,7 @@ def test_eval_falls_back_and_a_damaged_choice_lists_the_intact_ones(stopped, tmp
     out = run_cli("eval", str(run), "--episodes", "1")
     assert out.returncode == 0, out.stderr
     assert f"checkpoint {newest} in" in out.stderr and "trying the one before it" in out.stderr
+    assert one_line(out.stderr), out.stderr  # no orbax or tensorstore noise after the message
     assert f"checkpoint at update {older}" in out.stdout
     out = run_cli("eval", str(run), "--episodes", "1", "--checkpoint", str(newest))
     assert out.returncode == 2 and one_line(out.stderr), out.stderr
@@ -279,8 +280,9 @@ def _tiny_tmpfs(path):
                           capture_output=True).returncode == 0
 
 
-def test_a_really_full_disk_ends_the_cli_run_with_one_line(tmp_path):
-    """A 256 KiB tmpfs (where the test may mount one): no injected error, orbax and all."""
+def test_a_really_full_disk_ends_the_cli_run_with_one_line_and_resume_finishes_it(straight, tmp_path):
+    """A 256 KiB tmpfs (where the test may mount one): no injected error, orbax and all; then
+    the disk grows (space freed) and the run is resumed to the end."""
     disk = tmp_path / "disk"
     if not _tiny_tmpfs(disk):
         pytest.skip("mounting a tmpfs needs root")
@@ -289,6 +291,11 @@ def test_a_really_full_disk_ends_the_cli_run_with_one_line(tmp_path):
         out = run_cli(*LONG, "--out", str(disk / "run"), timeout=120)
         assert out.returncode == 4 and time.time() - t0 < 90, out.stderr
         assert one_line(out.stderr) and "No space left on device" in out.stderr, out.stderr
+        assert checkpoint.steps(str(disk / "run" / "checkpoints"))  # the earlier ones are intact
+        subprocess.run(["mount", "-o", "remount,size=64m", str(disk)], check=True)
+        out = run_cli("resume", str(disk / "run"), "--no-progress")
+        assert out.returncode == 0, out.stderr
+        assert (disk / "run" / "metrics.csv").read_text() == (straight / "metrics.csv").read_text()
     finally:
         subprocess.run(["umount", str(disk)], capture_output=True)
 
@@ -390,3 +397,20 @@ def test_the_first_signal_sets_the_flag_and_the_second_exits():
     out = subprocess.run([sys.executable, "-c", WATCHER], capture_output=True, text=True, timeout=60)
     assert out.returncode == 130 and out.stdout == f"first {int(signal.SIGTERM)}\n", out.stderr
     assert "second signal (SIGINT): bye" in out.stderr and "Traceback" not in out.stderr
+
+
+# ---- malloc arenas ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("env,expected", [({}, "True"), ({"JAXAC_MALLOC": "off"}, "False"),
+                                          ({"MALLOC_ARENA_MAX": "3"}, "False")])
+def test_malloc_arenas_are_capped_unless_turned_off_or_set_by_the_user(env, expected):
+    import platform
+
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("only glibc's malloc is tuned")
+    clean = {k: v for k, v in os.environ.items() if k not in ("JAXAC_MALLOC", "MALLOC_ARENA_MAX")}
+    code = "from jaxac import memory; print(memory.tune_malloc())"
+    out = subprocess.run([sys.executable, "-c", code], env={**clean, **env}, capture_output=True, text=True,
+                         timeout=120)
+    assert out.stdout.strip() == expected, out.stderr

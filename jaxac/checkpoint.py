@@ -89,6 +89,22 @@ def _drop_closed_loop_callbacks() -> None:
     sys.unraisablehook = hook
 
 
+def _orbax_error(record: Any) -> bool:
+    """An error orbax logs (with a traceback) from a thread of a save or restore that then
+    raises it to the caller, which reports it in one line."""
+    import logging
+
+    return record.levelno >= logging.ERROR and f"{os.sep}orbax{os.sep}" in (record.pathname or "")
+
+
+class _DropOrbaxErrors:
+    """A logging filter: drops `_orbax_error` records (they can arrive after the call that
+    raised, from orbax's threads, so the filter stays installed)."""
+
+    def filter(self, record: Any) -> bool:
+        return not _orbax_error(record)
+
+
 @contextlib.contextmanager
 def _quiet_orbax() -> Iterator[None]:
     """orbax logs every failure of its background threads with a traceback before raising
@@ -97,12 +113,9 @@ def _quiet_orbax() -> Iterator[None]:
 
     _drop_closed_loop_callbacks()
     log = logging.getLogger("absl")
-    level = log.level
-    log.setLevel(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        log.setLevel(level)
+    if not any(isinstance(f, _DropOrbaxErrors) for f in log.filters):
+        log.addFilter(_DropOrbaxErrors())
+    yield
 
 
 def _manager(directory: str, keep: int):

@@ -15,6 +15,7 @@ from typing import Any, Callable, Dict, Tuple
 
 import numpy as np
 
+from jaxac import config as C
 from jaxac.envs import brax_adapter, classic, gymnax_adapter, playground_adapter, probes
 
 
@@ -23,10 +24,6 @@ class UnknownEnvironmentError(ValueError):
 
 
 COUNT_WORDS = ("steps", "length", "horizon", "episode")  # integer params that count, so >= 1
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
 
 
 def _checked(name: str, key: str, default: Any, value: Any) -> Any:
@@ -40,14 +37,14 @@ def _checked(name: str, key: str, default: Any, value: Any) -> Any:
             raise bad("True or False")
         return value
     if isinstance(default, (int, np.integer)):
-        if not _number(value) or not float(value).is_integer():
+        if not C.is_number(value) or np.ndim(value) or not float(value).is_integer():
             raise bad("an integer")
         value = int(value)
         if any(w in key for w in COUNT_WORDS) and value < 1:
             raise bad("an integer >= 1")
         return value
-    if _number(default) or (hasattr(default, "shape") and np.ndim(default) == 0):
-        if not _number(value) or not np.isfinite(value):
+    if C.is_number(default) or (hasattr(default, "shape") and np.ndim(default) == 0):
+        if not C.is_number(value) or np.ndim(value) or not np.isfinite(value):
             raise bad("a finite number")
         return value
     return value  # arrays and objects: the environment checks them

@@ -92,7 +92,8 @@ def check_positive_int(name: str, value: Any) -> None:
         raise ConfigError(f"{name}={value!r} is invalid: {name} must be an integer >= 1.")
 
 
-def _is_number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
+    """A number or numeric array (traced ones too), never a bool or a string."""
     if isinstance(value, (bool, np.bool_)):
         return False
     if isinstance(value, (int, float, np.integer, np.floating, jax.core.Tracer)):
@@ -107,8 +108,8 @@ def _is_int(value: Any) -> bool:
 
 # field annotation -> (test, what to use); fields of other annotations are checked by their group
 TYPES: Dict[str, Tuple[Callable[[Any], bool], str]] = {
-    "float": (_is_number, "a number"),
-    "Optional[float]": (lambda v: v is None or _is_number(v), "a number, or None"),
+    "float": (is_number, "a number"),
+    "Optional[float]": (lambda v: v is None or is_number(v), "a number, or None"),
     "int": (_is_int, "an integer"),
     "bool": (lambda v: isinstance(v, (bool, np.bool_)), "True or False"),
     "str": (lambda v: isinstance(v, str), "a string"),

@@ -27,8 +27,8 @@ M_ARENA_MAX = -8  # glibc's mallopt parameter numbers (malloc.h)
 
 
 def default_arenas() -> int:
-    """One arena per core (at least 2): glibc's default is 8 per core; one in all was 1.7x
-    slower with 2 CPU devices (see benchmarks/results/memory.md)."""
+    """One arena per core (at least 2): glibc's default is 8 per core, and a single arena
+    serialises the devices' threads (see benchmarks/results/memory.md)."""
     return max(2, os.cpu_count() or 2)
 
 

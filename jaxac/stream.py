@@ -81,8 +81,7 @@ def first_non_finite(metrics: Dict[str, np.ndarray], finite_params: np.ndarray) 
 
 def run_some(update: Callable, cfg: Any, state: Any, count: Any, capacity: int) -> Tuple[Any, Metrics]:
     """`count` (<= capacity, may be traced) updates; metrics [capacity], rows >= count zero."""
-    # jit: the body below reuses the trace eval_shape makes (a quarter of a warm start's time;
-    # XLA inlines the call, the program is the same)
+    # jit: the body below reuses the trace eval_shape makes (XLA inlines the call: same program)
     update = jax.jit(update)
     example = jax.eval_shape(lambda s: update(cfg, s)[1], state)
     buffer = jax.tree.map(lambda x: jnp.zeros((capacity,) + x.shape, x.dtype), example)

@@ -161,9 +161,9 @@ def _terminal_width() -> int:
 
 
 def _train_context(argv: List[str]):
-    """(algorithm, config defaults in effect) for `jaxac train ALGO ...`: the environment's
+    """((command, algorithm), config defaults in effect) for `jaxac train|sweep ALGO ...`: the environment's
     preset and the chosen critic (a first, partial parse of --env, --critic, --no-preset)."""
-    if len(argv) < 2 or argv[0] != "train" or argv[1] not in presets.ALGORITHMS:
+    if len(argv) < 2 or argv[0] not in ("train", "sweep") or argv[1] not in presets.ALGORITHMS:
         return None
     pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False, exit_on_error=False)
     pre.add_argument("--env", default="CartPole-v1")
@@ -172,14 +172,50 @@ def _train_context(argv: List[str]):
     try:
         known, _ = pre.parse_known_args(argv[2:])
     except argparse.ArgumentError:  # the real parse reports it
-        return argv[1], presets.ALGORITHMS[argv[1]].Config()
+        return (argv[0], argv[1]), presets.ALGORITHMS[argv[1]].Config()
     over = {"critic": known.critic} if known.critic in critics.names() else {}
     with C.unchecked():  # an unknown env shows defaults here; the real parse reports it
         try:
             cfg = presets.config(argv[1], known.env, use_preset=not known.no_preset, **over)
         except (ValueError, TypeError, ImportError):  # the real parse reports it
             cfg = presets.ALGORITHMS[argv[1]].Config(**over)
-    return argv[1], cfg
+    return (argv[0], argv[1]), cfg
+
+
+def _add_run_flags(p: argparse.ArgumentParser, name: str, context, argv: List[str]) -> None:
+    """The flags of `jaxac train ALGO` (and of `jaxac sweep ALGO`): run options, then every
+    config field when `context` (the command's algorithm and defaults) is this one."""
+    p.add_argument("--env", default="CartPole-v1",
+                   help="registered name, or module.path:factory giving (env, params)")
+    p.add_argument("--env-kwarg", action="append", default=[], metavar="KEY=VALUE",
+                   help="environment parameter override (repeatable)")
+    p.add_argument("--seeds", type=integer, default=1, metavar="N", help="seeds run in one vmapped call [1]")
+    p.add_argument("--seed", type=integer, default=0, metavar="N", help="base PRNG seed [0]")
+    p.add_argument("--devices", type=integer, default=None, metavar="N",
+                   help="devices the seeds are split over [every GPU, or a CPU per core]")
+    p.add_argument("--out", default=None, metavar="DIR", help="run directory (config, metrics, TensorBoard, checkpoints)")
+    p.add_argument("--no-preset", action="store_true", help="ignore the env's preset")
+    p.add_argument("--chunk-updates", type=integer, default=None, metavar="N",
+                   help="updates per compiled chunk, the log interval [1%% of the run]")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--checkpoint-every", type=integer, default=10, metavar="N",
+                   help="checkpoint every N chunks and at the end [10]")
+    p.add_argument("--eval-episodes", type=integer, default=5, metavar="N",
+                   help="deterministic-policy episodes per seed at the end (0: none) [5]")
+    p.add_argument("--compile-cache", default=None, metavar="DIR|off",
+                   help=f"jax's persistent compilation cache: a directory, or off "
+                        f"[${compile_cache.ENV}, else {compile_cache.default_dir()}]")
+    p.add_argument("--help-all", action="help", help="show every critic's options and exit")
+    if context:
+        _add_config_flags(p, name, context[1], all_critics="--help-all" in argv)
+
+
+def _add_process_flags(group) -> None:
+    """A multi-process (multi-host) job's flags (`jaxac.distributed`)."""
+    group.add_argument("--coordinator", default=None, metavar="HOST:PORT",
+                       help="process 0's address in a multi-process job [SLURM's, or one process]")
+    group.add_argument("--num-processes", type=integer, default=None, metavar="N", help="processes in the job")
+    group.add_argument("--process-id", type=integer, default=None, metavar="I", help="this process (0..N-1)")
 
 
 def build_parser(argv: Optional[List[str]] = None) -> argparse.ArgumentParser:
@@ -192,40 +228,46 @@ def build_parser(argv: Optional[List[str]] = None) -> argparse.ArgumentParser:
     for name in presets.ALGORITHMS:
         p = algos.add_parser(name, help=f"train {name.upper()}", allow_abbrev=False, formatter_class=_Formatter,
                              usage=f"jaxac train {name} [--env ENV] [--seeds N] [--out DIR] [options]")
-        p.add_argument("--env", default="CartPole-v1",
-                       help="registered name, or module.path:factory giving (env, params)")
-        p.add_argument("--env-kwarg", action="append", default=[], metavar="KEY=VALUE",
-                       help="environment parameter override (repeatable)")
-        p.add_argument("--seeds", type=integer, default=1, metavar="N", help="seeds run in one vmapped call [1]")
-        p.add_argument("--seed", type=integer, default=0, metavar="N", help="base PRNG seed [0]")
-        p.add_argument("--devices", type=integer, default=None, metavar="N",
-                       help="devices the seeds are split over [every GPU, or a CPU per core]")
-        p.add_argument("--out", default=None, metavar="DIR", help="run directory (config, metrics, TensorBoard, checkpoints)")
-        p.add_argument("--no-preset", action="store_true", help="ignore the env's preset")
-        p.add_argument("--chunk-updates", type=integer, default=None, metavar="N",
-                       help="updates per compiled chunk, the log interval [1%% of the run]")
-        p.add_argument("--no-progress", action="store_true", help="no progress bar")
-        p.add_argument("--checkpoint-every", type=integer, default=10, metavar="N",
-                       help="checkpoint every N chunks and at the end [10]")
-        p.add_argument("--eval-episodes", type=integer, default=5, metavar="N",
-                       help="deterministic-policy episodes per seed at the end (0: none) [5]")
-        p.add_argument("--compile-cache", default=None, metavar="DIR|off",
-                       help=f"jax's persistent compilation cache: a directory, or off "
-                            f"[${compile_cache.ENV}, else {compile_cache.default_dir()}]")
-        p.add_argument("--help-all", action="help", help="show every critic's options and exit")
-        if context and context[0] == name:
-            _add_config_flags(p, name, context[1], all_critics="--help-all" in argv)
+        _add_run_flags(p, name, context if context and context[0] == ("train", name) else None, argv)
+    sw = sub.add_parser("sweep", help="train settings x seeds of an algorithm, one compiled program per group")
+    sweep_algos = sw.add_subparsers(dest="algo", required=True, metavar="ALGO")
+    for name in presets.ALGORITHMS:
+        p = sweep_algos.add_parser(
+            name, help=f"sweep {name.upper()}", allow_abbrev=False, formatter_class=_Formatter,
+            usage=f"jaxac sweep {name} --grid FIELD=A,B [--sample FIELD=DIST --trials N] [--seeds N] "
+                  f"[--out DIR] [train options]",
+            description="Every train flag sets a fixed value; --grid and --sample set the swept ones.")
+        g = p.add_argument_group("sweep")
+        g.add_argument("--grid", action="append", default=[], metavar="FIELD=A,B,...",
+                       help="values of a field, crossed with the other grids (repeatable); tuples as "
+                            "64,64:128,128")
+        g.add_argument("--sample", action="append", default=[], metavar="FIELD=DIST",
+                       help="random search: uniform:LOW:HIGH, loguniform:LOW:HIGH or choice:A,B (repeatable)")
+        g.add_argument("--trials", type=integer, default=None, metavar="N", help="draws of the --sample fields")
+        g.add_argument("--max-members", type=integer, default=None, metavar="N",
+                       help="the most members in one call [as many as fit in memory]")
+        g.add_argument("--top", type=integer, default=20, metavar="K", help="settings printed, best first [20]")
+        g.add_argument("--json", default=None, metavar="FILE",
+                       help="also write per-seed final scores ({env: {setting: [seeds]}}) to FILE")
+        _add_process_flags(g)
+        _add_run_flags(p, name, context if context and context[0] == ("sweep", name) else None, argv)
     resume = sub.add_parser("resume", help="continue a run from its latest checkpoint")
     resume.add_argument("run_dir", help="the --out directory of the run")
     resume.add_argument("--no-progress", action="store_true", help="no progress bar")
     resume.add_argument("--devices", type=integer, default=None, metavar="N",
                         help="devices the seeds are split over (as for train)")
-    resume.add_argument("--eval-episodes", type=integer, default=5, metavar="N",
-                        help="deterministic-policy episodes per seed at the end (0: none)")
+    resume.add_argument("--eval-episodes", type=integer, default=None, metavar="N",
+                        help="deterministic-policy episodes per seed at the end (0: none) [5; a sweep's own]")
     resume.add_argument("--compile-cache", default=None, metavar="DIR|off", help="as for train")
     resume.add_argument("--checkpoint", type=integer, default=None, metavar="N",
                         help="continue from the checkpoint of update N (newer ones are set aside) "
-                             "[the newest intact one]")
+                             "[the newest intact one]; runs only")
+    rs = resume.add_argument_group("sweeps (a sweep directory)")
+    rs.add_argument("--max-members", type=integer, default=None, metavar="N",
+                    help="the most members in one call, for batches not yet started [the sweep's]")
+    rs.add_argument("--top", type=integer, default=20, metavar="K", help="settings printed, best first [20]")
+    rs.add_argument("--json", default=None, metavar="FILE", help="also write per-seed final scores to FILE")
+    _add_process_flags(rs)
     ev = sub.add_parser("eval", help="run the deterministic policy of every seed of a saved run")
     ev.add_argument("run_dir", help="the --out directory of the run")
     ev.add_argument("--episodes", type=integer, default=10, help="episodes per seed")
@@ -301,12 +343,160 @@ def cmd_train(args: argparse.Namespace) -> int:
     return _execute(session, args.no_progress)
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from jaxac import distributed, sweep, sweep_run
+
+    spec = sweep.Spec.parse(args.grid, args.sample, args.trials)  # before anything starts jax
+    if args.seeds < 1:
+        raise C.ConfigError(f"--seeds {args.seeds} is invalid: use at least 1.")
+    if args.eval_episodes < 1:
+        raise C.ConfigError(f"--eval-episodes {args.eval_episodes} is invalid: a sweep ranks settings by "
+                            f"their deterministic policy: use at least 1.")
+    if args.out and sweep_run.is_sweep(args.out):
+        raise C.ConfigError(f"--out {args.out} already holds a sweep: continue it with "
+                            f"`jaxac resume {args.out}` or choose another directory.")
+    process = distributed.initialize(args.coordinator, args.num_processes, args.process_id)
+    devices = _sweep_devices(args.devices, process)
+    cfg = _config_from_args(args)
+    spec.check(cfg)
+    sw = sweep_run.Sweep(args.algo, cfg, spec, args.seeds, args.seed, args.out, args.chunk_updates,
+                         args.checkpoint_every, args.eval_episodes, args.max_members, devices=devices,
+                         compile_cache=_cache_setting(args), command=sys.argv)
+    return _execute_sweep(sw, args, process)
+
+
+def _sweep_devices(requested: Optional[int], process) -> list:
+    """This process's devices for a sweep: `requested` of its local ones, or by default every
+    accelerator, or on a CPU one XLA device per core (set up before jax starts)."""
+    import jax
+
+    from jaxac import parallel
+
+    if requested is not None and requested < 1:
+        raise C.ConfigError(f"--devices {requested} is invalid: use at least 1.")
+    if process.count == 1:
+        with contextlib.suppress(RuntimeError):  # jax already started: keep its devices
+            parallel.use_cpu_devices(requested or os.cpu_count() or 1)
+    local = jax.local_devices()
+    if requested is not None and requested > len(local):
+        raise C.ConfigError(f"--devices {requested} is invalid: this process has {len(local)} "
+                            f"{local[0].platform} device(s).")
+    return local[:requested] if requested else local
+
+
+def _execute_sweep(sw, args: argparse.Namespace, process) -> int:
+    """Runs sweep `sw` with a progress bar, prints the ranked settings (process 0)."""
+    from jaxac import stream, sweep_run
+    from jaxac.session import WriteError
+
+    start = time.perf_counter()
+    cfg, say = sw.cfg, (print if process.index == 0 else (lambda *a, **k: None))
+    where = f" (process {process.index} of {process.count})" if process.count > 1 else ""
+    say(f"sweep {sw.algorithm} on {cfg.env}: {len(sw.settings)} setting(s) x {sw.seeds} seed(s) = "
+        f"{sw.members} members in {len(sw.groups)} group(s){where}; planning batches...", flush=True)
+    bar = _SweepBar(sw, args.no_progress or process.index != 0)
+
+    def on_batch(index, count, batch):
+        bar.close()
+        fixed = ", ".join(f"{k}={sweep_run._show(v)}" for k, v in sw.groups[batch.group][0].items())
+        devices = sw._devices()
+        say(f"batch {index + 1} of {count}: {len(batch.ids)} members of group {batch.group}"
+            f"{f' ({fixed})' if fixed else ''} on {len(devices)} {devices[0].platform} device(s)", flush=True)
+        bar.open(len(batch.ids))
+
+    try:
+        result = sw.run(on_chunk=bar.update, on_batch=on_batch)
+    except stream.NonFiniteError as err:
+        bar.close()
+        print(f"jaxac: error: sweep stopped: {err}; set the setting aside or lower its learning rate",
+              file=sys.stderr)
+        return 3
+    except (WriteError, CheckpointError) as err:
+        bar.close()
+        print(f"jaxac: error: sweep stopped: {err}", file=sys.stderr)
+        return 4
+    bar.close()
+    if result.interrupted:
+        by = f" by {signals.name(result.signal)}" if result.signal else ""
+        where = f"; resume with: jaxac resume {sw.out}" if sw.out else " (no --out: nothing was saved)"
+        print(f"sweep stopped{by}{where}", flush=True)
+        return signals.exit_status(result.signal or 2)
+    say(f"{len(result.batches)} batch(es), {result.programs} compiled program(s), {result.seconds:.1f} s")
+    if process.index == 0:
+        say(f"final return: deterministic policy, {sw.eval_episodes} episode(s) per seed; 95% bootstrap "
+            f"interval over seeds; best first")
+        say(sweep_run.format_table(result.table, args.top))
+        if len(result.table) > args.top:
+            say(f"({len(result.table) - args.top} more in {sw.out}/summary.csv)" if sw.out
+                else f"({len(result.table) - args.top} more)")
+        if args.json:
+            with _json_out(args.json) as fh:
+                json.dump(sweep_run.scores(cfg.env, sw.algorithm, sw.settings, sw._swept(), result.eval_return),
+                          fh, indent=2)
+        if sw.out:
+            say(f"wrote {sw.out}/summary.csv, members.csv, scores.json and runs/ (one run directory per batch)")
+    say(f"total wall time {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+@contextlib.contextmanager
+def _json_out(path: str):
+    with open(path, "w") as fh:
+        yield fh
+
+
+class _SweepBar:
+    """A tqdm bar per batch over env steps per member (stderr)."""
+
+    def __init__(self, sw, off: bool):
+        self.sw, self.off, self.bar = sw, off, None
+
+    def open(self, members: int) -> None:
+        if self.off:
+            return
+        from tqdm import tqdm
+
+        cfg = self.sw.cfg
+        total = cfg.warmup_steps + cfg.num_updates * cfg.steps_per_update
+        self.bar = tqdm(total=total, unit="step", desc=f"{members} members", dynamic_ncols=True, mininterval=0.5)
+
+    def update(self, progress) -> None:
+        if self.bar is not None:
+            p = progress.chunk
+            self.bar.update(p.env_steps - self.bar.n)
+            self.bar.set_postfix_str(f"return {p.mean_return:.1f}, {p.steps_per_second:,.0f} steps/s all members",
+                                     refresh=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def cmd_resume_sweep(args: argparse.Namespace) -> int:
+    from jaxac import distributed, sweep_run
+
+    if args.checkpoint is not None:
+        raise C.ConfigError(f"--checkpoint is for runs: {args.run_dir} is a sweep (its batches resume from "
+                            f"their newest intact checkpoints).")
+    sweep_run.record(args.run_dir)
+    process = distributed.initialize(args.coordinator, args.num_processes, args.process_id)
+    devices = _sweep_devices(args.devices, process)
+    sw = sweep_run.Sweep.resume(args.run_dir, devices=devices, max_members=args.max_members,
+                                eval_episodes=args.eval_episodes, compile_cache=_cache_setting(args))
+    return _execute_sweep(sw, args, process)
+
+
 def cmd_resume(args: argparse.Namespace) -> int:
-    from jaxac import runs
+    from jaxac import runs, sweep_run
     from jaxac.session import Session
 
+    if sweep_run.is_sweep(args.run_dir):
+        return cmd_resume_sweep(args)
+
     devices = _devices(args.devices, runs.record(args.run_dir)["run"]["seeds"])
-    session = Session.resume(args.run_dir, devices, args.eval_episodes, checkpoint=args.checkpoint,
+    episodes = 5 if args.eval_episodes is None else args.eval_episodes
+    session = Session.resume(args.run_dir, devices, episodes, checkpoint=args.checkpoint,
                              compile_cache=_cache_setting(args))
     if session.finished:
         print(f"{args.run_dir} is finished (update {session.cfg.num_updates} of {session.cfg.num_updates}): "
@@ -487,6 +677,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             return cmd_eval(args)
         if args.command == "plot":
             return cmd_plot(args)
+        if args.command == "sweep":
+            return cmd_sweep(args)
         return cmd_train(args)
     except (C.ConfigError, registry.UnknownEnvironmentError, CheckpointError, RunLocked) as err:
         print(f"jaxac: error: {err}", file=sys.stderr)

@@ -124,9 +124,10 @@ def run_dir(path: str, num_episodes: int = 10, seed: int = 0, step: int | None =
     from jaxac import runs
 
     run, state, step = runs.restore(path, step, on_damaged)
-    fn = functools.partial(episodes, run.module, run.cfg, num_episodes=num_episodes, max_steps=max_steps)
+    cfg, axes, _ = runs.inputs(run)
+    fn = functools.partial(episodes, run.module, num_episodes=num_episodes, max_steps=max_steps)
     keys = jax.random.split(jax.random.key(seed), run.run["seeds"])
-    returns, lengths = jax.jit(jax.vmap(fn))(state, keys)
+    returns, lengths = jax.jit(jax.vmap(fn, in_axes=(axes, 0, 0)))(cfg, state, keys)
     return np.asarray(returns), np.asarray(lengths), step
 
 

@@ -113,8 +113,8 @@ def chunk_summary(metrics: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
 
 
 class TensorBoard:
-    """TensorBoard event files under `log_dir`: one run per seed (`seed_0`, `seed_1`, ...) and
-    one for the mean over seeds (`mean`), so TensorBoard overlays them on shared tags. One point
+    """TensorBoard event files under `log_dir`: one run per seed (`seed_0`, `seed_1`, ...; or
+    per entry of `runs`, the mean of its seeds) and one for the mean over seeds (`mean`), so TensorBoard overlays them on shared tags. One point
     per chunk and metric (the chunk's mean), at the env step per seed where the chunk ended.
 
     TensorBoard's event format is written with tensorboardX's record writer (no TensorFlow),
@@ -123,12 +123,15 @@ class TensorBoard:
     (a resumed run's first step) hides the events a killed run wrote past its checkpoint.
     """
 
-    def __init__(self, log_dir: str, num_seeds: int, purge_step: Optional[int] = None):
+    def __init__(self, log_dir: str, num_seeds: int, purge_step: Optional[int] = None,
+                 runs: Optional[Dict[str, Any]] = None):
         from tensorboardX.event_file_writer import EventsWriter
         from tensorboardX.proto.event_pb2 import Event, SessionLog
 
+        # runs: name -> the seeds it averages (a sweep: one run per setting, not per member)
+        self.runs = {f"seed_{s}": [s] for s in range(num_seeds)} if runs is None else dict(runs)
         self.writers = []
-        for name in [f"seed_{s}" for s in range(num_seeds)] + ["mean"]:
+        for name in list(self.runs) + ["mean"]:
             os.makedirs(os.path.join(log_dir, name), exist_ok=True)
             writer = EventsWriter(os.path.join(log_dir, name, "events"))
             self.writers.append(writer)  # before the first write: close() must see it
@@ -150,9 +153,10 @@ class TensorBoard:
         *seeds, mean = self.writers
         for name, values in sorted(summary.items()):
             tag = f"{'episode' if name.startswith('episode') else 'train'}/{name}"
-            for writer, value in zip(seeds, values):
-                if np.isfinite(value):
-                    writer.write_event(event(tag, value))
+            for writer, members in zip(seeds, self.runs.values()):
+                part = values[np.asarray(members)]
+                if np.isfinite(part).any():
+                    writer.write_event(event(tag, np.nanmean(part)))
             if np.isfinite(values).any():
                 mean.write_event(event(tag, np.nanmean(values)))
         self.flush()

@@ -26,6 +26,7 @@ from typing import Any, Callable, Optional, Sequence, Tuple
 import jax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
+from jaxac.config import unchecked
 from jaxac.types import Metrics
 
 AXIS = "seeds"
@@ -77,23 +78,45 @@ def over_seeds(fn: Callable, in_axes: Sequence[Optional[int]], devices: Sequence
     """`jit(vmap(fn, in_axes))` whose seed axis (0 of each input with axis 0, and of every
     output) is split over `devices`; with one device, exactly `jit(vmap(fn, in_axes))`.
 
-    Every input must be passed positionally; those with axis None are replicated."""
+    Every input must be passed positionally; those with axis None are replicated. An axis
+    may be a tree (a config with its swept fields at 0, `jaxac.config.axes`)."""
+    for axis in jax.tree.leaves(tuple(in_axes)):  # None leaves are no leaves: the rest must be 0
+        _spec(axis)
     batched = jax.vmap(fn, in_axes=tuple(in_axes))
-    specs = tuple(_spec(a) for a in in_axes)
     if len(devices) == 1:
         return jax.jit(batched, **jit_kwargs)
-    # check_vma off: the replicated inputs (config, counts) are not marked as varying, and
-    # no collective is ever needed, so there is nothing for the check to protect
-    sharded = jax.shard_map(batched, mesh=_mesh(devices), in_specs=specs,
-                            out_specs=P(AXIS), check_vma=False)
-    return jax.jit(sharded, **jit_kwargs)
+    mesh = _mesh(devices)
+
+    def flat(*args):
+        # shard_map sees each argument as its list of leaves, one spec per leaf: a spec tree
+        # in a config's shape would be rebuilt (and validated) as a config inside jax
+        trees = [jax.tree_util.tree_flatten(a) for a in args]
+        specs = tuple([_spec(axis)] * len(leaves) if axis in (None, 0) else
+                      [_spec(a) for a in treedef.flatten_up_to(axis)]
+                      for (leaves, treedef), axis in zip(trees, in_axes))
+
+        def inner(*leaves):
+            return batched(*(treedef.unflatten(part) for (_, treedef), part in zip(trees, leaves)))
+
+        # check_vma off: the replicated inputs (config, counts) are not marked as varying, and
+        # no collective is ever needed, so there is nothing for the check to protect
+        sharded = jax.shard_map(inner, mesh=mesh, in_specs=specs, out_specs=P(AXIS), check_vma=False)
+        return sharded(*(leaves for leaves, _ in trees))
+
+    return jax.jit(flat, **jit_kwargs)
 
 
-def place(tree: Any, devices: Sequence[Any]) -> Any:
-    """`tree` (leaves with a leading seed axis) put on `devices`, split along that axis."""
+def place(tree: Any, devices: Sequence[Any], axes: Any = 0) -> Any:
+    """`tree` (leaves with a leading seed axis) put on `devices`, split along that axis;
+    `axes`: a tree of 0 / None over `tree` (None: the leaf is replicated)."""
     if len(devices) == 1:
         return jax.device_put(tree, devices[0])
-    return jax.device_put(tree, NamedSharding(_mesh(devices), P(AXIS)))
+    mesh = _mesh(devices)
+    if axes == 0:
+        return jax.device_put(tree, NamedSharding(mesh, P(AXIS)))
+    with unchecked():
+        shardings = jax.tree.map(lambda a: NamedSharding(mesh, _spec(a)), axes, is_leaf=lambda a: a is None)
+    return jax.device_put(tree, shardings)
 
 
 def train(module, cfg: Any, keys: Any, devices: Optional[Sequence[Any]] = None) -> Tuple[Any, Metrics]:

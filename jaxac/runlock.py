@@ -49,26 +49,27 @@ class RunLock:
         self.release()
 
 
-def holder(run_dir: str) -> Optional[dict]:
+def holder(run_dir: str, name: str = LOCK_FILE) -> Optional[dict]:
     """What the lock file records ({pid, host}), or None if unreadable or empty."""
     try:
-        with open(os.path.join(run_dir, LOCK_FILE)) as fh:
+        with open(os.path.join(run_dir, name)) as fh:
             return json.load(fh)
     except (OSError, ValueError):
         return None
 
 
-def acquire(run_dir: str) -> RunLock:
-    """Creates `run_dir` if needed and locks it for this process; raises RunLocked naming the
-    holder if another process has it."""
+def acquire(run_dir: str, name: str = LOCK_FILE) -> RunLock:
+    """Creates `run_dir` if needed and locks it for this process (the lock file `name`: a
+    sweep's processes each hold their own); raises RunLocked naming the holder if another
+    process has it."""
     os.makedirs(run_dir, exist_ok=True)
-    path = os.path.join(run_dir, LOCK_FILE)
+    path = os.path.join(run_dir, name)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
-        who = holder(run_dir) or {}
+        who = holder(run_dir, name) or {}
         raise RunLocked(f"{run_dir} is in use by jaxac process {who.get('pid', '?')} on "
                         f"{who.get('host', 'this host')}: wait for it to end or choose another directory.") from None
     record = json.dumps({"pid": os.getpid(), "host": socket.gethostname()}).encode()

@@ -59,15 +59,32 @@ def meta(run: Run) -> Dict[str, Any]:
     """What a checkpoint of this run records and `restore` checks (JSON-normalised)."""
     out = {"algorithm": run.algorithm, "seeds": run.run["seeds"], "seed": run.run["seed"],
            "config": C.to_dict(run.cfg)}
+    if run.run.get("members"):  # a sweep's batch (jaxac.sweep.Members)
+        out["members"] = run.run["members"]
     return json.loads(json.dumps(out))
+
+
+def members(run: Run):
+    """The sweep members of a sweep's batch (`jaxac.sweep.Members`), None for a train run."""
+    from jaxac import sweep
+
+    record = run.run.get("members")
+    return sweep.Members.from_dict(record) if record else None
+
+
+def inputs(run: Run):
+    """(config, its vmap axes, [seeds] keys) the run's seeds (a sweep's members) train with."""
+    from jaxac import sweep
+
+    return sweep.inputs(run.cfg, run.run["seeds"], run.run["seed"], members(run))
 
 
 def initial_state(run: Run) -> Any:
     """The vmapped state every seed of the run starts from (the template for `restore`)."""
     import jax
 
-    keys = jax.random.split(jax.random.key(run.run["seed"]), run.run["seeds"])
-    return jax.jit(jax.vmap(run.module.init, in_axes=(None, 0)))(run.cfg, keys)
+    cfg, axes, keys = inputs(run)
+    return jax.jit(jax.vmap(run.module.init, in_axes=(axes, 0)))(cfg, keys)
 
 
 def restore(run_dir: str, step: Optional[int] = None,

@@ -81,6 +81,9 @@ class Session:
     episodes per seed at the end (0: none); `command`: recorded in config.json;
     `compile_cache`: True turns jax's persistent compilation cache on in its default place
     (see `jaxac.compile_cache`), a string is a directory or "off", False leaves jax as it is.
+    `members` (`jaxac.sweep.Members`): the seeds are a sweep's members, each with its own
+    float settings and key; `programs`: chunk executables by member count, shared by
+    sessions of one config shape and devices (a sweep group's batches), reused, not recompiled.
 
     A session with `out` locks the directory from construction to the end of `run` (or
     `close`): a second writer is refused with `jaxac.runlock.RunLocked`."""
@@ -89,6 +92,7 @@ class Session:
                  chunk_updates: Optional[int] = None, checkpoint_every: int = 10,
                  devices: Optional[Sequence[Any]] = None, eval_episodes: int = 5,
                  command: Optional[Sequence[str]] = None, compile_cache: Union[bool, str] = True,
+                 members: Optional[Any] = None, programs: Optional[Dict[int, Any]] = None,
                  _resume: bool = False, _checkpoint: Optional[int] = None):
         self.module = algos.get(algorithm)
         if not isinstance(cfg, self.module.Config):
@@ -99,9 +103,13 @@ class Session:
                 raise C.ConfigError(f"{name}={value!r} is invalid: use an integer >= {least}.")
         if chunk_updates is not None and (not isinstance(chunk_updates, int) or chunk_updates < 1):
             raise C.ConfigError(f"chunk_updates={chunk_updates!r} is invalid: use an integer >= 1.")
-        self.algorithm, self.cfg, self.out = algorithm, cfg, out
+        if members is not None and len(members) != seeds:
+            raise C.ConfigError(f"seeds={seeds} is invalid: the run has {len(members)} sweep members.")
+        self.algorithm, self.cfg, self.out, self.members, self.programs = algorithm, cfg, out, members, programs
         self.settings = dict(algorithm=algorithm, seeds=seeds, seed=seed, chunk_updates=chunk_updates,
                              checkpoint_every=checkpoint_every)
+        if members is not None:
+            self.settings["members"] = members.to_dict()
         self.devices, self.eval_episodes, self.command = devices, eval_episodes, command
         self.resuming, self.checkpoint = _resume, _checkpoint
         self.compile_cache = compile_cache
@@ -129,7 +137,7 @@ class Session:
         s = run.run
         return cls(run.algorithm, run.cfg, s["seeds"], s["seed"], out, s.get("chunk_updates"),
                    s.get("checkpoint_every", 10), devices, eval_episodes, compile_cache=compile_cache,
-                   _resume=True, _checkpoint=checkpoint)
+                   members=runs.members(run), _resume=True, _checkpoint=checkpoint)
 
     def _take_lock(self) -> None:
         if self._lock is None:
@@ -189,9 +197,9 @@ class Session:
         if self.compile_cache is not False:
             self.cache_dir = compile_cache.enable(None if self.compile_cache is True else self.compile_cache)
         t0 = time.perf_counter()
-        keys = jax.random.split(jax.random.key(self.settings["seed"]), self.seeds)
-        runner = stream.Runner(self.module, self.cfg, self.seeds, self.settings["chunk_updates"], self.devices)
-        state = runner.init(self.cfg, keys)  # includes the warm-up steps of off-policy algorithms
+        runner = self.runner()
+        _, _, keys = self._inputs()
+        state = runner.init(runner.cfg, keys)  # includes the warm-up steps of off-policy algorithms
         if self.resuming:
             damaged = []
             found = checkpoint.load(self.checkpoint_dir, like=state, expect=self._meta(), step=self.checkpoint,
@@ -205,13 +213,29 @@ class Session:
                     self.set_aside.append((step, reason, checkpoint.set_aside(self.checkpoint_dir, step, reason)))
             state, self._done, self._history = found.state, found.step, found.history
         before = compile_cache.counts()
-        runner.compile(state)
+        if self.programs is not None and self.seeds in self.programs:
+            runner.executable = self.programs[self.seeds]
+        else:
+            runner.compile(state)
+        if self.programs is not None:
+            self.programs[self.seeds] = runner.executable
         self._runner, self._state = runner, state
         self.compile_seconds = time.perf_counter() - t0
         if self.cache_dir:
             new = compile_cache.counts() - before
             self.cached = new["cache_hits"] > 0 and not new["cache_misses"]
         return self.compile_seconds
+
+    def _inputs(self):
+        """(config, its vmap axes, keys) of the members (`jaxac.sweep.inputs`)."""
+        from jaxac import sweep
+
+        return sweep.inputs(self.cfg, self.seeds, self.settings["seed"], self.members)
+
+    def runner(self) -> stream.Runner:
+        """A new `jaxac.stream.Runner` for this session's members and devices (uncompiled)."""
+        cfg, axes, _ = self._inputs()
+        return stream.Runner(self.module, cfg, self.seeds, self.settings["chunk_updates"], self.devices, axes)
 
     def env_steps(self, updates: int) -> int:
         """Env steps per seed after `updates` updates (warm-up included)."""
@@ -257,7 +281,8 @@ class Session:
         if writes:
             with _writing(os.path.join(out, "tb")):
                 board = run_logs.TensorBoard(os.path.join(out, "tb"), self.seeds,
-                                             purge_step=self.env_steps(first) + 1 if self.resuming else None)
+                                             purge_step=self.env_steps(first) + 1 if self.resuming else None,
+                                             runs=self.members.board_runs() if self.members else None)
 
         def save(progress):
             merged = stream.concat(chunks)
@@ -335,8 +360,10 @@ class Session:
 
         n = episodes or self.eval_episodes
         key = jax.random.fold_in(jax.random.key(self.settings["seed"] if seed is None else seed), 1)
-        fn = functools.partial(evaluate.episodes, self.module, self.cfg, num_episodes=n)
-        devices = self.devices_used
-        returns, _ = parallel.over_seeds(fn, (0, 0), devices)(state, parallel.place(
-            jax.random.split(key, self.seeds), devices))
+        keys = jax.random.split(key, self.seeds)
+        if self.members is not None:  # seed r's episodes are those of seed r in every setting
+            keys = jax.random.split(key, self.members.key_count)[np.asarray(self.members.seeds)]
+        fn = functools.partial(evaluate.episodes, self.module, num_episodes=n)
+        devices, cfg, axes = self.devices_used, self._runner.device_cfg, self._runner.cfg_axes
+        returns, _ = parallel.over_seeds(fn, (axes, 0, 0), devices)(cfg, state, parallel.place(keys, devices))
         return np.asarray(returns).mean(1)

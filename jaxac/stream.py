@@ -123,35 +123,61 @@ class Runner:
     """
 
     def __init__(self, module, cfg: Any, num_seeds: int, chunk_updates: Optional[int] = None,
-                 devices: Optional[Sequence[Any]] = None):
+                 devices: Optional[Sequence[Any]] = None, cfg_axes: Any = None):
         chunk_updates = default_chunk(cfg.num_updates) if chunk_updates is None else chunk_updates
         self.module, self.cfg, self.chunk_updates = module, cfg, max(1, min(chunk_updates, cfg.num_updates))
-        self.num_seeds = num_seeds
+        self.num_seeds, self.cfg_axes = num_seeds, cfg_axes
         # the seeds are split over the devices (all of jax's by default; see jaxac.parallel)
         self.devices = parallel.seed_devices(num_seeds, devices)
-        self._init = parallel.over_seeds(module.init, (None, 0), self.devices)
+        # cfg_axes: a sweep's members differ in float fields (a batched config, jaxac.sweep)
+        self.device_cfg = cfg if cfg_axes is None else parallel.place(cfg, self.devices, cfg_axes)
+        self._init = parallel.over_seeds(module.init, (cfg_axes, 0), self.devices)
 
         def chunk(c, s, n):
             s, metrics = run_some(module.update, c, s, n, self.chunk_updates)
             return s, metrics, params_finite(s.params)
 
         # the state is donated: the replay buffer is updated in place, not copied per chunk
-        self._chunk = parallel.over_seeds(chunk, (None, 0, None), self.devices, donate_argnums=1)
+        self._chunk = parallel.over_seeds(chunk, (cfg_axes, 0, None), self.devices, donate_argnums=1)
         self.executable = None
 
     def init(self, cfg: Any, keys: Any) -> Any:
-        """The vmapped `module.init` of every key [S], split over the runner's devices."""
+        """The vmapped `module.init` of every key [S], split over the runner's devices (`cfg`:
+        the runner's, batched along `cfg_axes` if it has them)."""
+        cfg = self.device_cfg if cfg is self.cfg else cfg
         return self._init(cfg, parallel.place(keys, self.devices))
+
+    def init_shapes(self, keys: Any) -> Any:
+        """The shapes and dtypes `init(cfg, keys)` gives, with their device placement,
+        computed without running it (for a memory estimate before allocating)."""
+        shapes = jax.eval_shape(self._init, self.device_cfg, keys)
+        if len(self.devices) == 1:
+            sharding = jax.sharding.SingleDeviceSharding(self.devices[0])
+        else:
+            sharding = jax.sharding.NamedSharding(parallel._mesh(self.devices), parallel.P(parallel.AXIS))
+        return jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sharding), shapes)
 
     def place(self, state: Any) -> Any:
         """`state` (e.g. restored from a checkpoint) split over the runner's devices."""
+        if isinstance(jax.tree.leaves(state)[0], jax.ShapeDtypeStruct):
+            return state
         return parallel.place(state, self.devices)
 
     def compile(self, state: Any) -> float:
-        """Compiles the chunk function for `state`'s shapes; returns seconds taken."""
+        """Compiles the chunk function for `state`'s shapes (arrays, or `init_shapes`);
+        returns seconds taken."""
         t0 = time.perf_counter()
-        self.executable = self._chunk.lower(self.cfg, self.place(state), jnp.int32(1)).compile()
+        self.executable = self._chunk.lower(self.device_cfg, self.place(state), jnp.int32(1)).compile()
         return time.perf_counter() - t0
+
+    def memory_bytes(self) -> int:
+        """Peak bytes the compiled chunk holds on each device (XLA's memory analysis:
+        arguments, outputs not aliased to them, and temporaries); 0 where XLA gives none."""
+        stats = self.executable.memory_analysis() if self.executable is not None else None
+        if stats is None:
+            return 0
+        return int(stats.argument_size_in_bytes + stats.output_size_in_bytes - stats.alias_size_in_bytes
+                   + stats.temp_size_in_bytes)
 
     def env_steps(self, updates: int) -> int:
         return self.cfg.warmup_steps + updates * self.cfg.steps_per_update
@@ -174,7 +200,7 @@ class Runner:
         t0 = time.perf_counter()
         while done < cfg.num_updates and not (stop and stop()):
             n = min(self.chunk_updates, cfg.num_updates - done)
-            state, metrics, finite = self.executable(cfg, state, jnp.int32(n))
+            state, metrics, finite = self.executable(self.device_cfg, state, jnp.int32(n))
             metrics = {k: np.asarray(v)[:, :n] for k, v in jax.device_get(metrics).items()}
             bad = first_non_finite(metrics, jax.device_get(finite)) if check_finite else None
             if bad:

@@ -173,16 +173,85 @@ class Spec:
         return out
 
 
+def split(cfg: Any, setting: Dict[str, Any]) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+    """(structural, float) parts of a setting."""
+    return ({p: v for p, v in setting.items() if not is_float_leaf(cfg, p)},
+            {p: v for p, v in setting.items() if is_float_leaf(cfg, p)})
+
+
+def group_indices(cfg: Any, settings: Sequence[Dict[str, Any]]) -> List[Tuple[Dict[str, Any], List[int]]]:
+    """Settings split by their structural values: [(structural {path: value}, [setting
+    index])], in first-seen order; each group is one compiled program."""
+    out: Dict[Tuple, Tuple[Dict[str, Any], List[int]]] = {}
+    for i, setting in enumerate(settings):
+        fixed, _ = split(cfg, setting)
+        key = tuple(sorted((p, repr(v)) for p, v in fixed.items()))
+        out.setdefault(key, (fixed, []))[1].append(i)
+    return list(out.values())
+
+
 def groups(cfg: Any, settings: Sequence[Dict[str, Any]]) -> List[Tuple[Dict[str, Any], List[Dict[str, Any]]]]:
     """Settings split by their structural values: [(structural {path: value}, [float-only
     settings])], in first-seen order; each group is one compiled program."""
-    out: Dict[Tuple, Tuple[Dict[str, Any], List[Dict[str, Any]]]] = {}
-    for setting in settings:
-        fixed = {p: v for p, v in setting.items() if not is_float_leaf(cfg, p)}
-        floats = {p: v for p, v in setting.items() if is_float_leaf(cfg, p)}
-        key = tuple(sorted((p, repr(v)) for p, v in fixed.items()))
-        out.setdefault(key, (fixed, []))[1].append(floats)
-    return list(out.values())
+    return [(fixed, [split(cfg, settings[i])[1] for i in idx]) for fixed, idx in group_indices(cfg, settings)]
+
+
+@dataclasses.dataclass(frozen=True)
+class Members:
+    """The members of one compiled run of a sweep: member i trains the swept float fields
+    `floats[i]` with key `seeds[i]` of `jax.random.split(jax.random.key(seed), key_count)`,
+    so seed r of every setting is seed r of `jaxac train --seeds key_count` with that setting."""
+
+    floats: Tuple[Dict[str, float], ...]
+    seeds: Tuple[int, ...]
+    key_count: int
+    ids: Tuple[int, ...] = ()  # each member's number in its sweep (setting * key_count + seed)
+
+    def __post_init__(self):
+        if len(self.floats) != len(self.seeds) or not self.seeds:
+            raise ValueError(f"members need one float setting per seed, got {len(self.floats)} and {len(self.seeds)}")
+
+    def __len__(self) -> int:
+        return len(self.seeds)
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"floats": [dict(f) for f in self.floats], "seeds": list(self.seeds), "key_count": self.key_count,
+                "ids": list(self.ids)}
+
+    @classmethod
+    def from_dict(cls, record: Dict[str, Any]) -> "Members":
+        return cls(tuple(dict(f) for f in record["floats"]), tuple(int(s) for s in record["seeds"]),
+                   int(record["key_count"]), tuple(int(i) for i in record.get("ids", ())))
+
+    def board_runs(self) -> Dict[str, List[int]]:
+        """TensorBoard runs: one per setting (`setting_K`, the mean of its seeds here)."""
+        out: Dict[str, List[int]] = {}
+        ids = self.ids or tuple(range(len(self)))
+        for i, member in enumerate(ids):
+            out.setdefault(f"setting_{member // self.key_count}", []).append(i)
+        return out
+
+    def keys(self, seed: int) -> Any:
+        """[M] PRNG keys, member i's from seed `seeds[i]`."""
+        import jax
+        import jax.numpy as jnp
+
+        return jax.random.split(jax.random.key(seed), self.key_count)[jnp.asarray(self.seeds)]
+
+    def config(self, cfg: Any) -> Tuple[Any, Any]:
+        """(`cfg` with the swept float fields as [M] arrays, its vmap axes)."""
+        return stack(cfg, self.floats)
+
+
+def inputs(cfg: Any, seeds: int, seed: int, members: "Members | None") -> Tuple[Any, Any, Any]:
+    """(config, its vmap axes (None: shared), [seeds] keys) of a run's members: the seeds of
+    `jaxac train` (keys split from `seed`), or a sweep's `members`."""
+    import jax
+
+    if members is None:
+        return cfg, None, jax.random.split(jax.random.key(seed), seeds)
+    batched, axes = members.config(cfg)
+    return batched, axes, members.keys(seed)
 
 
 def stack(cfg: Any, floats: Sequence[Dict[str, Any]], repeat: int = 1) -> Tuple[Any, Any]:

@@ -13,8 +13,10 @@ from jaxac.config import ConfigError, axes, replace
 from jaxac.envs import make, registered
 from jaxac.envs.registry import register as register_env
 from jaxac.session import Result, Session
+from jaxac.sweep_run import Sweep, SweepResult
 
 __version__ = "0.1.0"
 
 __all__ = ["ppo", "a2c", "sac", "critics", "presets", "parallel", "make", "registered", "register_env",
-           "ConfigError", "axes", "replace", "Session", "Result", "__version__"]
+           "ConfigError", "axes", "replace", "Session", "Result", "Sweep", "SweepResult",
+           "__version__"]

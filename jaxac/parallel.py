@@ -103,6 +103,7 @@ def over_seeds(fn: Callable, in_axes: Sequence[Optional[int]], devices: Sequence
         sharded = jax.shard_map(inner, mesh=mesh, in_specs=specs, out_specs=P(AXIS), check_vma=False)
         return sharded(*(leaves for leaves, _ in trees))
 
+    flat.__name__ = flat.__qualname__ = getattr(fn, "__name__", "flat")  # jax names the program after it
     return jax.jit(flat, **jit_kwargs)
 
 

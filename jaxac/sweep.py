@@ -1,5 +1,10 @@
 """Sweep specifications: which settings of a config a sweep trains, checked before compiling.
 
+    result = jaxac.sweep.run("ppo", cfg, grids=["optim.learning_rate=1e-4,3e-4"], seeds=8, out="sw")
+    result.table[0]                                  # the best setting (see jaxac.sweep_run)
+
+The pieces:
+
     spec = sweep.Spec.parse(grids=["optim.learning_rate=1e-4,3e-4,1e-3", "ent_coef=0,0.01"],
                             samples=["clip_eps=uniform:0.1:0.3"], trials=4)
     spec.check(cfg)                                  # ConfigError naming the field and the fix
@@ -267,3 +272,12 @@ def stack(cfg: Any, floats: Sequence[Dict[str, Any]], repeat: int = 1) -> Tuple[
     with C.unchecked():
         batched = C.replace(cfg, **columns)
     return batched, C.axes(cfg, **{p: 0 for p in paths})
+
+
+def run(algorithm: str, cfg: Any, grids: Sequence[str] = (), samples: Sequence[str] = (), trials: Any = None,
+        **kwargs: Any):
+    """Parses the spec (as the CLI's --grid / --sample / --trials), checks it against `cfg`
+    and runs `jaxac.Sweep(algorithm, cfg, spec, **kwargs)`: its `SweepResult`."""
+    from jaxac.sweep_run import Sweep
+
+    return Sweep(algorithm, cfg, Spec.parse(grids, samples, trials), **kwargs).run()

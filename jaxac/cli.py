@@ -281,11 +281,14 @@ def build_parser(argv: Optional[List[str]] = None) -> argparse.ArgumentParser:
     ev.add_argument("--render-seed", type=integer, default=0, metavar="N",
                     help="which training seed's policy --render shows")
     pl = sub.add_parser("plot", help="learning curves of runs (mean and 95%% band over seeds) to an image")
-    pl.add_argument("run_dirs", nargs="+", help="--out directories of runs (finished or not)")
+    pl.add_argument("run_dirs", nargs="+", help="--out directories of runs (finished or not), or one sweep directory")
     pl.add_argument("-o", "--output", default="curves.png", help="image file (png, svg, pdf)")
     pl.add_argument("--labels", nargs="+", default=None, help="legend labels, one per run")
     pl.add_argument("--points", type=integer, default=50, help="windows along the run")
     pl.add_argument("--title", default=None)
+    pl.add_argument("--top", type=integer, default=5, metavar="K",
+                    help="a sweep directory: curves of the K best settings, and a sensitivity plot "
+                         "(OUTPUT-sensitivity) [5]")
     sub.add_parser("envs", help="list registered environments")
     sub.add_parser("critics", help="list registered critics")
     return parser
@@ -570,6 +573,17 @@ def cmd_plot(args: argparse.Namespace) -> int:
         raise C.ConfigError(f"--labels has {len(args.labels)} labels for {len(args.run_dirs)} runs.")
     if args.points < 1:
         raise C.ConfigError(f"--points {args.points} is invalid: use at least 1.")
+    from jaxac import sweep_run
+
+    if len(args.run_dirs) == 1 and sweep_run.is_sweep(args.run_dirs[0]):
+        if args.top < 1:
+            raise C.ConfigError(f"--top {args.top} is invalid: use at least 1.")
+        try:
+            curves, sensitivity = plot.plot_sweep(args.run_dirs[0], args.output, args.top, args.points)
+        except (FileNotFoundError, ValueError, ImportError) as err:
+            raise C.ConfigError(str(err)) from None
+        print(f"wrote {curves} (top {args.top} settings) and {sensitivity}")
+        return 0
     try:
         runs = [plot.load_run(d) for d in args.run_dirs]
         plot.plot_curves(runs, args.output, args.labels, args.points, args.title)

@@ -156,3 +156,106 @@ def plot_curves(runs: Sequence[RunMetrics], out: str, labels: Optional[List[str]
     fig.savefig(out, dpi=110)
     plt.close(fig)
     return fig
+
+
+def sweep_curves(sweep_dir: str) -> Tuple[List[Dict[str, str]], List[RunMetrics]]:
+    """(summary rows best first, one RunMetrics per row: its setting's seeds [S, U]) of a
+    sweep directory (`jaxac.sweep_run`), from its batches' metrics.csv."""
+    import json
+
+    summary_path = os.path.join(sweep_dir, "summary.csv")
+    if not os.path.exists(summary_path):
+        raise FileNotFoundError(f"{sweep_dir} has no summary.csv yet: it is written when the sweep ends "
+                                f"(continue it with `jaxac resume {sweep_dir}`)")
+    with open(summary_path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    with open(os.path.join(sweep_dir, "sweep.json")) as fh:
+        seeds = json.load(fh)["run"]["seeds"]
+    by_member: Dict[int, Tuple[np.ndarray, Dict[str, np.ndarray]]] = {}
+    root = os.path.join(sweep_dir, "runs")
+    for name in sorted(os.listdir(root)):
+        with open(os.path.join(root, name, "config.json")) as fh:
+            ids = json.load(fh)["run"]["members"]["ids"]
+        run = read_metrics_csv(os.path.join(root, name, "metrics.csv"))
+        for i, member in enumerate(ids):
+            by_member[member] = (run.steps, {k: v[i] for k, v in run.metrics.items()})
+    out = []
+    for row in rows:
+        s = int(row["setting"])
+        parts = [by_member[s * seeds + r] for r in range(seeds)]
+        n = min(len(p[0]) for p in parts)
+        metrics = {k: np.stack([p[1][k][:n] for p in parts]) for k in parts[0][1]}
+        out.append(RunMetrics(setting_label(row), parts[0][0][:n], metrics))
+    return rows, out
+
+
+SUMMARY_COLUMNS = ("final_return_mean", "ci_low", "ci_high", "iqm", "seeds", "train_return_mean", "setting",
+                   "diverged")
+
+
+def swept_fields(row: Dict[str, str]) -> List[str]:
+    return [k for k in row if k not in SUMMARY_COLUMNS]
+
+
+def setting_label(row: Dict[str, str]) -> str:
+    return " ".join(f"{k.split('.')[-1]}={row[k]}" for k in swept_fields(row))
+
+
+def plot_sweep(sweep_dir: str, out: str, top: int = 5, points: int = 50) -> Tuple[str, str]:
+    """Learning curves of the `top` settings (best final return first) to `out`, and the
+    sensitivity plot (final return with its 95% interval against each swept field) to
+    `<out stem>-sensitivity<ext>`. Returns both paths."""
+    rows, runs = sweep_curves(sweep_dir)
+    plot_curves(runs[:top], out, points=points,
+                title=f"{os.path.basename(os.path.normpath(sweep_dir))}: top {min(top, len(runs))} of {len(runs)} settings")
+    stem, ext = os.path.splitext(out)
+    second = f"{stem}-sensitivity{ext or '.png'}"
+    plot_sensitivity(rows, second)
+    return out, second
+
+
+def _number(text: str) -> Optional[float]:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def plot_sensitivity(rows: Sequence[Dict[str, str]], out: str):
+    """One panel per swept field: each setting's final return (mean over seeds, 95% interval)
+    against the field's value; numbers on a log axis when they span more than 5x."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise ImportError("plotting needs matplotlib: pip install 'jaxac[plot]'") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fields = swept_fields(rows[0])
+    fig, axes = plt.subplots(1, len(fields), figsize=(4.2 * len(fields), 3.6), squeeze=False)
+    for ax, field in zip(axes[0], fields):
+        values = [r[field] for r in rows]
+        numbers = [_number(v) for v in values]
+        numeric = all(x is not None for x in numbers)
+        if numeric:
+            x = np.asarray(numbers)
+        else:
+            names = sorted(set(values))
+            x = np.asarray([names.index(v) for v in values], float)
+            ax.set_xticks(range(len(names)), names, rotation=30, fontsize=8)
+        y = np.asarray([float(r["final_return_mean"]) for r in rows])
+        lo = np.asarray([float(r["ci_low"]) for r in rows])
+        hi = np.asarray([float(r["ci_high"]) for r in rows])
+        err = np.stack([np.nan_to_num(y - lo), np.nan_to_num(hi - y)])
+        ax.errorbar(x, y, yerr=err, fmt="o", alpha=0.8, capsize=3)
+        if numeric and (x > 0).all() and x.max() > 5 * x.min():
+            ax.set_xscale("log")
+        ax.set_xlabel(field)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("final return (deterministic policy)")
+    fig.suptitle("each setting: mean over seeds, 95% bootstrap interval", fontsize=10)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return fig

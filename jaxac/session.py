@@ -83,7 +83,9 @@ class Session:
     (see `jaxac.compile_cache`), a string is a directory or "off", False leaves jax as it is.
     `members` (`jaxac.sweep.Members`): the seeds are a sweep's members, each with its own
     float settings and key; `programs`: chunk executables by member count, shared by
-    sessions of one config shape and devices (a sweep group's batches), reused, not recompiled.
+    sessions of one config shape and devices (a sweep group's batches), reused, not recompiled;
+    `check_finite` False: a seed whose loss or parameters become non-finite does not stop
+    the others (a sweep marks such members diverged).
 
     A session with `out` locks the directory from construction to the end of `run` (or
     `close`): a second writer is refused with `jaxac.runlock.RunLocked`."""
@@ -93,7 +95,7 @@ class Session:
                  devices: Optional[Sequence[Any]] = None, eval_episodes: int = 5,
                  command: Optional[Sequence[str]] = None, compile_cache: Union[bool, str] = True,
                  members: Optional[Any] = None, programs: Optional[Dict[int, Any]] = None,
-                 _resume: bool = False, _checkpoint: Optional[int] = None):
+                 check_finite: bool = True, _resume: bool = False, _checkpoint: Optional[int] = None):
         self.module = algos.get(algorithm)
         if not isinstance(cfg, self.module.Config):
             raise C.ConfigError(f"cfg is a {type(cfg).__name__}, not jaxac.{algorithm}.Config.")
@@ -106,6 +108,7 @@ class Session:
         if members is not None and len(members) != seeds:
             raise C.ConfigError(f"seeds={seeds} is invalid: the run has {len(members)} sweep members.")
         self.algorithm, self.cfg, self.out, self.members, self.programs = algorithm, cfg, out, members, programs
+        self.check_finite = check_finite
         self.settings = dict(algorithm=algorithm, seeds=seeds, seed=seed, chunk_updates=chunk_updates,
                              checkpoint_every=checkpoint_every)
         if members is not None:
@@ -311,7 +314,8 @@ class Session:
                  else contextlib.nullcontext(signals.Caught()))
         try:
             with guard as caught:
-                state, _, done = runner.run(self._state, first, each_chunk, stop=stopped.is_set)
+                state, _, done = runner.run(self._state, first, each_chunk, stop=stopped.is_set,
+                                            check_finite=self.check_finite)
         except BaseException as err:
             if isinstance(err, stream.NonFiniteError):
                 err.last_checkpoint = checkpoint.latest_step(self.checkpoint_dir) if out else None

@@ -86,8 +86,9 @@ class Progress:
 @dataclasses.dataclass(frozen=True)
 class SweepResult:
     settings: List[Dict[str, Any]]
-    eval_return: np.ndarray  # [settings, seeds] deterministic policy (NaN: not trained here)
+    eval_return: np.ndarray  # [settings, seeds] deterministic policy (NaN: diverged, or not trained here)
     train_return: np.ndarray  # [settings, seeds] training episodes, last 5% of updates
+    diverged: np.ndarray  # [settings, seeds] a loss or parameter became non-finite
     table: List[Dict[str, Any]]  # summary rows, best first (empty while unfinished)
     interrupted: bool
     signal: Optional[int]
@@ -322,6 +323,7 @@ class Sweep:
         devices = self._devices()
         eval_r = np.full((len(self.settings), self.seeds), np.nan)
         train_r = np.full_like(eval_r, np.nan)
+        diverged = np.zeros(eval_r.shape, bool)
         interrupted = False
         for index, batch in enumerate(batches):
             if stop():
@@ -332,51 +334,57 @@ class Sweep:
             out = os.path.join(self.out, RUNS, batch.name) if self.out else None
             found = _results(out)
             if found is not None:
-                _fill(eval_r, train_r, self.seeds, found)
+                _fill(eval_r, train_r, diverged, self.seeds, found)
                 continue
             resume = bool(out) and _has_checkpoint(out)
             session = Session(self.algorithm, self.group_config(batch.group), len(batch.ids), self.seed, out,
                               self.chunk_updates, self.checkpoint_every, devices, self.eval_episodes,
                               command=self.command, compile_cache=False, members=self.members_of(batch),
-                              programs=programs.setdefault(batch.group, {}), _resume=resume)
+                              programs=programs.setdefault(batch.group, {}), check_finite=False,
+                              _resume=resume)
             chunk_cb = (lambda p, b=batch, i=index: on_chunk(Progress(b, i, len(batches), p))) if on_chunk else None
             result = session.run(on_chunk=chunk_cb, stop=stop, catch_interrupt=False)
             if result.interrupted:
                 interrupted = True
                 break
-            found = {"ids": list(batch.ids), "eval_return": [float(x) for x in result.eval_return],
-                     "train_return": [float(x) for x in result.final_return]}
+            bad = non_finite_members(result)
+            found = {"ids": list(batch.ids),
+                     "eval_return": [float("nan") if b else float(x) for x, b in zip(result.eval_return, bad)],
+                     "train_return": [float("nan") if b else float(x) for x, b in zip(result.final_return, bad)],
+                     "diverged": [bool(b) for b in bad]}
             if out:
                 from jaxac import logging as run_logs
 
                 run_logs.write_json(os.path.join(out, RESULTS), found)
-            _fill(eval_r, train_r, self.seeds, found)
+            _fill(eval_r, train_r, diverged, self.seeds, found)
         table: List[Dict[str, Any]] = []
         if not interrupted:
             distributed.barrier(f"jaxac-sweep-{self.out or ''}")
             if process.count > 1 and self.out:  # the other processes' members, from their batches
-                eval_r, train_r = self._gather()
-            if process.index == 0 and np.isfinite(eval_r).all():
-                table = summary_rows(self.cfg, self.settings, eval_r, train_r, self._swept())
+                eval_r, train_r, diverged = self._gather()
+            if process.index == 0 and (np.isfinite(eval_r) | diverged).all():
+                table = summary_rows(self.settings, eval_r, train_r, diverged, self._swept())
                 if self.out:
-                    self._write_summary(eval_r, train_r, table)
-        return SweepResult(self.settings, eval_r, train_r, table, interrupted, None, batches,
+                    self._write_summary(eval_r, train_r, diverged, table)
+        return SweepResult(self.settings, eval_r, train_r, diverged, table, interrupted, None, batches,
                            sum(len(p) for p in programs.values()), 0.0)
 
     def _swept(self) -> List[str]:
         return [g.path for g in self.spec.grids] + [s.path for s in self.spec.samples]
 
-    def _gather(self) -> Tuple[np.ndarray, np.ndarray]:
+    def _gather(self) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         eval_r = np.full((len(self.settings), self.seeds), np.nan)
         train_r = np.full_like(eval_r, np.nan)
+        diverged = np.zeros(eval_r.shape, bool)
         root = os.path.join(self.out, RUNS)
         for name in sorted(os.listdir(root)):
             found = _results(os.path.join(root, name))
             if found is not None:
-                _fill(eval_r, train_r, self.seeds, found)
-        return eval_r, train_r
+                _fill(eval_r, train_r, diverged, self.seeds, found)
+        return eval_r, train_r, diverged
 
-    def _write_summary(self, eval_r: np.ndarray, train_r: np.ndarray, table: List[Dict[str, Any]]) -> None:
+    def _write_summary(self, eval_r: np.ndarray, train_r: np.ndarray, diverged: np.ndarray,
+                       table: List[Dict[str, Any]]) -> None:
         swept = self._swept()
         write_csv(os.path.join(self.out, "summary.csv"), table)
         batch_of = {}
@@ -391,7 +399,8 @@ class Sweep:
                 m = s * self.seeds + r
                 rows.append({"member": m, "setting": s, "seed": r, "batch": batch_of.get(m, ""),
                              **{p: _show(setting[p]) for p in swept},
-                             "eval_return": eval_r[s, r], "train_return": train_r[s, r]})
+                             "eval_return": eval_r[s, r], "train_return": train_r[s, r],
+                             "diverged": bool(diverged[s, r])})
         write_csv(os.path.join(self.out, "members.csv"), rows)
         from jaxac import logging as run_logs
 
@@ -424,9 +433,27 @@ def _results(out: Optional[str]) -> Optional[Dict[str, Any]]:
         return None
 
 
-def _fill(eval_r: np.ndarray, train_r: np.ndarray, seeds: int, found: Dict[str, Any]) -> None:
-    for m, e, t in zip(found["ids"], found["eval_return"], found["train_return"]):
-        eval_r[m // seeds, m % seeds], train_r[m // seeds, m % seeds] = e, t
+def _fill(eval_r: np.ndarray, train_r: np.ndarray, diverged: np.ndarray, seeds: int,
+          found: Dict[str, Any]) -> None:
+    bad = found.get("diverged", [False] * len(found["ids"]))
+    for m, e, t, b in zip(found["ids"], found["eval_return"], found["train_return"], bad):
+        at = (m // seeds, m % seeds)
+        eval_r[at], train_r[at], diverged[at] = e, t, b
+
+
+def non_finite_members(result: Any) -> np.ndarray:
+    """[members] bool: a loss metric or a parameter of the member became NaN or infinite
+    (its state is then meaningless, and its returns are not counted)."""
+    import jax
+
+    from jaxac import stream
+
+    bad = np.zeros(len(result.final_return), bool)
+    for name, values in result.metrics.items():
+        if name not in stream.EPISODE_METRICS:
+            bad |= ~np.isfinite(np.asarray(values)).all(1)
+    finite = jax.jit(jax.vmap(stream.params_finite))(result.state.params)
+    return bad | ~np.asarray(finite)
 
 
 def _show(value: Any) -> Any:
@@ -438,20 +465,27 @@ def label(setting: Dict[str, Any], swept: Sequence[str]) -> str:
     return " ".join(f"{p.split('.')[-1]}={_show(setting[p])}" for p in swept)
 
 
-def summary_rows(cfg: Any, settings: Sequence[Dict[str, Any]], eval_r: np.ndarray, train_r: np.ndarray,
-                 swept: Sequence[str]) -> List[Dict[str, Any]]:
+def summary_rows(settings: Sequence[Dict[str, Any]], eval_r: np.ndarray, train_r: np.ndarray,
+                 diverged: np.ndarray, swept: Sequence[str]) -> List[Dict[str, Any]]:
     """One row per setting, best final return first: swept values, final_return_mean, ci_low,
-    ci_high (95% bootstrap over seeds), iqm, seeds, train_return_mean, setting (its index)."""
+    ci_high (95% bootstrap over seeds), iqm, seeds, train_return_mean, diverged (seeds whose
+    training became non-finite: the setting's figures are then NaN and it ranks last),
+    setting (its index)."""
     from jaxac.plot import bootstrap_ci, iqm
 
     rows = []
     for s, setting in enumerate(settings):
-        lo, hi = bootstrap_ci(eval_r[s], seed=s)
-        rows.append({**{p: _show(setting[p]) for p in swept}, "final_return_mean": float(np.mean(eval_r[s])),
-                     "ci_low": lo, "ci_high": hi, "iqm": iqm(eval_r[s]), "seeds": int(eval_r.shape[1]),
-                     "train_return_mean": float(np.nanmean(train_r[s])) if np.isfinite(train_r[s]).any()
-                     else float("nan"), "setting": s})
-    return sorted(rows, key=lambda r: (-r["final_return_mean"], r["setting"]))
+        bad = int(diverged[s].sum())
+        lo, hi = bootstrap_ci(eval_r[s], seed=s) if not bad else (float("nan"), float("nan"))
+        rows.append({**{p: _show(setting[p]) for p in swept},
+                     "final_return_mean": float(np.mean(eval_r[s])) if not bad else float("nan"),
+                     "ci_low": lo, "ci_high": hi, "iqm": iqm(eval_r[s]) if not bad else float("nan"),
+                     "seeds": int(eval_r.shape[1]),
+                     "train_return_mean": float(np.nanmean(train_r[s])) if not bad and np.isfinite(train_r[s]).any()
+                     else float("nan"),
+                     "diverged": bad, "setting": s})
+    return sorted(rows, key=lambda r: (bool(r["diverged"]), -np.nan_to_num(r["final_return_mean"], nan=-np.inf),
+                                       r["setting"]))
 
 
 def scores(env: str, algorithm: str, settings: Sequence[Dict[str, Any]], swept: Sequence[str],

@@ -204,3 +204,26 @@ def test_two_processes_train_their_own_members_and_process_0_writes_the_summary(
         np.testing.assert_allclose([float(r[column]) for r in b], [float(r[column]) for r in a], rtol=1e-4)
     assert "(process 0 of 2)" in outs[0][0]
     assert "final_return_mean" in outs[0][0] and "final_return_mean" not in outs[1][0]
+
+
+def test_a_diverging_setting_is_marked_and_ranked_last_without_stopping_the_others(tmp_path):
+    spec = sweep.Spec.parse(grids=["optim.learning_rate=1e30,1e-3"])
+    result = Sweep("ppo", CFG, spec, out=str(tmp_path / "s"), **OPTIONS).run()
+    assert result.diverged[0].all() and not result.diverged[1].any()
+    assert np.isnan(result.eval_return[0]).all() and np.isfinite(result.eval_return[1]).all()
+    assert [r["optim.learning_rate"] for r in result.table] == [1e-3, 1e30]
+    assert result.table[1]["diverged"] == 2 and np.isnan(result.table[1]["final_return_mean"])
+    rows = read_csv(os.path.join(str(tmp_path / "s"), "members.csv"))
+    assert [r["diverged"] for r in rows] == ["True", "True", "False", "False"]
+
+
+def test_plot_draws_a_sweeps_top_settings_and_its_sensitivity(whole, tmp_path):
+    pytest.importorskip("matplotlib")
+    out, _, _ = whole
+    assert cli.main(["plot", out, "-o", str(tmp_path / "c.png"), "--top", "2"]) == 0
+    assert (tmp_path / "c.png").stat().st_size > 1000 and (tmp_path / "c-sensitivity.png").stat().st_size > 1000
+    from jaxac import plot
+
+    rows, runs = plot.sweep_curves(out)
+    assert len(runs) == 3 and runs[0].metrics["episode_return"].shape == (2, CFG.num_updates)
+    assert runs[0].name == f"learning_rate={rows[0]['optim.learning_rate']}"

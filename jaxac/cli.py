@@ -1,5 +1,9 @@
 """Command line: `jaxac train {ppo,a2c,sac} --env CartPole-v1 --seeds 8 --total-steps 500000 --out runs/cp`.
 
+`jaxac sweep ALGO --grid FIELD=A,B --sample FIELD=DIST --trials N --seeds N --out DIR` takes
+every train flag as a fixed value (see `jaxac.sweep_run`); `jaxac resume DIR` continues a run
+or a sweep.
+
 Every Config field is a flag, generated from the config tree (so the CLI never drifts from
 the API): top-level fields as `--total-steps`, group fields with dotted names
 (`--optim.learning-rate`, `--policy.hidden 64 64`), the critic chosen by `--critic c51` with
@@ -433,19 +437,13 @@ def _execute_sweep(sw, args: argparse.Namespace, process) -> int:
             say(f"({len(result.table) - args.top} more in {sw.out}/summary.csv)" if sw.out
                 else f"({len(result.table) - args.top} more)")
         if args.json:
-            with _json_out(args.json) as fh:
+            with open(args.json, "w") as fh:
                 json.dump(sweep_run.scores(cfg.env, sw.algorithm, sw.settings, sw._swept(), result.eval_return),
                           fh, indent=2)
         if sw.out:
             say(f"wrote {sw.out}/summary.csv, members.csv, scores.json and runs/ (one run directory per batch)")
     say(f"total wall time {time.perf_counter() - start:.1f} s")
     return 0
-
-
-@contextlib.contextmanager
-def _json_out(path: str):
-    with open(path, "w") as fh:
-        yield fh
 
 
 class _SweepBar:

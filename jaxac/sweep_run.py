@@ -46,6 +46,7 @@ import csv
 import dataclasses
 import json
 import os
+import shutil
 import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
@@ -138,7 +139,8 @@ class Sweep:
                  out: Optional[str] = None, chunk_updates: Optional[int] = None, checkpoint_every: int = 10,
                  eval_episodes: int = 5, max_members: Optional[int] = None, memory_limit: Optional[int] = None,
                  devices: Optional[Sequence[Any]] = None, compile_cache: Union[bool, str] = True,
-                 command: Optional[Sequence[str]] = None, _resume: bool = False):
+                 command: Optional[Sequence[str]] = None, _resume: bool = False,
+                 _settings: Optional[List[Dict[str, Any]]] = None):
         module = algos.get(algorithm)
         if not isinstance(cfg, module.Config):
             raise C.ConfigError(f"cfg is a {type(cfg).__name__}, not jaxac.{algorithm}.Config.")
@@ -154,7 +156,7 @@ class Sweep:
         self.chunk_updates, self.checkpoint_every, self.eval_episodes = chunk_updates, checkpoint_every, eval_episodes
         self.max_members, self.memory_limit, self.devices = max_members, memory_limit, devices
         self.compile_cache, self.command, self.resuming = compile_cache, list(command or []), _resume
-        self.settings = spec.settings(seed)
+        self.settings = spec.settings(seed) if _settings is None else _settings  # resumed: as recorded
         self.groups = S.group_indices(cfg, self.settings)
         self._lock = None
         if out:
@@ -176,7 +178,9 @@ class Sweep:
                        checkpoint_every=run["checkpoint_every"], eval_episodes=run["eval_episodes"],
                        max_members=run.get("max_members"))
         options.update({k: v for k, v in kwargs.items() if v is not None})
-        return cls(rec["algorithm"], cfg, spec, out=out, command=rec.get("command"), _resume=True, **options)
+        settings = [{p: tuple(v) if isinstance(v, list) else v for p, v in s.items()} for s in rec["settings"]]
+        return cls(rec["algorithm"], cfg, spec, out=out, command=rec.get("command"), _resume=True,
+                   _settings=settings, **options)
 
     @property
     def members(self) -> int:
@@ -232,7 +236,7 @@ class Sweep:
         the way: the program is kept in `programs` for the batches to reuse)."""
         if not ids:
             return []
-        size = whole(min(len(ids), self.max_members or len(ids)), len(devices))
+        size = min(len(ids), self.max_members or len(ids))  # the runner uses the devices that divide it
         budget = self._budget(devices)
         while True:
             need = self._bytes(group, Batch(group, tuple(ids[:size])), devices, programs)
@@ -240,9 +244,10 @@ class Sweep:
                 break
             size = whole(max(1, int(size * budget / need)), len(devices))
         count = -(-len(ids) // size)
-        size = min(size, -(-len(ids) // count))  # equal batches where the count allows
-        size = whole(size, len(devices)) if size >= len(devices) else size
-        count = -(-len(ids) // size)
+        if count > 1:  # equal batches, each a whole number of members per device, where that allows
+            size = min(size, -(-len(ids) // count))
+            size = whole(size, len(devices)) if size >= len(devices) else size
+            count = -(-len(ids) // size)
         return [Batch(group, tuple(ids[i * size:(i + 1) * size])) for i in range(count)]
 
     def _bytes(self, group: int, batch: Batch, devices: Sequence[Any], programs: Dict[int, Any]) -> int:
@@ -337,6 +342,8 @@ class Sweep:
                 _fill(eval_r, train_r, diverged, self.seeds, found)
                 continue
             resume = bool(out) and _has_checkpoint(out)
+            if out and not resume:  # killed before its first checkpoint was whole: start it afresh
+                shutil.rmtree(os.path.join(out, "checkpoints"), ignore_errors=True)
             session = Session(self.algorithm, self.group_config(batch.group), len(batch.ids), self.seed, out,
                               self.chunk_updates, self.checkpoint_every, devices, self.eval_episodes,
                               command=self.command, compile_cache=False, members=self.members_of(batch),

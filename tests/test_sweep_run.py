@@ -119,6 +119,18 @@ def test_a_sweep_too_large_for_its_memory_runs_in_batches_with_the_same_results(
     assert [len(b.ids) for b in capped.batches] == [3, 3]
 
 
+def test_sac_members_whose_replay_buffers_do_not_fit_at_once_run_in_batches():
+    cfg = jaxac.sac.Config(env="Pendulum-v1", total_steps=64 + 2 * 4, num_envs=2, learning_starts=64,
+                           batch_size=16, buffer_size=4096, policy=dict(hidden=(16,)))
+    spec = sweep.Spec.parse(grids=["optim.learning_rate=1e-4,1e-3"])
+    probe = Sweep("sac", cfg, spec, seeds=2, eval_episodes=1, compile_cache=False)
+    one = probe._bytes(0, sweep_run.Batch(0, (0,)), jax.devices(), {})
+    assert one > jaxac.sac.buffer_bytes(cfg)  # the estimate holds the replay buffer
+    result = Sweep("sac", cfg, spec, seeds=2, eval_episodes=1, compile_cache=False,
+                   memory_limit=int(1.5 * one)).run()
+    assert [len(b.ids) for b in result.batches] == [1, 1, 1, 1] and np.isfinite(result.eval_return).all()
+
+
 @pytest.mark.parametrize("flags,needle", [
     (["--grid", "optim.lerning_rate=1e-4"], "did you mean optim.learning_rate"),
     (["--sample", "num_steps=uniform:8:16"], "num_steps is not a float field"),
@@ -160,7 +172,8 @@ def test_a_sweep_killed_with_sigkill_and_resumed_equals_the_uninterrupted_sweep(
     part.send_signal(signal.SIGKILL)
     part.wait(60)
     assert not os.path.exists(os.path.join(part_dir, "summary.csv"))
-    resumed = _cli(["resume", part_dir, "--no-progress", "--compile-cache", "off"])
+    scores = str(tmp_path / "scores.json")
+    resumed = _cli(["resume", part_dir, "--no-progress", "--compile-cache", "off", "--json", scores])
     out, err = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, err[-2000:]
     assert done.wait(300) == 0, done.stderr.read()[-2000:]
@@ -170,6 +183,7 @@ def test_a_sweep_killed_with_sigkill_and_resumed_equals_the_uninterrupted_sweep(
         assert (open(os.path.join(part_dir, "runs", batch, "metrics.csv")).read()
                 == open(os.path.join(whole_dir, "runs", batch, "metrics.csv")).read())
     assert "optim.learning_rate" in out and "final_return_mean" in out
+    assert json.load(open(scores)) == json.load(open(os.path.join(whole_dir, "scores.json")))
 
 
 def _free_port() -> int:

@@ -191,8 +191,6 @@ class Session:
         """Initial state of every seed (restored from the newest intact checkpoint when
         resuming: damaged newer ones, and with `checkpoint` the newer ones, are set aside,
         see `set_aside`) and the chunk executable; seconds taken. `run` calls it if needed."""
-        import jax
-
         from jaxac import checkpoint, compile_cache
 
         if self._runner is not None:

@@ -42,6 +42,7 @@ episodes' return over the last 5% of updates is the second column.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import json
@@ -306,7 +307,8 @@ class Sweep:
             if self.out and process.index == 0 and not self.resuming:
                 self._write_record()
             stopped = threading.Event()
-            guard = signals.stop_on_signals(stopped, self._second_signal()) if catch_interrupt else _no_guard()
+            guard = (signals.stop_on_signals(stopped, self._second_signal()) if catch_interrupt
+                     else contextlib.nullcontext(signals.Caught()))
             with guard as caught:
                 result = self._run(process, on_chunk, on_batch, lambda: stopped.is_set() or bool(stop and stop()))
             return dataclasses.replace(result, signal=caught.signum, seconds=time.perf_counter() - t0)
@@ -413,14 +415,6 @@ class Sweep:
 
         run_logs.write_json(os.path.join(self.out, "scores.json"), scores(self.cfg.env, self.algorithm,
                                                                           self.settings, swept, eval_r))
-
-
-class _no_guard:
-    def __enter__(self):
-        return signals.Caught()
-
-    def __exit__(self, *exc):
-        return False
 
 
 def _has_checkpoint(out: str) -> bool:

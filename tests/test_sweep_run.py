@@ -241,3 +241,25 @@ def test_plot_draws_a_sweeps_top_settings_and_its_sensitivity(whole, tmp_path):
     rows, runs = plot.sweep_curves(out)
     assert len(runs) == 3 and runs[0].metrics["episode_return"].shape == (2, CFG.num_updates)
     assert runs[0].name == f"learning_rate={rows[0]['optim.learning_rate']}"
+
+
+@pytest.mark.parametrize("kwargs,needle", [
+    (dict(coordinator="localhost:1234"), "go together"),
+    (dict(coordinator="localhost:1234", num_processes=2, process_id=2), "--process-id 2 is invalid"),
+    (dict(coordinator="localhost", num_processes=2, process_id=0), "use HOST:PORT"),
+])
+def test_process_flags_are_checked_before_jax_distributed_starts(kwargs, needle):
+    from jaxac import distributed
+
+    with pytest.raises(jaxac.ConfigError, match=needle):
+        distributed.initialize(**kwargs)
+
+
+def test_one_process_needs_no_jax_distributed(monkeypatch):
+    from jaxac import distributed
+
+    monkeypatch.delenv("SLURM_JOB_ID", raising=False)
+    assert distributed.initialize() == distributed.Process(0, 1)
+    monkeypatch.setenv("SLURM_JOB_ID", "7")
+    monkeypatch.setenv("SLURM_NTASKS", "1")
+    assert distributed.initialize() == distributed.Process(0, 1)  # a one-task job is one process

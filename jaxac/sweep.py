@@ -94,13 +94,15 @@ class Sample:
     args: Tuple[Any, ...]
 
     @classmethod
-    def parse(cls, item: str) -> "Sample":
-        """`FIELD=uniform:LOW:HIGH`, `FIELD=loguniform:LOW:HIGH` or `FIELD=choice:A,B,C`."""
-        path, text = _split(item, "--sample")
+    def parse(cls, item: str, flag: str = "--sample", choice: bool = True) -> "Sample":
+        """`FIELD=uniform:LOW:HIGH`, `FIELD=loguniform:LOW:HIGH` or (with `choice`)
+        `FIELD=choice:A,B,C`; `flag` names the option in messages."""
+        path, text = _split(item, flag)
         name, _, rest = text.partition(":")
-        usage = (f"--sample {item!r} is invalid: use {path}=uniform:LOW:HIGH, {path}=loguniform:LOW:HIGH "
-                 f"(0 < LOW) or {path}=choice:A,B,C")
-        if name == "choice":
+        usage = (f"{flag} {item!r} is invalid: use {path}=uniform:LOW:HIGH"
+                 + (f", {path}=loguniform:LOW:HIGH (0 < LOW) or {path}=choice:A,B,C" if choice
+                    else f" or {path}=loguniform:LOW:HIGH (0 < LOW)"))
+        if name == "choice" and choice:
             values = tuple(_literal(v) for v in rest.split(",") if v.strip())
             if not values:
                 raise C.ConfigError(usage + ".")

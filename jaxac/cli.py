@@ -167,7 +167,7 @@ def _terminal_width() -> int:
 def _train_context(argv: List[str]):
     """((command, algorithm), config defaults in effect) for `jaxac train|sweep ALGO ...`: the environment's
     preset and the chosen critic (a first, partial parse of --env, --critic, --no-preset)."""
-    if len(argv) < 2 or argv[0] not in ("train", "sweep") or argv[1] not in presets.ALGORITHMS:
+    if len(argv) < 2 or argv[0] not in ("train", "sweep", "pbt") or argv[1] not in presets.ALGORITHMS:
         return None
     pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False, exit_on_error=False)
     pre.add_argument("--env", default="CartPole-v1")
@@ -186,14 +186,15 @@ def _train_context(argv: List[str]):
     return (argv[0], argv[1]), cfg
 
 
-def _add_run_flags(p: argparse.ArgumentParser, name: str, context, argv: List[str]) -> None:
-    """The flags of `jaxac train ALGO` (and of `jaxac sweep ALGO`): run options, then every
+def _add_run_flags(p: argparse.ArgumentParser, name: str, context, argv: List[str], seeds: bool = True) -> None:
+    """The flags of `jaxac train ALGO` (and of `jaxac sweep|pbt ALGO`): run options, then every
     config field when `context` (the command's algorithm and defaults) is this one."""
     p.add_argument("--env", default="CartPole-v1",
                    help="registered name, or module.path:factory giving (env, params)")
     p.add_argument("--env-kwarg", action="append", default=[], metavar="KEY=VALUE",
                    help="environment parameter override (repeatable)")
-    p.add_argument("--seeds", type=integer, default=1, metavar="N", help="seeds run in one vmapped call [1]")
+    if seeds:
+        p.add_argument("--seeds", type=integer, default=1, metavar="N", help="seeds run in one vmapped call [1]")
     p.add_argument("--seed", type=integer, default=0, metavar="N", help="base PRNG seed [0]")
     p.add_argument("--devices", type=integer, default=None, metavar="N",
                    help="devices the seeds are split over [every GPU, or a CPU per core]")
@@ -255,6 +256,23 @@ def build_parser(argv: Optional[List[str]] = None) -> argparse.ArgumentParser:
                        help="also write per-seed final scores ({env: {setting: [seeds]}}) to FILE")
         _add_process_flags(g)
         _add_run_flags(p, name, context if context and context[0] == ("sweep", name) else None, argv)
+    pb = sub.add_parser("pbt", help="population-based training: exploit and explore inside the compiled run")
+    pbt_algos = pb.add_subparsers(dest="algo", required=True, metavar="ALGO")
+    for name in presets.ALGORITHMS:
+        p = pbt_algos.add_parser(
+            name, help=f"PBT of {name.upper()}", allow_abbrev=False, formatter_class=_Formatter,
+            usage=f"jaxac pbt {name} --population N --ready N --hyper FIELD=DIST [--out DIR] [train options]")
+        g = p.add_argument_group("population-based training")
+        g.add_argument("--population", type=integer, default=8, metavar="N", help="members [8]")
+        g.add_argument("--ready", type=integer, default=10, metavar="N", help="updates between exploit steps [10]")
+        g.add_argument("--hyper", action="append", default=[], metavar="FIELD=DIST",
+                       help="a float field PBT moves: uniform:LOW:HIGH or loguniform:LOW:HIGH (repeatable)")
+        g.add_argument("--fraction", type=float, default=0.25, metavar="X",
+                       help="bottom fraction that copies the top fraction [0.25]")
+        g.add_argument("--perturb", default="0.8,1.25", metavar="A,B", help="perturbation factors [0.8,1.25]")
+        g.add_argument("--resample", type=float, default=0.25, metavar="P",
+                       help="probability of drawing afresh instead of perturbing [0.25]")
+        _add_run_flags(p, name, context if context and context[0] == ("pbt", name) else None, argv, seeds=False)
     resume = sub.add_parser("resume", help="continue a run from its latest checkpoint")
     resume.add_argument("run_dir", help="the --out directory of the run")
     resume.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -348,6 +366,42 @@ def cmd_train(args: argparse.Namespace) -> int:
                       args.checkpoint_every, devices, args.eval_episodes, command=sys.argv,
                       compile_cache=_cache_setting(args))
     return _execute(session, args.no_progress)
+
+
+def cmd_pbt(args: argparse.Namespace) -> int:
+    from jaxac import pbt
+    from jaxac.session import Session
+
+    try:
+        factors = tuple(float(f) for f in args.perturb.split(","))
+    except ValueError:
+        raise C.ConfigError(f"--perturb {args.perturb!r} is invalid: use factors like 0.8,1.25.") from None
+    population = pbt.Population(tuple(pbt.Hyper.parse(h) for h in args.hyper), args.ready,
+                                pbt.Explore(args.fraction, factors, args.resample), args.seed)
+    if args.out and os.path.exists(os.path.join(args.out, "checkpoints")):
+        raise C.ConfigError(f"--out {args.out} already holds a run: continue it with "
+                            f"`jaxac resume {args.out}` or choose another directory.")
+    if not args.hyper:
+        raise C.ConfigError("jaxac pbt needs at least one --hyper FIELD=uniform:LOW:HIGH (or loguniform:LOW:HIGH).")
+    if args.population < 2:
+        raise C.ConfigError(f"--population {args.population} is invalid: PBT needs at least 2 members.")
+    devices = _devices(args.devices, args.population)
+    session = Session(args.algo, _config_from_args(args), args.population, args.seed, args.out, None,
+                      args.checkpoint_every, devices, args.eval_episodes, command=sys.argv,
+                      compile_cache=_cache_setting(args), population=population)
+    return _execute(session, args.no_progress)
+
+
+def _pbt_best(session, result) -> str:
+    """One line on a PBT run's best member: its fitness, hyperparameters and evaluation."""
+    import numpy as np
+
+    fitness = np.asarray(result.state.fitness)
+    best = int(np.nanargmax(np.where(np.isnan(fitness), -np.inf, fitness)))
+    values = ", ".join(f"{p}={float(np.asarray(v)[best]):.4g}" for p, v in result.state.values.items())
+    evaluation = (f"; deterministic policy {result.eval_return[best]:.1f}" if result.eval_return is not None else "")
+    where = f"; lineage in {session.out}/lineage.csv" if session.out else ""
+    return f"best member {best} (recent training return {fitness[best]:.1f}): {values}{evaluation}{where}"
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -641,6 +695,8 @@ def _execute(session, no_progress: bool) -> int:
         evals = result.eval_return
         print(f"deterministic policy ({session.eval_episodes} episodes per seed): "
               f"{evals.mean():.1f} ± {evals.std():.1f} over {seeds} seed(s)")
+    if session.population is not None:
+        print(_pbt_best(session, result))
     if out:
         print(f"wrote {out}/metrics.csv, {out}/config.json, {out}/tb (TensorBoard) and {out}/checkpoints")
     print(f"total wall time {time.perf_counter() - start:.1f} s")
@@ -691,6 +747,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             return cmd_plot(args)
         if args.command == "sweep":
             return cmd_sweep(args)
+        if args.command == "pbt":
+            return cmd_pbt(args)
         return cmd_train(args)
     except (C.ConfigError, registry.UnknownEnvironmentError, CheckpointError, RunLocked) as err:
         print(f"jaxac: error: {err}", file=sys.stderr)

@@ -123,8 +123,12 @@ def run_dir(path: str, num_episodes: int = 10, seed: int = 0, step: int | None =
 
     from jaxac import runs
 
+    from jaxac import pbt
+
     run, state, step = runs.restore(path, step, on_damaged)
     cfg, axes, _ = runs.inputs(run)
+    if runs.population(run) is not None:  # each member with its current hyperparameters
+        cfg, axes, state = pbt.acting(run.cfg, state, runs.population(run))
     fn = functools.partial(episodes, run.module, num_episodes=num_episodes, max_steps=max_steps)
     keys = jax.random.split(jax.random.key(seed), run.run["seeds"])
     returns, lengths = jax.jit(jax.vmap(fn, in_axes=(axes, 0, 0)))(cfg, state, keys)
@@ -153,6 +157,7 @@ def render_dir(path: str, out: str, run_seed: int = 0, seed: int = 0, step: int 
         raise ConfigError(f"--render-seed {run_seed} is invalid: the run has seeds 0..{run.run['seeds'] - 1}.")
     run, states, _ = runs.restore(path, step, on_damaged)
     one = jax.tree.map(lambda x: x[run_seed], states)
+    one = getattr(one, "learner", one)  # a PBT member's learner state
     fn = jax.jit(lambda st, k: trajectory(run.module, run.cfg, st, k, max_steps))
     env_states, rewards, live = fn(one, jax.random.key(seed))
     live = np.asarray(live)

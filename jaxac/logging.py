@@ -95,6 +95,22 @@ def write_metrics_csv(path: str, metrics: Dict[str, Any], steps_per_update: int,
             os.remove(tmp)
 
 
+def write_rows(path: str, rows: Any) -> None:
+    """A CSV of dict rows (the first row's keys as columns; no rows: an empty file), replaced
+    atomically."""
+    tmp = path + ".tmp"
+    try:
+        with open(tmp, "w", newline="") as fh:
+            if rows:
+                writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+                writer.writeheader()
+                writer.writerows(rows)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
 def chunk_summary(metrics: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
     """One value per seed for a chunk's metrics ([seeds, n] each): the mean over the chunk's
     updates; episode statistics weighted by the episodes that ended in each update (NaN for a

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Dict, Sequence, Tuple
+from typing import Any, Dict, List, Sequence, Tuple
 
 import jax
 import jax.numpy as jnp
+from flax import struct as flax_struct
 
 from jaxac import config as C
-from jaxac import sweep
+from jaxac import parallel, stream, sweep
 from jaxac.types import Array, PRNGKey
 
 
@@ -126,3 +127,170 @@ def exploit_explore(key: PRNGKey, fitness: Array, values: Dict[str, Array], stat
         moved = jnp.where(redraw, h.draw(jax.random.fold_in(k_draw, i), (population,)), h.clip(inherited * factor))
         out[h.path] = jnp.where(replaced, moved, values[h.path]).astype(values[h.path].dtype)
     return out, state, parents
+
+
+@dataclasses.dataclass(frozen=True)
+class Population:
+    """A PBT run's settings: the `hypers` it moves, `ready` updates between exploit steps,
+    how it explores, and the `seed` of its draws (initial values and every step's)."""
+
+    hypers: Tuple[Hyper, ...]
+    ready: int = 10
+    explore: Explore = Explore()
+    seed: int = 0
+
+    def check(self, cfg: Any, members: int) -> None:
+        """Everything is checked before compiling (one-line ConfigError naming the fix)."""
+        if not self.hypers:
+            raise C.ConfigError("PBT needs at least one --hyper FIELD=uniform:LOW:HIGH (or loguniform).")
+        paths = [h.path for h in self.hypers]
+        twice = sorted({p for p in paths if paths.count(p) > 1})
+        if twice:
+            raise C.ConfigError(f"--hyper {twice[0]} is given twice: give each field once.")
+        for h in self.hypers:
+            h.check(cfg)
+        if not isinstance(self.ready, int) or self.ready < 1:
+            raise C.ConfigError(f"--ready {self.ready!r} is invalid: use an integer >= 1 (updates between exploits).")
+        if members < 2:
+            raise C.ConfigError(f"--population {members} is invalid: PBT needs at least 2 members.")
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"hypers": [dataclasses.asdict(h) for h in self.hypers], "ready": self.ready,
+                "explore": {**dataclasses.asdict(self.explore), "perturb": list(self.explore.perturb)},
+                "seed": self.seed}
+
+    @classmethod
+    def from_dict(cls, record: Dict[str, Any]) -> "Population":
+        explore = dict(record["explore"])
+        explore["perturb"] = tuple(explore["perturb"])
+        return cls(tuple(Hyper(**h) for h in record["hypers"]), int(record["ready"]), Explore(**explore),
+                   int(record["seed"]))
+
+    def initial_values(self, members: int) -> Dict[str, Array]:
+        """{path: [members]} drawn within each hyperparameter's bounds."""
+        key = jax.random.key(self.seed)
+        return {h.path: h.draw(jax.random.fold_in(key, i), (members,)) for i, h in enumerate(self.hypers)}
+
+    def axes(self, cfg: Any) -> Any:
+        return C.axes(cfg, **{h.path: 0 for h in self.hypers})
+
+
+@flax_struct.dataclass
+class PopState:
+    """A population's state: every leaf [P, ...] (sharded like seeds)."""
+
+    learner: Any  # the algorithm's state of each member
+    values: Dict[str, Array]  # [P] each hyperparameter's current value
+    fitness: Array  # [P] the last fitness measured (NaN before any episode ended)
+    period: Array  # [P] int32 exploit steps taken (the same for every member)
+
+
+def with_values(cfg: Any, values: Dict[str, Array]) -> Any:
+    """`cfg` with its PBT fields set to the members' values ([P] arrays)."""
+    with C.unchecked():
+        return C.replace(cfg, **values)
+
+
+def recent_fitness(metrics: Dict[str, Array], count: Array) -> Array:
+    """[P] mean return of the training episodes that ended in the first `count` updates of a
+    chunk's metrics ([P, capacity] each); NaN where none ended."""
+    rows = jnp.arange(metrics["episodes"].shape[1]) < count
+    episodes = jnp.where(rows, metrics["episodes"], 0).astype(jnp.float32)
+    total = jnp.where(episodes > 0, jnp.nan_to_num(metrics["episode_return"]) * episodes, 0.0).sum(1)
+    ended = episodes.sum(1)
+    return jnp.where(ended > 0, total / jnp.maximum(ended, 1.0), jnp.nan)
+
+
+def population_chunk(member_run: Any, population: Population, num_updates: int):
+    """The compiled chunk of a PBT run: `ready` updates of every member (`member_run`, the
+    vmapped and sharded chunk of the algorithm), then, unless the run ends there, one exploit
+    and explore step over the population. Metrics gain `pbt_parent` (the member each one's
+    state came from at the step, itself if none) and `hyper/<path>` (the value used)."""
+    ready = population.ready
+
+    def chunk(cfg, ps: PopState, n):
+        learner, metrics, finite = member_run(with_values(cfg, ps.values), ps.learner, n)
+        recent = recent_fitness(metrics, n)
+        fitness = jnp.where(jnp.isnan(recent), ps.fitness, recent)
+        members = fitness.shape[0]
+        step = (n == ready) & ((ps.period[0] + 1) * ready < num_updates)
+        key = jax.random.fold_in(jax.random.key(population.seed + 1), ps.period[0])
+
+        def exploit(operands):
+            values, learner = operands
+            return exploit_explore(key, fitness, values, learner, population.hypers, population.explore)
+
+        def keep(operands):
+            values, learner = operands
+            return values, learner, jnp.arange(members, dtype=jnp.int32)
+
+        values, learner, parents = jax.lax.cond(step, exploit, keep, (ps.values, learner))
+        capacity = metrics["episodes"].shape[1]
+        metrics = dict(metrics, pbt_parent=jnp.broadcast_to(parents[:, None], (members, capacity)),
+                       **{f"hyper/{p}": jnp.broadcast_to(v[:, None], (members, capacity)).astype(jnp.float32)
+                          for p, v in ps.values.items()})
+        return PopState(learner, values, fitness[parents], ps.period + step.astype(jnp.int32)), metrics, finite
+
+    return chunk
+
+
+class PopulationRunner(stream.Runner):
+    """`jaxac.stream.Runner` for a PBT population: the state is a `PopState`, each chunk is
+    `ready` updates then the exploit and explore step (see `population_chunk`), all in one
+    compiled program over the members' devices."""
+
+    def __init__(self, module, cfg: Any, members: int, devices: Sequence[Any] = None,
+                 population: Population = None):
+        super().__init__(module, cfg, members, population.ready, devices)
+        self.population = population
+        axes = population.axes(cfg)
+        self._member_init = parallel.over_seeds(module.init, (axes, 0), self.devices)
+
+        def member_chunk(c, s, n):
+            s, metrics = stream.run_some(module.update, c, s, n, self.chunk_updates)
+            return s, metrics, stream.params_finite(s.params)
+
+        member_run = parallel.over_seeds(member_chunk, (axes, 0, None), self.devices)
+        kwargs: Dict[str, Any] = dict(donate_argnums=1)
+        if len(self.devices) > 1:  # the next chunk takes the state as this one leaves it
+            kwargs["out_shardings"] = jax.sharding.NamedSharding(parallel._mesh(self.devices),
+                                                                 parallel.P(parallel.AXIS))
+        self._chunk = jax.jit(population_chunk(member_run, population, cfg.num_updates), **kwargs)
+
+    def init(self, cfg: Any, keys: Any) -> PopState:
+        members = len(keys)
+        values = parallel.place(self.population.initial_values(members), self.devices)
+        learner = self._member_init(with_values(self.cfg, values), parallel.place(keys, self.devices))
+        return parallel.place(PopState(learner, values, jnp.full((members,), jnp.nan, jnp.float32),
+                                       jnp.zeros((members,), jnp.int32)), self.devices)
+
+
+def initial_state(module: Any, cfg: Any, keys: Any, population: Population) -> PopState:
+    """The population's state before training (one device; the template for restoring)."""
+    members = len(keys)
+    values = population.initial_values(members)
+    learner = jax.jit(jax.vmap(module.init, in_axes=(population.axes(cfg), 0)))(with_values(cfg, values), keys)
+    return PopState(learner, values, jnp.full((members,), jnp.nan, jnp.float32), jnp.zeros((members,), jnp.int32))
+
+
+def acting(cfg: Any, state: Any, population: Population | None) -> Tuple[Any, Any, Any]:
+    """(config, its vmap axes, the members' learner states) to act or evaluate with: a PBT
+    state's members with their current hyperparameters, else `state` as it is."""
+    if population is None or not isinstance(state, PopState):
+        return cfg, None, state
+    return with_values(cfg, state.values), population.axes(cfg), state.learner
+
+
+def lineage(metrics: Dict[str, Any], ready: int, updates: int) -> List[Dict[str, Any]]:
+    """Rows (update, member, parent, each hyperparameter's value from then on) of every
+    exploit step in a run's metrics ([P, updates] each, with `pbt_parent` and `hyper/...`)."""
+    import numpy as np
+
+    parents = np.asarray(metrics["pbt_parent"])
+    names = [k for k in metrics if k.startswith("hyper/")]
+    rows = []
+    for u in range(ready, updates, ready):  # after update u (1-based): column u - 1; values from column u
+        for m in range(parents.shape[0]):
+            rows.append({"update": u, "member": m, "parent": int(parents[m, u - 1]),
+                         **{n[len("hyper/"):]: float(np.asarray(metrics[n])[m, u]) for n in names}})
+    return rows

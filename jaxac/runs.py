@@ -61,6 +61,8 @@ def meta(run: Run) -> Dict[str, Any]:
            "config": C.to_dict(run.cfg)}
     if run.run.get("members"):  # a sweep's batch (jaxac.sweep.Members)
         out["members"] = run.run["members"]
+    if run.run.get("population"):  # a PBT run (jaxac.pbt.Population)
+        out["population"] = run.run["population"]
     return json.loads(json.dumps(out))
 
 
@@ -70,6 +72,14 @@ def members(run: Run):
 
     record = run.run.get("members")
     return sweep.Members.from_dict(record) if record else None
+
+
+def population(run: Run):
+    """The PBT settings of a PBT run (`jaxac.pbt.Population`), None otherwise."""
+    from jaxac import pbt
+
+    record = run.run.get("population")
+    return pbt.Population.from_dict(record) if record else None
 
 
 def inputs(run: Run):
@@ -84,6 +94,10 @@ def initial_state(run: Run) -> Any:
     import jax
 
     cfg, axes, keys = inputs(run)
+    if population(run) is not None:
+        from jaxac import pbt
+
+        return pbt.initial_state(run.module, cfg, keys, population(run))
     return jax.jit(jax.vmap(run.module.init, in_axes=(axes, 0)))(cfg, keys)
 
 

@@ -95,7 +95,8 @@ class Session:
                  devices: Optional[Sequence[Any]] = None, eval_episodes: int = 5,
                  command: Optional[Sequence[str]] = None, compile_cache: Union[bool, str] = True,
                  members: Optional[Any] = None, programs: Optional[Dict[int, Any]] = None,
-                 check_finite: bool = True, _resume: bool = False, _checkpoint: Optional[int] = None):
+                 check_finite: bool = True, population: Optional[Any] = None,
+                 _resume: bool = False, _checkpoint: Optional[int] = None):
         self.module = algos.get(algorithm)
         if not isinstance(cfg, self.module.Config):
             raise C.ConfigError(f"cfg is a {type(cfg).__name__}, not jaxac.{algorithm}.Config.")
@@ -108,11 +109,15 @@ class Session:
         if members is not None and len(members) != seeds:
             raise C.ConfigError(f"seeds={seeds} is invalid: the run has {len(members)} sweep members.")
         self.algorithm, self.cfg, self.out, self.members, self.programs = algorithm, cfg, out, members, programs
-        self.check_finite = check_finite
         self.settings = dict(algorithm=algorithm, seeds=seeds, seed=seed, chunk_updates=chunk_updates,
                              checkpoint_every=checkpoint_every)
         if members is not None:
             self.settings["members"] = members.to_dict()
+        if population is not None:
+            population.check(cfg, seeds)
+            self.settings["population"] = population.to_dict()
+        # a PBT member whose training diverges is replaced at the next exploit step
+        self.check_finite, self.population = check_finite and population is None, population
         self.devices, self.eval_episodes, self.command = devices, eval_episodes, command
         self.resuming, self.checkpoint = _resume, _checkpoint
         self.compile_cache = compile_cache
@@ -140,7 +145,8 @@ class Session:
         s = run.run
         return cls(run.algorithm, run.cfg, s["seeds"], s["seed"], out, s.get("chunk_updates"),
                    s.get("checkpoint_every", 10), devices, eval_episodes, compile_cache=compile_cache,
-                   members=runs.members(run), _resume=True, _checkpoint=checkpoint)
+                   members=runs.members(run), population=runs.population(run), _resume=True,
+                   _checkpoint=checkpoint)
 
     def _take_lock(self) -> None:
         if self._lock is None:
@@ -236,6 +242,10 @@ class Session:
     def runner(self) -> stream.Runner:
         """A new `jaxac.stream.Runner` for this session's members and devices (uncompiled)."""
         cfg, axes, _ = self._inputs()
+        if self.population is not None:
+            from jaxac import pbt
+
+            return pbt.PopulationRunner(self.module, cfg, self.seeds, self.devices, self.population)
         return stream.Runner(self.module, cfg, self.seeds, self.settings["chunk_updates"], self.devices, axes)
 
     def env_steps(self, updates: int) -> int:
@@ -291,6 +301,12 @@ class Session:
             with _writing(os.path.join(out, "metrics.csv")):
                 run_logs.write_metrics_csv(os.path.join(out, "metrics.csv"), merged, cfg.steps_per_update,
                                            np.arange(self.seeds), first_step=cfg.warmup_steps)
+            if self.population is not None:
+                from jaxac import pbt
+
+                with _writing(os.path.join(out, "lineage.csv")):
+                    run_logs.write_rows(os.path.join(out, "lineage.csv"),
+                                        pbt.lineage(merged, self.population.ready, progress.update))
 
         def each_chunk(progress):
             nonlocal seen
@@ -365,7 +381,11 @@ class Session:
         keys = jax.random.split(key, self.seeds)
         if self.members is not None:  # seed r's episodes are those of seed r in every setting
             keys = jax.random.split(key, self.members.key_count)[np.asarray(self.members.seeds)]
+        from jaxac import pbt
+
         fn = functools.partial(evaluate.episodes, self.module, num_episodes=n)
         devices, cfg, axes = self.devices_used, self._runner.device_cfg, self._runner.cfg_axes
+        if self.population is not None:  # each member with its current hyperparameters
+            cfg, axes, state = pbt.acting(self.cfg, state, self.population)
         returns, _ = parallel.over_seeds(fn, (axes, 0, 0), devices)(cfg, state, parallel.place(keys, devices))
         return np.asarray(returns).mean(1)

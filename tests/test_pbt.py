@@ -92,3 +92,132 @@ def test_a_hyperparameter_must_be_a_float_field_and_explore_settings_are_checked
                            (dict(resample=1.5), "resample=1.5")):
         with pytest.raises(jaxac.ConfigError, match=needle):
             pbt.Explore(**kwargs)
+
+
+# --- PBT runs: the step inside the compiled chunk, through the run session ---
+
+import contextlib  # noqa: E402
+import csv  # noqa: E402
+import logging  # noqa: E402
+import os  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
+from jaxac import Session, cli  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CFG = ppo.Config(env="CartPole-v1", total_steps=4 * 16 * 12, num_envs=4, num_steps=16, update_epochs=1,
+                 num_minibatches=2, policy=dict(hidden=(16,)))
+POP = pbt.Population((LR, ENT), ready=3, explore=pbt.Explore(fraction=0.25), seed=3)
+RUN = """
+import sys, jax
+jax.config.update("jax_num_cpu_devices", int(sys.argv[2]))
+from jaxac import Session, pbt
+from jaxac.algos import ppo
+cfg = ppo.Config(env="CartPole-v1", total_steps=4 * 16 * 12, num_envs=4, num_steps=16, update_epochs=1,
+                 num_minibatches=2, policy=dict(hidden=(16,)))
+pop = pbt.Population((pbt.Hyper.parse("optim.learning_rate=loguniform:1e-4:1e-2"),
+                      pbt.Hyper.parse("ent_coef=uniform:0:0.05")), ready=3, explore=pbt.Explore(fraction=0.25), seed=3)
+if sys.argv[3] == "resume":
+    r = Session.resume(sys.argv[1], eval_episodes=2, compile_cache=False).run()
+else:
+    r = Session("ppo", cfg, seeds=8, out=sys.argv[1], population=pop, eval_episodes=2, compile_cache=False,
+                chunk_updates=None).run()
+print("done", r.updates, len(r.devices_used) if hasattr(r, "devices_used") else "")
+"""
+
+
+def read(path):
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+@contextlib.contextmanager
+def chunk_compiles():
+    seen = []
+
+    class Count(logging.Handler):
+        def emit(self, record):
+            if record.getMessage().startswith("Compiling jit(chunk)"):
+                seen.append(record)
+
+    handler, logger = Count(), logging.getLogger("jax")
+    logger.addHandler(handler)
+    jax.config.update("jax_log_compiles", True)
+    try:
+        yield seen
+    finally:
+        jax.config.update("jax_log_compiles", False)
+        logger.removeHandler(handler)
+
+
+@pytest.fixture(scope="module")
+def whole(tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("pbt") / "whole")
+    with chunk_compiles() as seen:
+        result = Session("ppo", CFG, seeds=P, out=out, population=POP, eval_episodes=2, compile_cache=False).run()
+    return out, result, len(seen)
+
+
+def test_a_pbt_run_exploits_inside_its_one_compiled_chunk(whole):
+    out, result, compiles = whole
+    assert compiles == 1 and result.updates == CFG.num_updates == 12
+    parents = result.metrics["pbt_parent"]
+    lr = result.metrics[f"hyper/{LR.path}"]
+    for u in range(1, 12):  # values change only after the exploit steps (updates 3, 6, 9), never after 12
+        changed = not np.array_equal(lr[:, u], lr[:, u - 1])
+        assert changed == (u in (3, 6, 9)) or not changed
+    for u in (3, 6, 9):
+        copied = np.flatnonzero(parents[:, u - 1] != np.arange(P))
+        assert len(copied) == 2  # a quarter of 8
+        for m in copied:
+            ratio = lr[m, u] / lr[parents[m, u - 1], u - 1]
+            assert np.isclose(ratio, 0.8, rtol=1e-6) or np.isclose(ratio, 1.25, rtol=1e-6) or \
+                LR.low <= lr[m, u] <= LR.high
+    assert (parents[:, 11] == np.arange(P)).all()  # no step at the end of the run
+    rows = read(os.path.join(out, "lineage.csv"))
+    assert len(rows) == 3 * P and {r["update"] for r in rows} == {"3", "6", "9"}
+    assert {r["parent"] for r in rows if r["parent"] != r["member"]}
+    assert result.eval_return.shape == (P,) and np.isfinite(result.eval_return).all()
+
+
+def test_a_pbt_run_stopped_and_resumed_in_a_new_process_equals_the_uninterrupted_run(whole, tmp_path):
+    out, _, _ = whole
+    chunks = []
+    part = str(tmp_path / "part")
+    first = Session("ppo", CFG, seeds=P, out=part, population=POP, eval_episodes=2, compile_cache=False,
+                    checkpoint_every=1).run(on_chunk=chunks.append, stop=lambda: len(chunks) >= 2)
+    assert first.interrupted and first.updates == 6
+    done = subprocess.run([sys.executable, "-c", RUN, part, "1", "resume"], capture_output=True, text=True,
+                          timeout=300, cwd=HERE)
+    assert done.returncode == 0, done.stderr[-2000:]
+    for name in ("metrics.csv", "lineage.csv"):
+        assert open(os.path.join(part, name)).read() == open(os.path.join(out, name)).read(), name
+
+
+def test_two_cpu_devices_give_the_same_lineage_and_metrics_as_one(whole, tmp_path):
+    out, _, _ = whole
+    two = str(tmp_path / "two")
+    done = subprocess.run([sys.executable, "-c", RUN, two, "2", "new"], capture_output=True, text=True,
+                          timeout=300, cwd=HERE)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert read(os.path.join(two, "lineage.csv")) == read(os.path.join(out, "lineage.csv"))
+    a, b = read(os.path.join(out, "metrics.csv")), read(os.path.join(two, "metrics.csv"))
+    for column in ("loss", "episode_return", "pbt_parent"):
+        np.testing.assert_allclose([float(r[column]) for r in b], [float(r[column]) for r in a], rtol=1e-4)
+
+
+@pytest.mark.parametrize("flags,needle", [
+    (["--hyper", "num_envs=uniform:1:8"], "num_envs is not a float field"),
+    (["--hyper", "optim.learning_rate=loguniform:1e-2:1e-4"], "--hyper 'optim.learning_rate=loguniform:1e-2:1e-4'"),
+    (["--hyper", "ent_coef=uniform:0:0.1", "--ready", "0"], "--ready 0 is invalid"),
+    (["--hyper", "ent_coef=uniform:0:0.1", "--population", "1"], "--population 1 is invalid"),
+    ([], "needs at least one --hyper"),
+    (["--hyper", "ent_coef=uniform:0:0.1", "--fraction", "0.7"], "fraction=0.7 is invalid"),
+])
+def test_bad_pbt_input_fails_before_compiling_with_one_line(flags, needle, tmp_path, capsys):
+    out = tmp_path / "never"
+    code = cli.main(["pbt", "ppo", "--out", str(out), "--no-progress", *flags])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and needle in err and len(err.splitlines()) == 1, err
+    assert not (out / "checkpoints").exists()

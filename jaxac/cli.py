@@ -636,6 +636,14 @@ def cmd_plot(args: argparse.Namespace) -> int:
             raise C.ConfigError(str(err)) from None
         print(f"wrote {curves} (top {args.top} settings) and {sensitivity}")
         return 0
+    if len(args.run_dirs) == 1 and os.path.exists(os.path.join(args.run_dirs[0], "lineage.csv")):
+        try:
+            best = plot.plot_pbt(args.run_dirs[0], args.output, args.points)
+        except (FileNotFoundError, ValueError, KeyError, ImportError) as err:
+            raise C.ConfigError(str(err)) from None
+        print(f"wrote {args.output}: the population's best and median curves, and the hyperparameters "
+              f"of member {best}'s lineage")
+        return 0
     try:
         runs = [plot.load_run(d) for d in args.run_dirs]
         plot.plot_curves(runs, args.output, args.labels, args.points, args.title)

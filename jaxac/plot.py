@@ -259,3 +259,62 @@ def plot_sensitivity(rows: Sequence[Dict[str, str]], out: str):
     fig.savefig(out, dpi=110)
     plt.close(fig)
     return fig
+
+
+def best_lineage(parents: np.ndarray, ready: int, best: int) -> np.ndarray:
+    """[U] the member whose training the final member `best` descends from at each update,
+    following `parents` ([P, U]: at an exploit update, the member each one copied) back."""
+    trace = np.zeros(parents.shape[1], int)
+    owner = best
+    for u in reversed(range(parents.shape[1])):
+        if (u + 1) % ready == 0:
+            owner = int(parents[owner, u])
+        trace[u] = owner
+    return trace
+
+
+def plot_pbt(run_dir: str, out: str, points: int = 50):
+    """A PBT run (`jaxac pbt`): the population's best and median learning curves, and the
+    hyperparameter schedule of the final best member's lineage (one panel per
+    hyperparameter). Returns the best member's index."""
+    import json
+
+    try:
+        import matplotlib
+    except ImportError:
+        raise ImportError("plotting needs matplotlib: pip install 'jaxac[plot]'") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    run = load_run(run_dir)
+    with open(os.path.join(run_dir, "config.json")) as fh:
+        ready = json.load(fh)["run"]["population"]["ready"]
+    finals = final_return(run.metrics)
+    best = int(np.nanargmax(np.where(np.isnan(finals), -np.inf, finals)))
+    trace = best_lineage(run.metrics["pbt_parent"].astype(int), ready, best)
+    hypers = sorted(k for k in run.metrics if k.startswith("hyper/"))
+    fig, axes = plt.subplots(1, 1 + len(hypers), figsize=(5 * (1 + len(hypers)), 3.8), squeeze=False)
+    x, y = curve(run.metrics, run.steps, points)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        axes[0][0].plot(x, np.nanmax(y, 0), label="best member")
+        axes[0][0].plot(x, np.nanmedian(y, 0), label="median member")
+    axes[0][0].set_xlabel("env steps (per member)")
+    axes[0][0].set_ylabel("episode return")
+    axes[0][0].legend(fontsize=8)
+    for ax, name in zip(axes[0][1:], hypers):
+        values = run.metrics[name][trace, np.arange(len(trace))]
+        ax.step(run.steps, values, where="post")
+        ax.set_xlabel("env steps (per member)")
+        ax.set_ylabel(name[len("hyper/"):])
+        if (values > 0).all() and values.max() > 5 * values.min():
+            ax.set_yscale("log")
+    for ax in axes[0]:
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"{os.path.basename(os.path.normpath(run_dir))}: population of {y.shape[0]}; "
+                 f"schedule of the final best member ({best})'s lineage", fontsize=10)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return best

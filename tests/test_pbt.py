@@ -221,3 +221,20 @@ def test_bad_pbt_input_fails_before_compiling_with_one_line(flags, needle, tmp_p
     err = capsys.readouterr().err.strip()
     assert code == 2 and needle in err and len(err.splitlines()) == 1, err
     assert not (out / "checkpoints").exists()
+
+
+def test_the_best_members_lineage_follows_its_parents_back():
+    from jaxac import plot
+
+    parents = np.tile(np.arange(3)[:, None], (1, 6))
+    parents[2, 1] = 0  # after update 2, member 2 copied member 0
+    parents[0, 3] = 1  # after update 4, member 0 copied member 1
+    assert plot.best_lineage(parents, ready=2, best=2).tolist() == [0, 0, 2, 2, 2, 2]
+    assert plot.best_lineage(parents, ready=2, best=0).tolist() == [1, 1, 1, 1, 0, 0]
+
+
+def test_plot_draws_a_pbt_runs_population_and_its_best_lineage(whole, tmp_path):
+    pytest.importorskip("matplotlib")
+    out, _, _ = whole
+    assert cli.main(["plot", out, "-o", str(tmp_path / "p.png")]) == 0
+    assert (tmp_path / "p.png").stat().st_size > 1000

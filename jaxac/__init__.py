@@ -14,6 +14,7 @@ from jaxac.envs import make, registered
 from jaxac.envs.registry import register as register_env
 from jaxac.session import Result, Session
 from jaxac.sweep_run import Sweep, SweepResult
+from jaxac import pbt, sweep  # noqa: F401  (jaxac.pbt.Population, jaxac.sweep.run)
 
 __version__ = "0.1.0"
 

@@ -272,6 +272,8 @@ def build_parser(argv: Optional[List[str]] = None) -> argparse.ArgumentParser:
         g.add_argument("--perturb", default="0.8,1.25", metavar="A,B", help="perturbation factors [0.8,1.25]")
         g.add_argument("--resample", type=float, default=0.25, metavar="P",
                        help="probability of drawing afresh instead of perturbing [0.25]")
+        g.add_argument("--keep", action="append", default=[], metavar="FIELD",
+                       help="a state field a replaced member keeps, e.g. buffer (SAC's replay) [none: copied]")
         _add_run_flags(p, name, context if context and context[0] == ("pbt", name) else None, argv, seeds=False)
     resume = sub.add_parser("resume", help="continue a run from its latest checkpoint")
     resume.add_argument("run_dir", help="the --out directory of the run")
@@ -377,7 +379,7 @@ def cmd_pbt(args: argparse.Namespace) -> int:
     except ValueError:
         raise C.ConfigError(f"--perturb {args.perturb!r} is invalid: use factors like 0.8,1.25.") from None
     population = pbt.Population(tuple(pbt.Hyper.parse(h) for h in args.hyper), args.ready,
-                                pbt.Explore(args.fraction, factors, args.resample), args.seed)
+                                pbt.Explore(args.fraction, factors, args.resample), args.seed, tuple(args.keep))
     if args.out and os.path.exists(os.path.join(args.out, "checkpoints")):
         raise C.ConfigError(f"--out {args.out} already holds a run: continue it with "
                             f"`jaxac resume {args.out}` or choose another directory.")

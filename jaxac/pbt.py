@@ -138,9 +138,11 @@ class Population:
     ready: int = 10
     explore: Explore = Explore()
     seed: int = 0
+    keep: Tuple[str, ...] = ()  # learner-state fields a replaced member keeps (SAC: "buffer")
 
-    def check(self, cfg: Any, members: int) -> None:
-        """Everything is checked before compiling (one-line ConfigError naming the fix)."""
+    def check(self, cfg: Any, members: int, state_fields: Sequence[str] = ()) -> None:
+        """Everything is checked before compiling (one-line ConfigError naming the fix);
+        `state_fields`: the algorithm's state fields, which `keep` must name."""
         if not self.hypers:
             raise C.ConfigError("PBT needs at least one --hyper FIELD=uniform:LOW:HIGH (or loguniform).")
         paths = [h.path for h in self.hypers]
@@ -153,18 +155,21 @@ class Population:
             raise C.ConfigError(f"--ready {self.ready!r} is invalid: use an integer >= 1 (updates between exploits).")
         if members < 2:
             raise C.ConfigError(f"--population {members} is invalid: PBT needs at least 2 members.")
+        unknown = [f for f in self.keep if state_fields and f not in state_fields]
+        if unknown:
+            raise C.ConfigError(f"--keep {unknown[0]} is invalid: the state's fields are {', '.join(state_fields)}.")
 
     def to_dict(self) -> Dict[str, Any]:
         return {"hypers": [dataclasses.asdict(h) for h in self.hypers], "ready": self.ready,
                 "explore": {**dataclasses.asdict(self.explore), "perturb": list(self.explore.perturb)},
-                "seed": self.seed}
+                "seed": self.seed, "keep": list(self.keep)}
 
     @classmethod
     def from_dict(cls, record: Dict[str, Any]) -> "Population":
         explore = dict(record["explore"])
         explore["perturb"] = tuple(explore["perturb"])
         return cls(tuple(Hyper(**h) for h in record["hypers"]), int(record["ready"]), Explore(**explore),
-                   int(record["seed"]))
+                   int(record["seed"]), tuple(record.get("keep", ())))
 
     def initial_values(self, members: int) -> Dict[str, Array]:
         """{path: [members]} drawn within each hyperparameter's bounds."""
@@ -218,7 +223,11 @@ def population_chunk(member_run: Any, population: Population, num_updates: int):
 
         def exploit(operands):
             values, learner = operands
-            return exploit_explore(key, fitness, values, learner, population.hypers, population.explore)
+            new_values, new_learner, parents = exploit_explore(key, fitness, values, learner, population.hypers,
+                                                               population.explore)
+            if population.keep:  # e.g. each member's own replay buffer
+                new_learner = new_learner.replace(**{f: getattr(learner, f) for f in population.keep})
+            return new_values, new_learner, parents
 
         def keep(operands):
             values, learner = operands

@@ -114,7 +114,7 @@ class Session:
         if members is not None:
             self.settings["members"] = members.to_dict()
         if population is not None:
-            population.check(cfg, seeds)
+            population.check(cfg, seeds, [f.name for f in dataclasses.fields(self.module.State)])
             self.settings["population"] = population.to_dict()
         # a PBT member whose training diverges is replaced at the next exploit step
         self.check_finite, self.population = check_finite and population is None, population

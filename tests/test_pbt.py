@@ -238,3 +238,65 @@ def test_plot_draws_a_pbt_runs_population_and_its_best_lineage(whole, tmp_path):
     out, _, _ = whole
     assert cli.main(["plot", out, "-o", str(tmp_path / "p.png")]) == 0
     assert (tmp_path / "p.png").stat().st_size > 1000
+
+
+def test_a_replaced_member_keeps_the_state_fields_asked_for():
+    from flax import struct
+
+    @struct.dataclass
+    class Learner:
+        params: jax.Array
+        buffer: jax.Array
+
+    def member_run(cfg, learner, n):  # no training: the fitness is the member's index
+        ret = jnp.broadcast_to(jnp.arange(P, dtype=jnp.float32)[:, None], (P, 3))
+        return learner, {"episode_return": ret, "episodes": jnp.ones((P, 3), jnp.int32)}, jnp.ones(P, bool)
+
+    learner = Learner(jnp.arange(P, dtype=jnp.float32) * 10, jnp.arange(P, dtype=jnp.float32) * 100)
+    values, _ = population()
+    start = pbt.PopState(learner, values, jnp.full(P, jnp.nan), jnp.zeros(P, jnp.int32))
+    for keep in ((), ("buffer",)):
+        population_ = pbt.Population((LR, ENT), ready=3, seed=1, keep=keep)
+        chunk = jax.jit(pbt.population_chunk(member_run, population_, num_updates=12))
+        ps, metrics, _ = chunk(CFG, start, jnp.int32(3))
+        parents = np.asarray(metrics["pbt_parent"][:, 0])
+        replaced = np.flatnonzero(parents != np.arange(P))
+        assert set(replaced) == {0, 1} and set(parents[replaced]) <= {6, 7}
+        np.testing.assert_array_equal(ps.learner.params, np.arange(P)[parents] * 10)
+        own = np.arange(P) * 100
+        np.testing.assert_array_equal(ps.learner.buffer, own if keep else own[parents])
+        np.testing.assert_array_equal(ps.fitness, np.arange(P)[parents])
+    with pytest.raises(jaxac.ConfigError, match="--keep buffr is invalid"):
+        Session("sac", jaxac.sac.Config(env="Pendulum-v1"), seeds=4,
+                population=pbt.Population((LR,), keep=("buffr",)))
+
+
+PBT_CLI = ["pbt", "ppo", "--env", "CartPole-v1", "--total-steps", str(4 * 16 * 60), "--num-envs", "4",
+           "--num-steps", "16", "--update-epochs", "1", "--num-minibatches", "2", "--policy.hidden", "16",
+           "--population", "4", "--ready", "5", "--hyper", "optim.learning_rate=loguniform:1e-4:1e-2",
+           "--checkpoint-every", "1", "--eval-episodes", "2", "--no-progress", "--compile-cache", "off"]
+
+
+def test_a_pbt_run_killed_with_sigkill_and_resumed_equals_the_uninterrupted_run(tmp_path):
+    import signal
+    import time
+
+    whole, part = str(tmp_path / "whole"), str(tmp_path / "part")
+    run = lambda *a: subprocess.Popen([sys.executable, "-m", "jaxac.cli", *a], stdout=subprocess.PIPE,  # noqa: E731
+                                      stderr=subprocess.PIPE, text=True, cwd=HERE)
+    done, killed = run(*PBT_CLI, "--out", whole), run(*PBT_CLI, "--out", part)
+    checkpoints, deadline = os.path.join(part, "checkpoints"), time.time() + 240
+    while time.time() < deadline and killed.poll() is None:
+        if os.path.isdir(checkpoints) and sum(n.isdigit() for n in os.listdir(checkpoints)) >= 3:
+            break
+        time.sleep(0.02)
+    assert killed.poll() is None, "the run ended before it could be killed"
+    killed.send_signal(signal.SIGKILL)
+    killed.wait(60)
+    resumed = run("resume", part, "--no-progress", "--compile-cache", "off", "--eval-episodes", "2")
+    out, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, err[-2000:]
+    assert done.wait(300) == 0, done.stderr.read()[-2000:]
+    assert "best member" in out
+    for name in ("metrics.csv", "lineage.csv"):
+        assert open(os.path.join(part, name)).read() == open(os.path.join(whole, name)).read(), name

@@ -666,8 +666,9 @@ def _execute(session, no_progress: bool) -> int:
 
     start = time.perf_counter()
     cfg, algo, seeds = session.cfg, session.algorithm, session.seeds
+    unit = "member(s)" if session.population is not None else "seed(s)"
     with signals.exit_on_signals("stopped while compiling: nothing was trained or changed"):
-        print(f"compiling {algo} on {cfg.env} for {seeds} seed(s)...", flush=True)
+        print(f"compiling {algo} on {cfg.env} for {seeds} {unit}...", flush=True)
         compile_s = session.compile()
     cached = {None: "", True: " (cached: yes)", False: " (cached: no)"}[session.cached]
     for step, reason, path in session.set_aside:
@@ -675,7 +676,7 @@ def _execute(session, no_progress: bool) -> int:
         print(f"checkpoint {step} is {what}: set aside (kept) as {path}", flush=True)
     done, devices = session.start_update, session.devices_used
     env_steps = session.env_steps(cfg.num_updates)
-    print(f"{algo} on {cfg.env}: {seeds} seed(s) x {env_steps:,} env steps"
+    print(f"{algo} on {cfg.env}: {seeds} {unit} x {env_steps:,} env steps"
           f"{f' on {len(devices)} {devices[0].platform} devices' if len(devices) > 1 else ''}"
           f"{f'; resuming at update {done} of {cfg.num_updates}' if session.resuming else ''}; "
           f"compiled in {compile_s:.1f} s{cached}", flush=True)
@@ -700,11 +701,11 @@ def _execute(session, no_progress: bool) -> int:
           f"all seeds", flush=True)
     finals = result.final_return
     print(f"final return (training episodes in the last 5% of updates): "
-          f"{np.nanmean(finals):.1f} ± {np.nanstd(finals):.1f} over {seeds} seed(s)")
+          f"{np.nanmean(finals):.1f} ± {np.nanstd(finals):.1f} over {seeds} {unit}")
     if result.eval_return is not None:
         evals = result.eval_return
         print(f"deterministic policy ({session.eval_episodes} episodes per seed): "
-              f"{evals.mean():.1f} ± {evals.std():.1f} over {seeds} seed(s)")
+              f"{evals.mean():.1f} ± {evals.std():.1f} over {seeds} {unit}")
     if session.population is not None:
         print(_pbt_best(session, result))
     if out:

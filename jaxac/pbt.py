@@ -8,7 +8,8 @@ hyperparameters ({path: [P]}, float fields of the config, nested ones included) 
 its whole learner state (leaves [P, ...]). Every `ready` updates the members are ranked by
 `fitness` [P]; each member of the bottom `fraction` copies the whole state of a member drawn
 from the top `fraction` (parameters, optimiser moments, target networks, observation
-statistics: everything in the state, bit for bit) and its hyperparameters, then explores:
+statistics: everything in the state, bit for bit, but its own PRNG key, so that the copy does
+not repeat its donor's episodes) and its hyperparameters, then explores:
 with probability `resample` it draws each hyperparameter afresh within its bounds, otherwise
 it multiplies it by one of the `perturb` factors (drawn per hyperparameter) and clips it to
 the bounds. The others keep their state and values. The step is array code on [P] leaves,
@@ -225,8 +226,11 @@ def population_chunk(member_run: Any, population: Population, num_updates: int):
             values, learner = operands
             new_values, new_learner, parents = exploit_explore(key, fitness, values, learner, population.hypers,
                                                                population.explore)
-            if population.keep:  # e.g. each member's own replay buffer
-                new_learner = new_learner.replace(**{f: getattr(learner, f) for f in population.keep})
+            # each member keeps its own PRNG stream (a copied key would make the copy repeat its
+            # donor's episodes and actions), and the fields asked for, e.g. its replay buffer
+            kept = tuple(population.keep) + (("key",) if hasattr(learner, "key") else ())
+            if kept:
+                new_learner = new_learner.replace(**{f: getattr(learner, f) for f in kept})
             return new_values, new_learner, parents
 
         def keep(operands):

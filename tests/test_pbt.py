@@ -247,12 +247,14 @@ def test_a_replaced_member_keeps_the_state_fields_asked_for():
     class Learner:
         params: jax.Array
         buffer: jax.Array
+        key: jax.Array
 
     def member_run(cfg, learner, n):  # no training: the fitness is the member's index
         ret = jnp.broadcast_to(jnp.arange(P, dtype=jnp.float32)[:, None], (P, 3))
         return learner, {"episode_return": ret, "episodes": jnp.ones((P, 3), jnp.int32)}, jnp.ones(P, bool)
 
-    learner = Learner(jnp.arange(P, dtype=jnp.float32) * 10, jnp.arange(P, dtype=jnp.float32) * 100)
+    learner = Learner(jnp.arange(P, dtype=jnp.float32) * 10, jnp.arange(P, dtype=jnp.float32) * 100,
+                      jax.random.split(jax.random.key(0), P))
     values, _ = population()
     start = pbt.PopState(learner, values, jnp.full(P, jnp.nan), jnp.zeros(P, jnp.int32))
     for keep in ((), ("buffer",)):
@@ -266,6 +268,7 @@ def test_a_replaced_member_keeps_the_state_fields_asked_for():
         own = np.arange(P) * 100
         np.testing.assert_array_equal(ps.learner.buffer, own if keep else own[parents])
         np.testing.assert_array_equal(ps.fitness, np.arange(P)[parents])
+        np.testing.assert_array_equal(jax.random.key_data(ps.learner.key), jax.random.key_data(learner.key))
     with pytest.raises(jaxac.ConfigError, match="--keep buffr is invalid"):
         Session("sac", jaxac.sac.Config(env="Pendulum-v1"), seeds=4,
                 population=pbt.Population((LR,), keep=("buffr",)))

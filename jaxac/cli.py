@@ -385,6 +385,8 @@ def cmd_pbt(args: argparse.Namespace) -> int:
                             f"`jaxac resume {args.out}` or choose another directory.")
     if not args.hyper:
         raise C.ConfigError("jaxac pbt needs at least one --hyper FIELD=uniform:LOW:HIGH (or loguniform:LOW:HIGH).")
+    if args.chunk_updates is not None:
+        raise C.ConfigError("--chunk-updates is invalid for jaxac pbt: a chunk is --ready updates and its exploit step.")
     if args.population < 2:
         raise C.ConfigError(f"--population {args.population} is invalid: PBT needs at least 2 members.")
     devices = _devices(args.devices, args.population)

@@ -214,6 +214,7 @@ def test_two_cpu_devices_give_the_same_lineage_and_metrics_as_one(whole, tmp_pat
     (["--hyper", "ent_coef=uniform:0:0.1", "--population", "1"], "--population 1 is invalid"),
     ([], "needs at least one --hyper"),
     (["--hyper", "ent_coef=uniform:0:0.1", "--fraction", "0.7"], "fraction=0.7 is invalid"),
+    (["--hyper", "ent_coef=uniform:0:0.1", "--chunk-updates", "5"], "a chunk is --ready updates"),
 ])
 def test_bad_pbt_input_fails_before_compiling_with_one_line(flags, needle, tmp_path, capsys):
     out = tmp_path / "never"

@@ -463,8 +463,8 @@ def _execute_sweep(sw, args: argparse.Namespace, process) -> int:
 
     def on_batch(index, count, batch):
         bar.close()
-        fixed = ", ".join(f"{k}={sweep_run._show(v)}" for k, v in sw.groups[batch.group][0].items())
-        devices = sw._devices()
+        fixed = ", ".join(f"{k}={sweep_run.show(v)}" for k, v in sw.groups[batch.group][0].items())
+        devices = sw.local_devices()
         say(f"batch {index + 1} of {count}: {len(batch.ids)} members of group {batch.group}"
             f"{f' ({fixed})' if fixed else ''} on {len(devices)} {devices[0].platform} device(s)", flush=True)
         bar.open(len(batch.ids))
@@ -496,7 +496,7 @@ def _execute_sweep(sw, args: argparse.Namespace, process) -> int:
                 else f"({len(result.table) - args.top} more)")
         if args.json:
             with open(args.json, "w") as fh:
-                json.dump(sweep_run.scores(cfg.env, sw.algorithm, sw.settings, sw._swept(), result.eval_return),
+                json.dump(sweep_run.scores(cfg.env, sw.algorithm, sw.settings, sw.swept(), result.eval_return),
                           fh, indent=2)
         if sw.out:
             say(f"wrote {sw.out}/summary.csv, members.csv, scores.json and runs/ (one run directory per batch)")

@@ -205,7 +205,7 @@ class Session:
             self.cache_dir = compile_cache.enable(None if self.compile_cache is True else self.compile_cache)
         t0 = time.perf_counter()
         runner = self.runner()
-        _, _, keys = self._inputs()
+        _, _, keys = self.inputs()
         state = runner.init(runner.cfg, keys)  # includes the warm-up steps of off-policy algorithms
         if self.resuming:
             damaged = []
@@ -233,7 +233,7 @@ class Session:
             self.cached = new["cache_hits"] > 0 and not new["cache_misses"]
         return self.compile_seconds
 
-    def _inputs(self):
+    def inputs(self):
         """(config, its vmap axes, keys) of the members (`jaxac.sweep.inputs`)."""
         from jaxac import sweep
 
@@ -241,7 +241,7 @@ class Session:
 
     def runner(self) -> stream.Runner:
         """A new `jaxac.stream.Runner` for this session's members and devices (uncompiled)."""
-        cfg, axes, _ = self._inputs()
+        cfg, axes, _ = self.inputs()
         if self.population is not None:
             from jaxac import pbt
 

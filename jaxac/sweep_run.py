@@ -194,7 +194,8 @@ class Sweep:
         floats = tuple(S.split(self.cfg, self.settings[m // self.seeds])[1] for m in batch.ids)
         return S.Members(floats, tuple(m % self.seeds for m in batch.ids), self.seeds, batch.ids)
 
-    def _devices(self) -> List[Any]:
+    def local_devices(self) -> List[Any]:
+        """The devices this process splits its members over."""
         import jax
 
         return list(self.devices or jax.local_devices())
@@ -261,7 +262,7 @@ class Sweep:
                                     compile_cache=False, members=self.members_of(batch))
         runner = probe.runner()
         if len(batch.ids) not in programs:
-            _, _, keys = probe._inputs()
+            _, _, keys = probe.inputs()
             runner.compile(runner.init_shapes(keys))
             programs[len(batch.ids)] = runner.executable
         runner.executable = programs[len(batch.ids)]
@@ -273,7 +274,7 @@ class Sweep:
         block of each group's remaining members in batches that fit."""
         process = process or distributed.current()
         programs = {} if programs is None else programs
-        devices = self._devices()
+        devices = self.local_devices()
         done = self._done_batches()
         mine: List[Batch] = []
         for group, (_, settings) in enumerate(self.groups):
@@ -327,7 +328,7 @@ class Sweep:
 
         programs: Dict[int, Dict[int, Any]] = {}
         batches = self.plan(process, programs)
-        devices = self._devices()
+        devices = self.local_devices()
         eval_r = np.full((len(self.settings), self.seeds), np.nan)
         train_r = np.full_like(eval_r, np.nan)
         diverged = np.zeros(eval_r.shape, bool)
@@ -372,13 +373,14 @@ class Sweep:
             if process.count > 1 and self.out:  # the other processes' members, from their batches
                 eval_r, train_r, diverged = self._gather()
             if process.index == 0 and (np.isfinite(eval_r) | diverged).all():
-                table = summary_rows(self.settings, eval_r, train_r, diverged, self._swept())
+                table = summary_rows(self.settings, eval_r, train_r, diverged, self.swept())
                 if self.out:
                     self._write_summary(eval_r, train_r, diverged, table)
         return SweepResult(self.settings, eval_r, train_r, diverged, table, interrupted, None, batches,
                            sum(len(p) for p in programs.values()), 0.0)
 
-    def _swept(self) -> List[str]:
+    def swept(self) -> List[str]:
+        """The swept fields' paths, grids then samples."""
         return [g.path for g in self.spec.grids] + [s.path for s in self.spec.samples]
 
     def _gather(self) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -394,7 +396,7 @@ class Sweep:
 
     def _write_summary(self, eval_r: np.ndarray, train_r: np.ndarray, diverged: np.ndarray,
                        table: List[Dict[str, Any]]) -> None:
-        swept = self._swept()
+        swept = self.swept()
         write_csv(os.path.join(self.out, "summary.csv"), table)
         batch_of = {}
         root = os.path.join(self.out, RUNS)
@@ -407,7 +409,7 @@ class Sweep:
             for r in range(self.seeds):
                 m = s * self.seeds + r
                 rows.append({"member": m, "setting": s, "seed": r, "batch": batch_of.get(m, ""),
-                             **{p: _show(setting[p]) for p in swept},
+                             **{p: show(setting[p]) for p in swept},
                              "eval_return": eval_r[s, r], "train_return": train_r[s, r],
                              "diverged": bool(diverged[s, r])})
         write_csv(os.path.join(self.out, "members.csv"), rows)
@@ -457,13 +459,14 @@ def non_finite_members(result: Any) -> np.ndarray:
     return bad | ~np.asarray(finite)
 
 
-def _show(value: Any) -> Any:
+def show(value: Any) -> Any:
+    """A setting's value as a table cell (a tuple as `64,64`)."""
     return ",".join(map(str, value)) if isinstance(value, tuple) else value
 
 
 def label(setting: Dict[str, Any], swept: Sequence[str]) -> str:
     """`learning_rate=0.0003 ent_coef=0.01`: a setting's swept values, by their last name."""
-    return " ".join(f"{p.split('.')[-1]}={_show(setting[p])}" for p in swept)
+    return " ".join(f"{p.split('.')[-1]}={show(setting[p])}" for p in swept)
 
 
 def summary_rows(settings: Sequence[Dict[str, Any]], eval_r: np.ndarray, train_r: np.ndarray,
@@ -478,7 +481,7 @@ def summary_rows(settings: Sequence[Dict[str, Any]], eval_r: np.ndarray, train_r
     for s, setting in enumerate(settings):
         bad = int(diverged[s].sum())
         lo, hi = bootstrap_ci(eval_r[s], seed=s) if not bad else (float("nan"), float("nan"))
-        rows.append({**{p: _show(setting[p]) for p in swept},
+        rows.append({**{p: show(setting[p]) for p in swept},
                      "final_return_mean": float(np.mean(eval_r[s])) if not bad else float("nan"),
                      "ci_low": lo, "ci_high": hi, "iqm": iqm(eval_r[s]) if not bad else float("nan"),
                      "seeds": int(eval_r.shape[1]),

@@ -96,13 +96,12 @@ def test_a_hyperparameter_must_be_a_float_field_and_explore_settings_are_checked
 
 # --- PBT runs: the step inside the compiled chunk, through the run session ---
 
-import contextlib  # noqa: E402
 import csv  # noqa: E402
-import logging  # noqa: E402
 import os  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 
+from compile_log import chunk_compiles  # noqa: E402
 from jaxac import Session, cli  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -130,25 +129,6 @@ print("done", r.updates, len(r.devices_used) if hasattr(r, "devices_used") else 
 def read(path):
     with open(path, newline="") as fh:
         return list(csv.DictReader(fh))
-
-
-@contextlib.contextmanager
-def chunk_compiles():
-    seen = []
-
-    class Count(logging.Handler):
-        def emit(self, record):
-            if record.getMessage().startswith("Compiling jit(chunk)"):
-                seen.append(record)
-
-    handler, logger = Count(), logging.getLogger("jax")
-    logger.addHandler(handler)
-    jax.config.update("jax_log_compiles", True)
-    try:
-        yield seen
-    finally:
-        jax.config.update("jax_log_compiles", False)
-        logger.removeHandler(handler)
 
 
 @pytest.fixture(scope="module")

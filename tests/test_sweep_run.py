@@ -2,10 +2,8 @@
 batches, the sweep directory and its summary, SIGKILL then resume, bad specs, and a
 2-process jax.distributed sweep on CPU."""
 
-import contextlib
 import csv
 import json
-import logging
 import os
 import signal
 import socket
@@ -21,6 +19,8 @@ import jaxac
 from jaxac import Session, Sweep, cli, sweep, sweep_run
 from jaxac.algos import ppo
 
+from compile_log import chunk_compiles
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 CFG = ppo.Config(env="CartPole-v1", total_steps=4 * 16 * 12, num_envs=4, num_steps=16, update_epochs=1,
                  num_minibatches=2, policy=dict(hidden=(16,)))
@@ -29,26 +29,6 @@ OPTIONS = dict(seeds=2, chunk_updates=4, eval_episodes=2, compile_cache=False)
 TINY = ["--total-steps", str(CFG.total_steps), "--num-envs", "4", "--num-steps", "16", "--update-epochs", "1",
         "--num-minibatches", "2", "--policy.hidden", "16", "--seeds", "2", "--eval-episodes", "2",
         "--no-progress", "--compile-cache", "off"]
-
-
-@contextlib.contextmanager
-def chunk_compiles():
-    """Counts the chunk programs jax compiles inside the block (its compile log)."""
-    seen = []
-
-    class Count(logging.Handler):
-        def emit(self, record):
-            if record.getMessage().startswith("Compiling jit(chunk)"):
-                seen.append(record)
-
-    handler, logger = Count(), logging.getLogger("jax")
-    logger.addHandler(handler)
-    jax.config.update("jax_log_compiles", True)
-    try:
-        yield seen
-    finally:
-        jax.config.update("jax_log_compiles", False)
-        logger.removeHandler(handler)
 
 
 @pytest.fixture(scope="module")

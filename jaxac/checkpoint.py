@@ -14,6 +14,9 @@ match the digest is damaged: `load` then falls back to the newest intact one, an
 `set_aside` moves a damaged one out of the way (it is never deleted).
 
 Typed PRNG keys are stored as their raw `uint32` key data and re-wrapped on restore.
+
+With several processes (`jax.distributed`) every process calls `save` with the whole state
+(gathered from all of them) and orbax's primary process writes it; every process reads it.
 """
 
 from __future__ import annotations
@@ -53,7 +56,10 @@ def _is_key(x) -> bool:
 
 
 def _to_saveable(state: Any) -> Any:
-    return jax.tree.map(lambda x: np.asarray(jax.random.key_data(x) if _is_key(x) else x), state)
+    """Numpy arrays (keys as their raw data), gathered from every process's devices."""
+    from jaxac import parallel
+
+    return parallel.host(state)
 
 
 def digest(tree: Any) -> str:

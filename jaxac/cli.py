@@ -274,6 +274,7 @@ def build_parser(argv: Optional[List[str]] = None) -> argparse.ArgumentParser:
                        help="probability of drawing afresh instead of perturbing [0.25]")
         g.add_argument("--keep", action="append", default=[], metavar="FIELD",
                        help="a state field a replaced member keeps, e.g. buffer (SAC's replay) [none: copied]")
+        _add_process_flags(g)
         _add_run_flags(p, name, context if context and context[0] == ("pbt", name) else None, argv, seeds=False)
     resume = sub.add_parser("resume", help="continue a run from its latest checkpoint")
     resume.add_argument("run_dir", help="the --out directory of the run")
@@ -371,7 +372,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_pbt(args: argparse.Namespace) -> int:
-    from jaxac import pbt
+    from jaxac import distributed, pbt
     from jaxac.session import Session
 
     try:
@@ -389,7 +390,8 @@ def cmd_pbt(args: argparse.Namespace) -> int:
         raise C.ConfigError("--chunk-updates is invalid for jaxac pbt: a chunk is --ready updates and its exploit step.")
     if args.population < 2:
         raise C.ConfigError(f"--population {args.population} is invalid: PBT needs at least 2 members.")
-    devices = _devices(args.devices, args.population)
+    process = distributed.initialize(args.coordinator, args.num_processes, args.process_id)
+    devices = _job_devices(args.devices, args.population, process)
     session = Session(args.algo, _config_from_args(args), args.population, args.seed, args.out, None,
                       args.checkpoint_every, devices, args.eval_episodes, command=sys.argv,
                       compile_cache=_cache_setting(args), population=population)
@@ -400,9 +402,11 @@ def _pbt_best(session, result) -> str:
     """One line on a PBT run's best member: its fitness, hyperparameters and evaluation."""
     import numpy as np
 
-    fitness = np.asarray(result.state.fitness)
+    from jaxac import parallel
+
+    fitness, values = parallel.host((result.state.fitness, result.state.values))
     best = int(np.nanargmax(np.where(np.isnan(fitness), -np.inf, fitness)))
-    values = ", ".join(f"{p}={float(np.asarray(v)[best]):.4g}" for p, v in result.state.values.items())
+    values = ", ".join(f"{p}={float(v[best]):.4g}" for p, v in values.items())
     evaluation = (f"; deterministic policy {result.eval_return[best]:.1f}" if result.eval_return is not None else "")
     where = f"; lineage in {session.out}/lineage.csv" if session.out else ""
     return f"best member {best} (recent training return {fitness[best]:.1f}): {values}{evaluation}{where}"
@@ -547,13 +551,14 @@ def cmd_resume_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from jaxac import runs, sweep_run
+    from jaxac import distributed, runs, sweep_run
     from jaxac.session import Session
 
     if sweep_run.is_sweep(args.run_dir):
         return cmd_resume_sweep(args)
 
-    devices = _devices(args.devices, runs.record(args.run_dir)["run"]["seeds"])
+    process = distributed.initialize(args.coordinator, args.num_processes, args.process_id)
+    devices = _job_devices(args.devices, runs.record(args.run_dir)["run"]["seeds"], process)
     episodes = 5 if args.eval_episodes is None else args.eval_episodes
     session = Session.resume(args.run_dir, devices, episodes, checkpoint=args.checkpoint,
                              compile_cache=_cache_setting(args))
@@ -594,6 +599,20 @@ def _devices(requested: Optional[int], seeds: int) -> list:
         raise C.ConfigError(f"--devices {requested} is invalid: jax has {len(available)} "
                             f"{available[0].platform} device(s).")
     return available[:requested]
+
+
+def _job_devices(requested: Optional[int], seeds: int, process) -> Optional[list]:
+    """`_devices` for one process; with several, None: the session splits the members over
+    every device of the job (`--devices`, if given, must be this process's count)."""
+    if process.count == 1:
+        return _devices(requested, seeds)
+    import jax
+
+    local = jax.local_devices()
+    if requested is not None and requested != len(local):
+        raise C.ConfigError(f"--devices {requested} is invalid in a job of {process.count} processes: each "
+                            f"uses its {len(local)} local device(s); leave --devices out.")
+    return None
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -668,17 +687,19 @@ def _execute(session, no_progress: bool) -> int:
 
     start = time.perf_counter()
     cfg, algo, seeds = session.cfg, session.algorithm, session.seeds
+    say = print if session.writer else (lambda *a, **k: None)  # several processes: process 0 reports
+    no_progress = no_progress or not session.writer
     unit = "member(s)" if session.population is not None else "seed(s)"
     with signals.exit_on_signals("stopped while compiling: nothing was trained or changed"):
-        print(f"compiling {algo} on {cfg.env} for {seeds} {unit}...", flush=True)
+        say(f"compiling {algo} on {cfg.env} for {seeds} {unit}...", flush=True)
         compile_s = session.compile()
     cached = {None: "", True: " (cached: yes)", False: " (cached: no)"}[session.cached]
     for step, reason, path in session.set_aside:
         what = "damaged" if reason == "damaged" else "newer than the one asked for"
-        print(f"checkpoint {step} is {what}: set aside (kept) as {path}", flush=True)
+        say(f"checkpoint {step} is {what}: set aside (kept) as {path}", flush=True)
     done, devices = session.start_update, session.devices_used
     env_steps = session.env_steps(cfg.num_updates)
-    print(f"{algo} on {cfg.env}: {seeds} {unit} x {env_steps:,} env steps"
+    say(f"{algo} on {cfg.env}: {seeds} {unit} x {env_steps:,} env steps"
           f"{f' on {len(devices)} {devices[0].platform} devices' if len(devices) > 1 else ''}"
           f"{f'; resuming at update {done} of {cfg.num_updates}' if session.resuming else ''}; "
           f"compiled in {compile_s:.1f} s{cached}", flush=True)
@@ -697,22 +718,22 @@ def _execute(session, no_progress: bool) -> int:
     if result.interrupted:
         by = f" by {signals.name(result.signal)}" if result.signal else ""
         where = f"; resume with: jaxac resume {out}" if out else " (no --out: nothing was saved)"
-        print(f"stopped{by} at update {result.updates} of {cfg.num_updates}{where}", flush=True)
+        say(f"stopped{by} at update {result.updates} of {cfg.num_updates}{where}", flush=True)
         return signals.exit_status(result.signal or 2)  # 2: SIGINT's status, for a `stop` callback
-    print(f"trained in {result.train_seconds:.1f} s: {result.env_steps_per_second:,.0f} env steps/s over "
+    say(f"trained in {result.train_seconds:.1f} s: {result.env_steps_per_second:,.0f} env steps/s over "
           f"all seeds", flush=True)
     finals = result.final_return
-    print(f"final return (training episodes in the last 5% of updates): "
+    say(f"final return (training episodes in the last 5% of updates): "
           f"{np.nanmean(finals):.1f} ± {np.nanstd(finals):.1f} over {seeds} {unit}")
     if result.eval_return is not None:
         evals = result.eval_return
-        print(f"deterministic policy ({session.eval_episodes} episodes per seed): "
+        say(f"deterministic policy ({session.eval_episodes} episodes per seed): "
               f"{evals.mean():.1f} ± {evals.std():.1f} over {seeds} {unit}")
     if session.population is not None:
-        print(_pbt_best(session, result))
+        say(_pbt_best(session, result))
     if out:
-        print(f"wrote {out}/metrics.csv, {out}/config.json, {out}/tb (TensorBoard) and {out}/checkpoints")
-    print(f"total wall time {time.perf_counter() - start:.1f} s")
+        say(f"wrote {out}/metrics.csv, {out}/config.json, {out}/tb (TensorBoard) and {out}/checkpoints")
+    say(f"total wall time {time.perf_counter() - start:.1f} s")
     return 0
 
 

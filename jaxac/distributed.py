@@ -8,7 +8,9 @@
 with more than one task, where jax reads the coordinator, count and rank from SLURM's
 environment. On CPUs the collectives go through gloo (one CPU device per process is
 enough). A sweep gives each process its own members (`jaxac.sweep_run`): training needs
-no communication between members, so the only collective is the barrier at the end.
+no communication between members, so the only collective is the barrier at the end. A
+PBT run (`jaxac.pbt`) puts its population on every process's devices: one program, whose
+exploit step moves members' states between processes.
 """
 
 from __future__ import annotations
@@ -77,9 +79,12 @@ def _cpu_only() -> bool:
 
 
 def current() -> Process:
-    """This process's place in the job (0 of 1 when jax.distributed is not set up)."""
+    """This process's place in the job (0 of 1 when jax.distributed is not set up; then no
+    backend is started, so CPU devices can still be split)."""
     import jax
 
+    if not jax.distributed.is_initialized():
+        return Process()
     return Process(jax.process_index(), jax.process_count())
 
 

@@ -24,6 +24,7 @@ import os
 from typing import Any, Callable, Optional, Sequence, Tuple
 
 import jax
+import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from jaxac.config import unchecked
@@ -109,15 +110,64 @@ def over_seeds(fn: Callable, in_axes: Sequence[Optional[int]], devices: Sequence
 
 def place(tree: Any, devices: Sequence[Any], axes: Any = 0) -> Any:
     """`tree` (leaves with a leading seed axis) put on `devices`, split along that axis;
-    `axes`: a tree of 0 / None over `tree` (None: the leaf is replicated)."""
+    `axes`: a tree of 0 / None over `tree` (None: the leaf is replicated). `devices` may span
+    processes (`jax.distributed`): every process then passes the same whole `tree`."""
     if len(devices) == 1:
         return jax.device_put(tree, devices[0])
     mesh = _mesh(devices)
     if axes == 0:
-        return jax.device_put(tree, NamedSharding(mesh, P(AXIS)))
-    with unchecked():
-        shardings = jax.tree.map(lambda a: NamedSharding(mesh, _spec(a)), axes, is_leaf=lambda a: a is None)
-    return jax.device_put(tree, shardings)
+        shardings = jax.tree.map(lambda _: NamedSharding(mesh, P(AXIS)), tree)
+    else:
+        with unchecked():
+            shardings = jax.tree.map(lambda a: NamedSharding(mesh, _spec(a)), axes, is_leaf=lambda a: a is None)
+            shardings = jax.tree.map(lambda s, _: s, shardings, tree)  # one sharding per leaf of `tree`
+    return jax.tree.map(_put, tree, shardings)
+
+
+def _is_key(x: Any) -> bool:
+    return hasattr(x, "dtype") and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
+
+
+def _put(x: Any, sharding: NamedSharding) -> Any:
+    """`x` on `sharding`. On devices of several processes each process builds its own shards
+    from its copy of `x` (jax's `device_put` would first gather every copy to check that they
+    agree); a typed PRNG key travels as its raw data and is wrapped there."""
+    if isinstance(x, jax.Array) and not x.is_fully_addressable:  # already on the job's devices
+        return x if x.sharding == sharding else jax.jit(lambda a: a, out_shardings=sharding)(x)
+    if sharding.is_fully_addressable:
+        return jax.device_put(x, sharding)
+    data = np.asarray(jax.random.key_data(x) if _is_key(x) else x)
+    array = jax.make_array_from_callback(data.shape, sharding, lambda index: data[index])
+    return jax.random.wrap_key_data(array, impl=jax.random.key_impl(x)) if _is_key(x) else array
+
+
+def host(tree: Any) -> Any:
+    """`tree`'s arrays as numpy on this host, whole: parts on other processes' devices are
+    gathered (every process must call it then); typed PRNG keys become their raw data."""
+    leaves, treedef = jax.tree.flatten(jax.tree.map(lambda x: jax.random.key_data(x) if _is_key(x) else x, tree))
+    remote = [isinstance(x, jax.Array) and not x.is_fully_addressable for x in leaves]
+    local = jax.device_get([None if r else x for x, r in zip(leaves, remote)])  # one transfer
+    if any(remote):
+        from jax.experimental import multihost_utils
+
+        local = [multihost_utils.process_allgather(x, tiled=True) if r else y
+                 for x, y, r in zip(leaves, local, remote)]
+    return jax.tree.unflatten(treedef, [np.asarray(x) for x in local])
+
+
+def spans_processes(devices: Sequence[Any]) -> bool:
+    """`devices` belong to more than one process: a program over them is run by all of them."""
+    return len({d.process_index for d in devices}) > 1
+
+
+def any_process(flag: bool) -> bool:
+    """`flag` or-ed over every process of the job (itself with one process): a decision all
+    processes must take together, such as stopping at a chunk boundary."""
+    if jax.process_count() == 1:
+        return bool(flag)
+    from jax.experimental import multihost_utils
+
+    return bool(np.any(multihost_utils.process_allgather(np.asarray([flag], bool))))
 
 
 def train(module, cfg: Any, keys: Any, devices: Optional[Sequence[Any]] = None) -> Tuple[Any, Metrics]:

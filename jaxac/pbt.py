@@ -13,8 +13,8 @@ not repeat its donor's episodes) and its hyperparameters, then explores:
 with probability `resample` it draws each hyperparameter afresh within its bounds, otherwise
 it multiplies it by one of the `perturb` factors (drawn per hyperparameter) and clips it to
 the bounds. The others keep their state and values. The step is array code on [P] leaves,
-so inside a jitted program it runs on a population sharded over devices too (XLA gathers
-what the copies need).
+so inside a jitted program it runs on a population sharded over devices too, those of
+several processes included (XLA gathers what the copies need; `jaxac.distributed`).
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 
 import numpy as np
 
-from jaxac import algos, runlock, signals, stream
+from jaxac import algos, distributed, parallel, runlock, signals, stream
 from jaxac import config as C
 
 CHECKPOINTS = "checkpoints"
@@ -88,7 +88,12 @@ class Session:
     the others (a sweep marks such members diverged).
 
     A session with `out` locks the directory from construction to the end of `run` (or
-    `close`): a second writer is refused with `jaxac.runlock.RunLocked`."""
+    `close`): a second writer is refused with `jaxac.runlock.RunLocked`.
+
+    In a job of several processes (`jaxac.distributed.initialize` first), every process
+    constructs the same session: the members are split over all the job's devices
+    (`job_devices`), process 0 writes the files, all take part in checkpoints, and a stop
+    (a signal to any of them, or `stop`) is taken jointly at a chunk boundary."""
 
     def __init__(self, algorithm: str, cfg: Any, seeds: int = 1, seed: int = 0, out: Optional[str] = None,
                  chunk_updates: Optional[int] = None, checkpoint_every: int = 10,
@@ -118,6 +123,13 @@ class Session:
             self.settings["population"] = population.to_dict()
         # a PBT member whose training diverges is replaced at the next exploit step
         self.check_finite, self.population = check_finite and population is None, population
+        # a job of several processes trains one run together unless given only this process's
+        # devices (a sweep's processes each train their own batches)
+        self.process = distributed.current()
+        if self.process.count > 1 and (devices is None or parallel.spans_processes(devices)):
+            devices = job_devices(seeds, devices)
+        else:
+            self.process = distributed.Process()
         self.devices, self.eval_episodes, self.command = devices, eval_episodes, command
         self.resuming, self.checkpoint = _resume, _checkpoint
         self.compile_cache = compile_cache
@@ -148,9 +160,20 @@ class Session:
                    members=runs.members(run), population=runs.population(run), _resume=True,
                    _checkpoint=checkpoint)
 
+    @property
+    def writer(self) -> bool:
+        """This process writes the run's files (with several processes, process 0 does;
+        every process takes part in its checkpoints)."""
+        return self.process.index == 0
+
+    def _joint(self, flag: bool) -> bool:
+        """`flag` or-ed over the processes that run this session (itself for one)."""
+        return parallel.any_process(flag) if self.process.count > 1 else flag
+
     def _take_lock(self) -> None:
-        if self._lock is None:
-            self._lock = runlock.acquire(self.out)
+        if self._lock is None:  # process 0 holds the run's lock, the others one each of their own
+            name = runlock.LOCK_FILE if self.writer else f"{runlock.LOCK_FILE}-{self.process.index}"
+            self._lock = runlock.acquire(self.out, name)
 
     def close(self) -> None:
         """Releases the run directory's lock (`run` does at its end)."""
@@ -217,7 +240,10 @@ class Session:
             with _writing(self.checkpoint_dir):  # the run continues from found.step: out of its way
                 for step in newer:
                     reason = "damaged" if step in damaged else f"after-{found.step}"
-                    self.set_aside.append((step, reason, checkpoint.set_aside(self.checkpoint_dir, step, reason)))
+                    path = checkpoint.set_aside(self.checkpoint_dir, step, reason) if self.writer else ""
+                    self.set_aside.append((step, reason, path))
+            if self.process.count > 1:  # every process has read before anything is written
+                distributed.barrier("jaxac-restored")
             state, self._done, self._history = found.state, found.step, found.history
         before = compile_cache.counts()
         if self.programs is not None and self.seeds in self.programs:
@@ -282,14 +308,15 @@ class Session:
         writes = bool(out) and first < cfg.num_updates  # a finished run changes no file
         if writes:
             self._take_lock()
-        if writes and not self.resuming:
+        writes_files = writes and self.writer  # checkpoints: every process; files: process 0
+        if writes_files and not self.resuming:
             with _writing(os.path.join(out, "config.json")):
                 run_logs.write_config(os.path.join(out, "config.json"), self.algorithm, cfg,
                                       run=self.settings, command=list(self.command or []))
         chunks = [self._history] if self._history else []
         stopped = threading.Event()  # a stop request from `stop` or a signal
         board = None
-        if writes:
+        if writes_files:
             with _writing(os.path.join(out, "tb")):
                 board = run_logs.TensorBoard(os.path.join(out, "tb"), self.seeds,
                                              purge_step=self.env_steps(first) + 1 if self.resuming else None,
@@ -298,6 +325,8 @@ class Session:
         def save(progress):
             merged = stream.concat(chunks)
             checkpoint.save(self.checkpoint_dir, progress.update, progress.state, meta, history=merged)
+            if not self.writer:
+                return
             with _writing(os.path.join(out, "metrics.csv")):
                 run_logs.write_metrics_csv(os.path.join(out, "metrics.csv"), merged, cfg.steps_per_update,
                                            np.arange(self.seeds), first_step=cfg.warmup_steps)
@@ -317,7 +346,8 @@ class Session:
                     board.write(progress.env_steps, progress.metrics)
             if on_chunk:
                 on_chunk(progress)
-            if stop and stop():
+            # every process must save the same chunks: a stop is decided jointly
+            if self._joint(stopped.is_set() or bool(stop and stop())):
                 stopped.set()
             if out and (seen % self.settings["checkpoint_every"] == 0 or progress.update == cfg.num_updates
                         or stopped.is_set()):
@@ -352,7 +382,7 @@ class Session:
         steps = self.seeds * (done - first) * cfg.steps_per_update
         result = Result(state, metrics, done, interrupted, self.compile_seconds, train_s,
                         steps / max(train_s, 1e-9), np.asarray(finals), evals, caught.signum)
-        if writes and not interrupted:
+        if writes_files and not interrupted:
             with _writing(os.path.join(out, "config.json")):
                 run_logs.update_config(
                     os.path.join(out, "config.json"), compile_seconds=self.compile_seconds, train_seconds=train_s,
@@ -374,7 +404,7 @@ class Session:
 
         import jax
 
-        from jaxac import evaluate, parallel
+        from jaxac import evaluate
 
         n = episodes or self.eval_episodes
         key = jax.random.fold_in(jax.random.key(self.settings["seed"] if seed is None else seed), 1)
@@ -388,4 +418,21 @@ class Session:
         if self.population is not None:  # each member with its current hyperparameters
             cfg, axes, state = pbt.acting(self.cfg, state, self.population)
         returns, _ = parallel.over_seeds(fn, (axes, 0, 0), devices)(cfg, state, parallel.place(keys, devices))
-        return np.asarray(returns).mean(1)
+        return parallel.host(returns).mean(1)
+
+
+def job_devices(seeds: int, devices: Optional[Sequence[Any]] = None) -> Tuple[Any, ...]:
+    """The devices of a job of several processes that `seeds` members are split over: `devices`
+    (default every device of the job), checked to include each process's and to divide the
+    members evenly (ConfigError naming the fix otherwise)."""
+    import jax
+
+    devices = tuple(jax.devices() if devices is None else devices)
+    missing = sorted(set(range(jax.process_count())) - {d.process_index for d in devices})
+    if missing:
+        raise C.ConfigError(f"the devices given leave out process {missing[0]}: every process of the job "
+                            f"must train a share (pass no devices to use all {len(jax.devices())}).")
+    if seeds % len(devices):
+        raise C.ConfigError(f"{seeds} seeds/members do not split evenly over the job's {len(devices)} devices "
+                            f"({jax.process_count()} processes): use a multiple of {len(devices)}.")
+    return devices

@@ -198,11 +198,13 @@ class Runner:
         state = self.place(state)
         cfg, done, chunks = self.cfg, start, []
         t0 = time.perf_counter()
-        while done < cfg.num_updates and not (stop and stop()):
+        # on several processes' devices every process runs the same chunks: a stop is joint
+        joint = parallel.any_process if parallel.spans_processes(self.devices) else bool
+        while done < cfg.num_updates and not joint(bool(stop and stop())):
             n = min(self.chunk_updates, cfg.num_updates - done)
             state, metrics, finite = self.executable(self.device_cfg, state, jnp.int32(n))
-            metrics = {k: np.asarray(v)[:, :n] for k, v in jax.device_get(metrics).items()}
-            bad = first_non_finite(metrics, jax.device_get(finite)) if check_finite else None
+            metrics = {k: v[:, :n] for k, v in parallel.host(metrics).items()}
+            bad = first_non_finite(metrics, parallel.host(finite)) if check_finite else None
             if bad:
                 seed, index, name = bad
                 raise NonFiniteError(seed, done + index + 1, name, self.env_steps(done + index + 1))

@@ -284,3 +284,54 @@ def test_a_pbt_run_killed_with_sigkill_and_resumed_equals_the_uninterrupted_run(
     assert "best member" in out
     for name in ("metrics.csv", "lineage.csv"):
         assert open(os.path.join(part, name)).read() == open(os.path.join(whole, name)).read(), name
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+def test_two_processes_run_the_same_pbt_as_two_devices_and_stop_and_resume_together(tmp_path):
+    """jax.distributed with 2 local CPU processes (gloo), one device each, against one process
+    with 2 CPU devices: the same lineage and metrics, byte for byte. SIGTERM reaches process 0
+    only; both stop at the same chunk and save, and 2 processes resume the run."""
+    import signal
+    import time
+
+    one, two = str(tmp_path / "one"), str(tmp_path / "two")
+    flags = [*PBT_CLI, "--total-steps", str(4 * 16 * 120)]  # 120 updates: time to be signalled
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    run = lambda *a: subprocess.Popen([sys.executable, "-m", "jaxac.cli", *a], stdout=subprocess.PIPE,  # noqa: E731
+                                      stderr=subprocess.PIPE, text=True, cwd=HERE, env=env)
+
+    def job(*args):
+        port = _free_port()
+        return [run(*args, "--coordinator", f"localhost:{port}", "--num-processes", "2", "--process-id", str(i))
+                for i in range(2)]
+
+    procs = [run(*flags, "--out", one, "--devices", "2")] + job(*flags, "--out", two)
+    try:
+        deadline, tenth = time.time() + 240, os.path.join(two, "checkpoints", "10")
+        while time.time() < deadline and procs[1].poll() is None and not os.path.isdir(tenth):
+            time.sleep(0.02)
+        assert procs[1].poll() is None, "the run ended before it could be signalled"
+        procs[1].send_signal(signal.SIGTERM)
+        outs = [p.communicate(timeout=300) for p in procs]
+        assert procs[0].returncode == 0, outs[0][1][-2000:]
+        assert "stopped by SIGTERM" in outs[1][0], outs[1][1][-2000:]
+        assert procs[2].returncode != 0 and "stopped" not in outs[2][0]  # process 1 stopped too, silently
+        resumed = job("resume", two, "--no-progress", "--compile-cache", "off", "--eval-episodes", "2")
+        outs = [p.communicate(timeout=300) for p in resumed]
+    finally:
+        for p in procs + locals().get("resumed", []):
+            if p.poll() is None:
+                p.kill()
+    for p, (out, err) in zip(resumed, outs):
+        assert p.returncode == 0, err[-2000:]
+    assert "best member" in outs[0][0] and "best member" not in outs[1][0]
+    for name in ("metrics.csv", "lineage.csv"):
+        assert open(os.path.join(two, name)).read() == open(os.path.join(one, name)).read(), name
+    assert sorted(n for n in os.listdir(two) if n.startswith(".lock")) == [".lock", ".lock-1"]

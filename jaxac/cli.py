@@ -274,6 +274,9 @@ def build_parser(argv: Optional[List[str]] = None) -> argparse.ArgumentParser:
                        help="probability of drawing afresh instead of perturbing [0.25]")
         g.add_argument("--keep", action="append", default=[], metavar="FIELD",
                        help="a state field a replaced member keeps, e.g. buffer (SAC's replay) [none: copied]")
+        g.add_argument("--fitness", default="train", metavar="train|eval:N",
+                       help="what ranks members: the recent training episodes' mean return, or the "
+                            "deterministic policy's over N fresh episodes at each step [train]")
         _add_process_flags(g)
         _add_run_flags(p, name, context if context and context[0] == ("pbt", name) else None, argv, seeds=False)
     resume = sub.add_parser("resume", help="continue a run from its latest checkpoint")
@@ -380,7 +383,8 @@ def cmd_pbt(args: argparse.Namespace) -> int:
     except ValueError:
         raise C.ConfigError(f"--perturb {args.perturb!r} is invalid: use factors like 0.8,1.25.") from None
     population = pbt.Population(tuple(pbt.Hyper.parse(h) for h in args.hyper), args.ready,
-                                pbt.Explore(args.fraction, factors, args.resample), args.seed, tuple(args.keep))
+                                pbt.Explore(args.fraction, factors, args.resample), args.seed, tuple(args.keep),
+                                pbt.Population.parse_fitness(args.fitness))
     if args.out and os.path.exists(os.path.join(args.out, "checkpoints")):
         raise C.ConfigError(f"--out {args.out} already holds a run: continue it with "
                             f"`jaxac resume {args.out}` or choose another directory.")
@@ -409,7 +413,10 @@ def _pbt_best(session, result) -> str:
     values = ", ".join(f"{p}={float(v[best]):.4g}" for p, v in values.items())
     evaluation = (f"; deterministic policy {result.eval_return[best]:.1f}" if result.eval_return is not None else "")
     where = f"; lineage in {session.out}/lineage.csv" if session.out else ""
-    return f"best member {best} (recent training return {fitness[best]:.1f}): {values}{evaluation}{where}"
+    episodes = session.population.fitness_episodes
+    measure = (f"deterministic policy over {episodes} episodes at the last step" if episodes
+               else "recent training return")
+    return f"best member {best} (fitness {fitness[best]:.1f}, {measure}): {values}{evaluation}{where}"
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:

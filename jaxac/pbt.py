@@ -133,13 +133,16 @@ def exploit_explore(key: PRNGKey, fitness: Array, values: Dict[str, Array], stat
 @dataclasses.dataclass(frozen=True)
 class Population:
     """A PBT run's settings: the `hypers` it moves, `ready` updates between exploit steps,
-    how it explores, and the `seed` of its draws (initial values and every step's)."""
+    how it explores, and the `seed` of its draws (initial values and every step's).
+    `fitness_episodes`: 0 ranks members by the mean return of their recent training episodes;
+    N > 0 by their deterministic policy's mean return over N fresh episodes at each step."""
 
     hypers: Tuple[Hyper, ...]
     ready: int = 10
     explore: Explore = Explore()
     seed: int = 0
     keep: Tuple[str, ...] = ()  # learner-state fields a replaced member keeps (SAC: "buffer")
+    fitness_episodes: int = 0
 
     def check(self, cfg: Any, members: int, state_fields: Sequence[str] = ()) -> None:
         """Everything is checked before compiling (one-line ConfigError naming the fix);
@@ -156,6 +159,9 @@ class Population:
             raise C.ConfigError(f"--ready {self.ready!r} is invalid: use an integer >= 1 (updates between exploits).")
         if members < 2:
             raise C.ConfigError(f"--population {members} is invalid: PBT needs at least 2 members.")
+        if not isinstance(self.fitness_episodes, int) or self.fitness_episodes < 0:
+            raise C.ConfigError(f"--fitness eval:{self.fitness_episodes!r} is invalid: use a number of episodes "
+                                f">= 1 (or --fitness train).")
         unknown = [f for f in self.keep if state_fields and f not in state_fields]
         if unknown:
             raise C.ConfigError(f"--keep {unknown[0]} is invalid: the state's fields are {', '.join(state_fields)}.")
@@ -163,14 +169,25 @@ class Population:
     def to_dict(self) -> Dict[str, Any]:
         return {"hypers": [dataclasses.asdict(h) for h in self.hypers], "ready": self.ready,
                 "explore": {**dataclasses.asdict(self.explore), "perturb": list(self.explore.perturb)},
-                "seed": self.seed, "keep": list(self.keep)}
+                "seed": self.seed, "keep": list(self.keep), "fitness_episodes": self.fitness_episodes}
 
     @classmethod
     def from_dict(cls, record: Dict[str, Any]) -> "Population":
         explore = dict(record["explore"])
         explore["perturb"] = tuple(explore["perturb"])
         return cls(tuple(Hyper(**h) for h in record["hypers"]), int(record["ready"]), Explore(**explore),
-                   int(record["seed"]), tuple(record.get("keep", ())))
+                   int(record["seed"]), tuple(record.get("keep", ())), int(record.get("fitness_episodes", 0)))
+
+    @staticmethod
+    def parse_fitness(text: str) -> int:
+        """`fitness_episodes` of --fitness: `train` (0) or `eval:N`."""
+        name, _, episodes = text.partition(":")
+        if name == "train" and not episodes:
+            return 0
+        if name == "eval" and episodes.isdigit() and int(episodes) > 0:
+            return int(episodes)
+        raise C.ConfigError(f"--fitness {text!r} is invalid: use train (recent training episodes) or eval:N "
+                            f"(the deterministic policy over N episodes, N >= 1).")
 
     def initial_values(self, members: int) -> Dict[str, Array]:
         """{path: [members]} drawn within each hyperparameter's bounds."""
@@ -187,7 +204,7 @@ class PopState:
 
     learner: Any  # the algorithm's state of each member
     values: Dict[str, Array]  # [P] each hyperparameter's current value
-    fitness: Array  # [P] the last fitness measured (NaN before any episode ended)
+    fitness: Array  # [P] the last fitness measured (NaN before any)
     period: Array  # [P] int32 exploit steps taken (the same for every member)
 
 
@@ -207,23 +224,30 @@ def recent_fitness(metrics: Dict[str, Array], count: Array) -> Array:
     return jnp.where(ended > 0, total / jnp.maximum(ended, 1.0), jnp.nan)
 
 
-def population_chunk(member_run: Any, population: Population, num_updates: int):
+def population_chunk(member_run: Any, population: Population, num_updates: int, member_eval: Any = None):
     """The compiled chunk of a PBT run: `ready` updates of every member (`member_run`, the
     vmapped and sharded chunk of the algorithm), then, unless the run ends there, one exploit
-    and explore step over the population. Metrics gain `pbt_parent` (the member each one's
-    state came from at the step, itself if none) and `hyper/<path>` (the value used)."""
+    and explore step over the population, ranked by `member_eval(cfg, learner, keys)` ([P]
+    deterministic returns) when given, else by the recent training return. Metrics gain
+    `pbt_parent` (the member each one's state came from at the step, itself if none) and
+    `hyper/<path>` (the value used)."""
     ready = population.ready
 
     def chunk(cfg, ps: PopState, n):
         learner, metrics, finite = member_run(with_values(cfg, ps.values), ps.learner, n)
-        recent = recent_fitness(metrics, n)
-        fitness = jnp.where(jnp.isnan(recent), ps.fitness, recent)
+        fitness = ps.fitness
+        if member_eval is None:
+            recent = recent_fitness(metrics, n)
+            fitness = jnp.where(jnp.isnan(recent), ps.fitness, recent)
         members = fitness.shape[0]
         step = (n == ready) & ((ps.period[0] + 1) * ready < num_updates)
         key = jax.random.fold_in(jax.random.key(population.seed + 1), ps.period[0])
 
         def exploit(operands):
-            values, learner = operands
+            values, learner, fitness = operands
+            if member_eval is not None:  # fresh episodes of every member's deterministic policy
+                keys = jax.random.split(jax.random.fold_in(key, 1), members)
+                fitness = member_eval(with_values(cfg, values), learner, keys)
             new_values, new_learner, parents = exploit_explore(key, fitness, values, learner, population.hypers,
                                                                population.explore)
             # each member keeps its own PRNG stream (a copied key would make the copy repeat its
@@ -231,13 +255,13 @@ def population_chunk(member_run: Any, population: Population, num_updates: int):
             kept = tuple(population.keep) + (("key",) if hasattr(learner, "key") else ())
             if kept:
                 new_learner = new_learner.replace(**{f: getattr(learner, f) for f in kept})
-            return new_values, new_learner, parents
+            return new_values, new_learner, parents, fitness
 
         def keep(operands):
-            values, learner = operands
-            return values, learner, jnp.arange(members, dtype=jnp.int32)
+            values, learner, fitness = operands
+            return values, learner, jnp.arange(members, dtype=jnp.int32), fitness
 
-        values, learner, parents = jax.lax.cond(step, exploit, keep, (ps.values, learner))
+        values, learner, parents, fitness = jax.lax.cond(step, exploit, keep, (ps.values, learner, fitness))
         capacity = metrics["episodes"].shape[1]
         metrics = dict(metrics, pbt_parent=jnp.broadcast_to(parents[:, None], (members, capacity)),
                        **{f"hyper/{p}": jnp.broadcast_to(v[:, None], (members, capacity)).astype(jnp.float32)
@@ -264,11 +288,19 @@ class PopulationRunner(stream.Runner):
             return s, metrics, stream.params_finite(s.params)
 
         member_run = parallel.over_seeds(member_chunk, (axes, 0, None), self.devices)
+        member_eval = None
+        if population.fitness_episodes:
+            from jaxac import evaluate
+
+            def deterministic(c, s, k):
+                return evaluate.episodes(module, c, s, k, population.fitness_episodes)[0].mean()
+
+            member_eval = parallel.over_seeds(deterministic, (axes, 0, 0), self.devices)
         kwargs: Dict[str, Any] = dict(donate_argnums=1)
         if len(self.devices) > 1:  # the next chunk takes the state as this one leaves it
             kwargs["out_shardings"] = jax.sharding.NamedSharding(parallel._mesh(self.devices),
                                                                  parallel.P(parallel.AXIS))
-        self._chunk = jax.jit(population_chunk(member_run, population, cfg.num_updates), **kwargs)
+        self._chunk = jax.jit(population_chunk(member_run, population, cfg.num_updates, member_eval), **kwargs)
 
     def init(self, cfg: Any, keys: Any) -> PopState:
         members = len(keys)

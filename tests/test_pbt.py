@@ -195,6 +195,7 @@ def test_two_cpu_devices_give_the_same_lineage_and_metrics_as_one(whole, tmp_pat
     ([], "needs at least one --hyper"),
     (["--hyper", "ent_coef=uniform:0:0.1", "--fraction", "0.7"], "fraction=0.7 is invalid"),
     (["--hyper", "ent_coef=uniform:0:0.1", "--chunk-updates", "5"], "a chunk is --ready updates"),
+    (["--hyper", "ent_coef=uniform:0:0.1", "--fitness", "best"], "--fitness 'best' is invalid"),
 ])
 def test_bad_pbt_input_fails_before_compiling_with_one_line(flags, needle, tmp_path, capsys):
     out = tmp_path / "never"
@@ -335,3 +336,44 @@ def test_two_processes_run_the_same_pbt_as_two_devices_and_stop_and_resume_toget
     for name in ("metrics.csv", "lineage.csv"):
         assert open(os.path.join(two, name)).read() == open(os.path.join(one, name)).read(), name
     assert sorted(n for n in os.listdir(two) if n.startswith(".lock")) == [".lock", ".lock-1"]
+
+
+def test_members_are_ranked_by_the_deterministic_policy_when_asked():
+    """The step ranks by `member_eval` (here the reverse of the training returns) when the
+    population asks for evaluation episodes, else by the training episodes."""
+    capacity = 2
+    train_return = jnp.arange(P, dtype=jnp.float32)  # training says: the last members are best
+
+    def member_run(cfg, learner, n):
+        metrics = {"episodes": jnp.ones((P, capacity), jnp.int32),
+                   "episode_return": jnp.broadcast_to(train_return[:, None], (P, capacity))}
+        return learner, metrics, jnp.ones((P,), bool)
+
+    def member_eval(cfg, learner, keys):
+        assert keys.shape == (P,)
+        return -train_return  # evaluation says: the first members are best
+
+    ps = pbt.PopState({"w": jnp.arange(P, dtype=jnp.float32)}, {LR.path: jnp.full((P,), 1e-3, jnp.float32)},
+                      jnp.full((P,), jnp.nan, jnp.float32), jnp.zeros((P,), jnp.int32))
+    explore = pbt.Explore(fraction=0.25, resample=0.0)
+    for episodes, evaluator, bottom, top in ((0, None, {0, 1}, {6, 7}), (3, member_eval, {6, 7}, {0, 1})):
+        population = pbt.Population((LR,), ready=2, explore=explore, fitness_episodes=episodes)
+        chunk = jax.jit(pbt.population_chunk(member_run, population, 100, evaluator))
+        new, metrics, _ = chunk(CFG, ps, jnp.int32(2))
+        parents = np.asarray(metrics["pbt_parent"][:, 0])
+        assert {m for m in range(P) if parents[m] != m} == bottom and set(parents[sorted(bottom)]) <= top
+        want = train_return if evaluator is None else -train_return
+        np.testing.assert_array_equal(np.asarray(new.fitness), np.asarray(want)[parents])
+    with pytest.raises(jaxac.ConfigError, match="--fitness 'eval:0' is invalid"):
+        pbt.Population.parse_fitness("eval:0")
+
+
+def test_a_pbt_run_with_evaluation_fitness_ranks_by_whole_episodes(tmp_path):
+    population = pbt.Population((LR,), ready=3, explore=pbt.Explore(fraction=0.25), seed=3, fitness_episodes=2)
+    with chunk_compiles() as seen:
+        result = Session("ppo", CFG, seeds=4, population=population, eval_episodes=0, compile_cache=False).run()
+    fitness = np.asarray(result.state.fitness)
+    assert len(seen) == 1 and np.isfinite(fitness).all()
+    # CartPole pays 1 per step: a mean over 2 whole episodes is a multiple of 0.5
+    np.testing.assert_array_equal(fitness * 2, np.round(fitness * 2))
+    assert pbt.Population.from_dict(population.to_dict()) == population

@@ -12,6 +12,7 @@ continuous (1-d action in [-1, 1]) by its `continuous` flag.
 | action      | the policy finds the good action  | best action 1 (discrete) / 0.5 (continuous)|
 | obs_action  | action must depend on observation | best action: 1 iff o > 0 / 0.5 * o         |
 | truncation  | time-limit bootstrapping          | V(1) = 1/(1-g), V(0) = g/(1-g)             |
+| multi_action| every dimension of a MultiDiscrete action | best: (2, 1, 0) if o > 0, else (0, 0, 3) |
 
 `truncation` never terminates: it starts in state 0, moves to state 1 and stays there, paying
 reward = state, and is truncated after `horizon` steps. Only a learner that bootstraps a
@@ -27,7 +28,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxac.env import Box, Discrete, make_timestep
+from jaxac.env import Box, Discrete, MultiDiscrete, make_timestep
 from jaxac.types import Array
 
 
@@ -141,6 +142,31 @@ class TruncationOnly(Probe):
         return s, jnp.ones(()), False
 
 
+@dataclasses.dataclass(frozen=True)
+class MultiActionReward(Probe):
+    """MultiDiscrete actions (3, 2, 4 choices): reward = mean over the dimensions of +1 for
+    the best choice, -1 otherwise; the best choices depend on the observation's sign."""
+
+    NVEC = (3, 2, 4)
+    BEST = ((0, 0, 3), (2, 1, 0))  # o < 0, o > 0
+
+    def __post_init__(self):
+        if self.continuous:
+            raise ValueError("continuous=True is invalid for probe/multi_action: its actions are MultiDiscrete")
+
+    def _start(self, key):
+        return _random_sign(key)
+
+    def step(self, key, state, action, params):
+        best = jnp.asarray(self.BEST)[(state.s > 0).astype(jnp.int32)]
+        reward = jnp.where(jnp.asarray(action) == best, 1.0, -1.0).mean()
+        state = ProbeState(state.s, state.time + 1)
+        return state, make_timestep(self._obs(state), reward, True, False)
+
+    def action_space(self, params):
+        return MultiDiscrete(self.NVEC)
+
+
 PROBES = {
     "constant": ConstantReward,
     "obs": ObsReward,
@@ -148,4 +174,5 @@ PROBES = {
     "action": ActionReward,
     "obs_action": ObsActionReward,
     "truncation": TruncationOnly,
+    "multi_action": MultiActionReward,
 }

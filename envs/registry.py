@@ -16,7 +16,7 @@ from typing import Any, Callable, Dict, Tuple
 import numpy as np
 
 from jaxac import config as C
-from jaxac.envs import brax_adapter, classic, gymnax_adapter, playground_adapter, probes
+from jaxac.envs import brax_adapter, classic, frozen_lake, gymnax_adapter, lot_sizing, playground_adapter, probes
 
 
 class UnknownEnvironmentError(ValueError):
@@ -86,6 +86,8 @@ REGISTRY: Dict[str, Callable[..., Tuple[Any, Any]]] = {
     "Acrobot-v1": _params_env(classic.Acrobot),
     "MountainCar-v0": _params_env(classic.MountainCar),
     "MountainCarContinuous-v0": _params_env(classic.MountainCarContinuous),
+    "FrozenLake-v1": frozen_lake.make,
+    "LotSizing-v0": lot_sizing.make,
     **{f"probe/{name}": _probe_env(cls) for name, cls in probes.PROBES.items()},
     **{f"brax/{name}": functools.partial(brax_adapter.make, name) for name in brax_adapter.BRAX_ENVS},
     **{f"playground/{name}": functools.partial(playground_adapter.make, name)

@@ -37,6 +37,24 @@ class Discrete:
 
 
 @struct.dataclass
+class MultiDiscrete:
+    """One choice per dimension: action[d] in 0..nvec[d]-1 (e.g. one decision per machine)."""
+
+    nvec: Tuple[int, ...] = struct.field(pytree_node=False)
+
+    def __post_init__(self):
+        if not self.nvec or any(int(n) < 1 for n in self.nvec):
+            raise ValueError(f"MultiDiscrete sizes {tuple(self.nvec)} are invalid: use one size >= 1 per dimension")
+
+    @property
+    def shape(self) -> Tuple[int, ...]:
+        return (len(self.nvec),)
+
+    def sample(self, key: PRNGKey) -> Array:
+        return jax.random.randint(key, self.shape, 0, jnp.asarray(self.nvec))
+
+
+@struct.dataclass
 class Box:
     """A box in R^shape with (broadcastable) bounds `low` and `high`."""
 
@@ -48,7 +66,7 @@ class Box:
         return jax.random.uniform(key, self.shape, minval=self.low, maxval=self.high)
 
 
-Space = Union[Discrete, Box]
+Space = Union[Discrete, MultiDiscrete, Box]
 
 
 class Env(Protocol):
@@ -98,6 +116,10 @@ class Wrapper:
 
     def action_space(self, params):
         return self.env.action_space(params)
+
+    def post_decision(self, state, action, params):
+        """The base environment's post-decision observation (see `has_post_decision`)."""
+        return self.env.post_decision(state, action, params)
 
     @property
     def unwrapped(self):
@@ -158,6 +180,9 @@ class EpisodeStats(Wrapper):
         new_state = EpisodeStatsState(inner, ret, length)
         return new_state, ts.replace(episode_return=ret, episode_length=length)
 
+    def post_decision(self, state, action, params):
+        return self.env.post_decision(state.inner, action, params)
+
 
 @dataclasses.dataclass(frozen=True)
 class RescaleAction(Wrapper):
@@ -167,15 +192,27 @@ class RescaleAction(Wrapper):
     """
 
     def step(self, key, state, action, params):
+        return self.env.step(key, state, self._scaled(action, params), params)
+
+    def post_decision(self, state, action, params):
+        return self.env.post_decision(state, self._scaled(action, params), params)
+
+    def _scaled(self, action, params):
         space = self.env.action_space(params)
         unit = jnp.clip(action, -1.0, 1.0)
         low, high = jnp.asarray(space.low, jnp.float32), jnp.asarray(space.high, jnp.float32)
-        scaled = low + (unit + 1.0) * 0.5 * (high - low)
-        return self.env.step(key, state, scaled, params)
+        return low + (unit + 1.0) * 0.5 * (high - low)
 
     def action_space(self, params):
         space = self.env.action_space(params)
         return Box(-1.0, 1.0, space.shape)
+
+
+def has_post_decision(env) -> bool:
+    """The (base) environment provides `post_decision(state, action, params) -> obs`: the
+    observation of the state after the deterministic part of a step, before its random part
+    (same shape as the observation)."""
+    return callable(getattr(getattr(env, "unwrapped", env), "post_decision", None))
 
 
 def wrap_for_training(env) -> Wrapper:

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxac import config as C
-from jaxac.env import Box, Discrete
+from jaxac.env import Box, Discrete, MultiDiscrete
 from jaxac.rollout import Policy
 from jaxac.types import Array, PRNGKey
 
@@ -182,7 +182,11 @@ class PolicyNet(nn.Module):
 
 @dataclasses.dataclass(frozen=True)
 class ActionDist:
-    """How network outputs become actions. `kind`: categorical | gaussian | tanh_gaussian.
+    """How network outputs become actions. `kind`: categorical | multi_categorical |
+    gaussian | tanh_gaussian. `multi_categorical` (MultiDiscrete actions): one independent
+    categorical per dimension d over `nvec[d]` choices, from [..., D * K] logits (K = max
+    nvec; a dimension's choices beyond its own size are masked out); log-probs and entropies
+    sum over the dimensions.
 
     For continuous kinds the environment action lies in [-1, 1] (see `RescaleAction`).
     `std`: how the network's second output becomes a standard deviation --
@@ -197,6 +201,14 @@ class ActionDist:
     size: int = 0  # number of actions (categorical) or action dimensions: the noise's last axis
     std: str = "exp"
     min_std: float = 1e-3
+    nvec: Tuple[int, ...] = ()  # multi_categorical: choices per dimension
+
+    def _logits(self, out) -> Array:
+        """multi_categorical: [..., D * K] -> [..., D, K] with the missing choices masked."""
+        width = max(self.nvec)
+        logits = out.reshape(out.shape[:-1] + (len(self.nvec), width))
+        valid = jnp.arange(width)[None, :] < jnp.asarray(self.nvec)[:, None]  # [D, K]
+        return jnp.where(valid, logits, -1e9)  # finite: 0 * log 0 terms stay 0, not NaN
 
     def _mean_log_std(self, out) -> Tuple[Array, Array]:
         mean, raw = out
@@ -207,6 +219,8 @@ class ActionDist:
     def _base(self, out):
         if self.kind == "categorical":
             return distrax.Categorical(logits=out)
+        if self.kind == "multi_categorical":
+            return distrax.Independent(distrax.Categorical(logits=self._logits(out)), 1)
         mean, log_std = self._mean_log_std(out)
         return distrax.MultivariateNormalDiag(mean, jnp.exp(log_std))
 
@@ -223,16 +237,19 @@ class ActionDist:
     def noise(self, key: PRNGKey, shape: Tuple[int, ...]) -> Array:
         """Standard noise for `sample_with_noise`, [*shape, size]: Gumbel (categorical) or
         N(0, 1) (Gaussian kinds)."""
+        if self.kind == "multi_categorical":
+            return jax.random.gumbel(key, tuple(shape) + (len(self.nvec), max(self.nvec)))
         draw = jax.random.gumbel if self.kind == "categorical" else jax.random.normal
         return draw(key, tuple(shape) + (self.size,))
 
     def sample_with_noise(self, out, noise: Array) -> Tuple[Array, Array]:
         """A sample and its log-prob from pre-drawn `noise` [..., size]: the Gumbel-max trick
         (categorical) or `mean + std * noise` (Gaussian kinds, before any tanh)."""
-        if self.kind == "categorical":
-            action = jnp.argmax(out + noise, axis=-1)
-            log_p = jax.nn.log_softmax(out)
-            return action, jnp.take_along_axis(log_p, action[..., None], -1)[..., 0]
+        if self.kind in ("categorical", "multi_categorical"):
+            logits = self._logits(out) if self.kind == "multi_categorical" else out
+            action = jnp.argmax(logits + noise, axis=-1)
+            log_p = jnp.take_along_axis(jax.nn.log_softmax(logits), action[..., None], -1)[..., 0]
+            return action, log_p.sum(-1) if self.kind == "multi_categorical" else log_p
         mean, log_std = self._mean_log_std(out)
         u = mean + jnp.exp(log_std) * noise
         log_prob = (-0.5 * noise**2 - log_std - 0.5 * np.log(2 * np.pi)).sum(-1)
@@ -271,6 +288,10 @@ def policy_for(action_space, hidden: Sequence[int], activation: str, continuous_
     if isinstance(action_space, Discrete):
         n = int(action_space.n)
         return PolicyNet(tuple(hidden), n, False, activation, weight_init=weight_init), ActionDist("categorical", size=n)
+    if isinstance(action_space, MultiDiscrete):
+        nvec = tuple(int(n) for n in action_space.nvec)
+        net = PolicyNet(tuple(hidden), len(nvec) * max(nvec), False, activation, weight_init=weight_init)
+        return net, ActionDist("multi_categorical", size=len(nvec), nvec=nvec)
     if isinstance(action_space, Box):
         dim = int(action_space.shape[0])
         net = PolicyNet(tuple(hidden), dim, True, activation, state_dependent_std, init_log_std, weight_init)

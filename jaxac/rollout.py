@@ -59,8 +59,11 @@ def unroll(
     carry: EnvCarry,
     key: PRNGKey,
     num_steps: int,
+    post_decision: bool = False,
 ) -> Tuple[EnvCarry, Transition]:
-    """Collects `num_steps` steps from the B environments in `carry`.
+    """Collects `num_steps` steps from the B environments in `carry` (with `post_decision`,
+    also each step's post-decision observation, `Transition.post_obs`: the environment must
+    have them, `jaxac.env.has_post_decision`).
 
     `env` must reset itself (wrap it with `jaxac.env.AutoReset`); `next_obs` holds the
     observation before any reset so that truncated steps can bootstrap from it.
@@ -80,6 +83,7 @@ def unroll(
       (carry after the last step, Transition with leaves [num_steps, B, ...]).
     """
     num_envs = carry.obs.shape[0]
+    decided = jax.vmap(env.post_decision, in_axes=(0, 0, None)) if post_decision else None
     key, k_policy = jax.random.split(key)
     policy_noise = policy.noise(k_policy, (num_steps, num_envs))
     keys = jax.random.split(key, num_steps * 2 * num_envs).reshape(num_steps, 2 * num_envs)
@@ -104,6 +108,7 @@ def unroll(
     def one_step(carry: EnvCarry, xs):
         noise, key_env, *reset = xs
         action, env_action, log_prob = policy.act(policy_params, carry.obs, noise)
+        post_obs = decided(carry.state, env_action, env_params) if post_decision else None
         state, ts = step_env(key_env, carry.state, env_action, env_params, *reset)
         transition = Transition(
             obs=carry.obs,
@@ -116,6 +121,7 @@ def unroll(
             next_obs=ts.final_obs,
             episode_return=ts.episode_return,
             episode_length=ts.episode_length,
+            post_obs=post_obs,
         )
         return EnvCarry(state, ts.obs), transition
 

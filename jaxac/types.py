@@ -6,7 +6,7 @@ checkpointing see the same structure at every step (no string-keyed extras).
 
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 import jax
 from flax import struct
@@ -59,6 +59,8 @@ class Transition:
       reward, terminated, truncated: as in `TimeStep`.
       next_obs: the observation reached, before any automatic reset (bootstrap input).
       episode_return, episode_length: statistics of completed episodes where `done`.
+      post_obs: the post-decision observation of (obs, action), when the rollout was asked
+        for it (`unroll(..., post_decision=True)`), else None.
     """
 
     obs: Array
@@ -71,6 +73,7 @@ class Transition:
     next_obs: Array
     episode_return: Array
     episode_length: Array
+    post_obs: Optional[Array] = None
 
     @property
     def done(self) -> Array:

@@ -57,6 +57,11 @@ def test_probe_actions():
     assert action(0.0)[0] == pytest.approx(clipped_optimum(sigma), abs=0.1)
 
 
+def test_probe_multidiscrete_actions_are_learned_in_every_dimension():
+    _, action = train_on_probe(a2c, probe_config("multi_action"))
+    assert tuple(action(1.0)) == (2, 1, 0) and tuple(action(-1.0)) == (0, 0, 3)
+
+
 def clipped_optimum(sigma: float) -> float:
     """argmax over mu of E[1 - (clip(mu + sigma z, -1, 1) - 0.5)^2], z ~ N(0, 1)."""
     z = np.linspace(-6.0, 6.0, 4001)

@@ -144,3 +144,24 @@ def test_ppo_policy_std_is_a_free_parameter_or_a_network_output(state_dependent)
     _, log_std = comps.dist._mean_log_std(comps.net.apply({"params": params}, obs))
     assert log_std.shape == (2, 1)
     assert (abs(float(log_std[0, 0] - log_std[1, 0])) > 1e-4) is state_dependent
+
+
+def test_multi_categorical_is_independent_categoricals_over_each_dimensions_own_choices():
+    from jaxac.env import MultiDiscrete
+    from jaxac.networks import policy_for
+
+    net, dist = policy_for(MultiDiscrete((3, 2)), (8,), "tanh", "gaussian")
+    out = jax.random.normal(jax.random.key(0), (5, 6)) * 3  # [B, D * K] with K = 3
+    noise = dist.noise(jax.random.key(1), (5,))
+    action, log_prob = dist.sample_with_noise(out, noise)
+    assert noise.shape == (5, 2, 3) and action.shape == (5, 2)
+    assert (action[:, 0] < 3).all() and (action[:, 1] < 2).all()  # never the masked third choice
+    first = jax.nn.log_softmax(out[:, 0:3])
+    second = jax.nn.log_softmax(out[:, 3:5])  # dimension 1's own two choices
+    want = first[jnp.arange(5), action[:, 0]] + second[jnp.arange(5), action[:, 1]]
+    np.testing.assert_allclose(log_prob, want, rtol=1e-5)
+    np.testing.assert_allclose(dist.log_prob(out, action), want, rtol=1e-5)
+    entropy = dist.entropy(out, jax.random.key(2))
+    want_entropy = -(jnp.exp(first) * first).sum(-1) - (jnp.exp(second) * second).sum(-1)
+    np.testing.assert_allclose(entropy, want_entropy, rtol=1e-5)
+    assert (dist.mode(out)[:, 1] < 2).all()

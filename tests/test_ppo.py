@@ -95,6 +95,11 @@ def test_probe_discrete_actions():
     assert action(1.0) == 1 and action(-1.0) == 0
 
 
+def test_probe_multidiscrete_actions_are_learned_in_every_dimension():
+    _, action = train_probe("multi_action")
+    assert tuple(action(1.0)) == (2, 1, 0) and tuple(action(-1.0)) == (0, 0, 3)
+
+
 def test_probe_continuous_actions():
     _, action = train_probe("action", continuous=True)
     assert action(0.0)[0] == pytest.approx(0.5, abs=0.1)

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 
 from jaxac import config as C
 from jaxac import critics
-from jaxac.env import wrap_for_training
+from jaxac.env import Box, Discrete, MultiDiscrete, wrap_for_training
 from jaxac.envs import registry
 from jaxac.networks import PolicyConfig
 from jaxac.normalize import ObsConfig
@@ -53,6 +53,12 @@ class Config(C.Group):
         for name in self.size_fields():
             C.check_positive_int(name, getattr(self, name))
         env, env_params = check_env(self.env, self.env_kwargs)
+        space = env.action_space(env_params)
+        if not isinstance(space, self.action_spaces()):
+            algo = type(self).__module__.rsplit(".", 1)[-1]
+            raise C.ConfigError(f"env={self.env!r} is invalid for {algo}: its actions are {type(space).__name__}, and "
+                                f"{algo} takes {' or '.join(t.__name__ for t in self.action_spaces())} actions"
+                                f"{' (ppo and a2c take MultiDiscrete)' if isinstance(space, MultiDiscrete) else ''}.")
         C.validate_groups(self)
         C.check_number("gamma", self.gamma, C.unit_interval, "in [0, 1]")
         C.check_number("reward_scale", self.reward_scale, C.positive, "> 0")
@@ -61,6 +67,10 @@ class Config(C.Group):
     def size_fields(self) -> Sequence[str]:
         """The integer sizes that must be >= 1."""
         return ("total_steps", "num_envs")
+
+    def action_spaces(self) -> Tuple[type, ...]:
+        """The action spaces the algorithm takes."""
+        return (Discrete, MultiDiscrete, Box)
 
 
 def critic_context(cfg: Config, env: Any, env_params: Any) -> critics.Context:

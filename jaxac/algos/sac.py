@@ -119,6 +119,9 @@ class Config(common.Config):
         return super().size_fields() + ("rollout_length", "batch_size", "buffer_size", "learning_starts",
                                         "num_critics")
 
+    def action_spaces(self):
+        return (Discrete, Box)  # the critic takes one action: one-hot (discrete) or the vector
+
     def validate(self, prefix: str = "") -> None:
         super().validate(prefix)
         if self.policy.distribution != "tanh_gaussian" or not self.policy.state_dependent_std:

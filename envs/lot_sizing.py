@@ -156,6 +156,35 @@ class LotSizing:
         return MultiDiscrete((items + 1,) * machines)
 
 
+def reorder_policy(params: LotSizingParams, reorder: float, up_to: float):
+    """An (s, S) heuristic, the practitioner's baseline: item i's reorder point is `reorder`
+    and its order-up-to level `up_to` periods of mean demand. Machine by machine (in order,
+    counting what earlier machines make this period), a machine keeps its setup while that
+    item is below its order-up-to level (no setup paid); otherwise it switches to the item it
+    can make that is furthest below its reorder point, or idles if none is. Returns
+    `act(state) -> action` [machines]."""
+    machines, _ = params.production.shape
+    mean = params.demand_n * params.demand_p  # per item and period (i.i.d. demand)
+    low, high = reorder * mean, up_to * mean
+
+    def act(state: LotSizingState) -> Array:
+        def choose(stock, m):
+            current = state.setup[m] - 1  # -1: idle
+            can = params.production[m] > 0
+            keep = (current >= 0) & (stock[jnp.maximum(current, 0)] < high)
+            urgency = jnp.where(can & (stock < low), low - stock, -jnp.inf)
+            best = jnp.argmax(urgency)
+            produce = keep | jnp.isfinite(urgency[best])
+            item = jnp.where(keep, current, best)
+            made = jnp.where(produce, params.production[m, item], 0.0)
+            return stock.at[item].add(made), jnp.where(produce, item + 1, 0).astype(jnp.int32)
+
+        _, action = jax.lax.scan(choose, state.inventory, jnp.arange(machines))
+        return action
+
+    return act
+
+
 def make(setting: str = DEFAULT_SETTING, **kwargs):
     """(LotSizing, the named setting's params with `kwargs` applied, e.g. horizon=50)."""
     from jaxac.envs.registry import override_params

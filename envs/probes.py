@@ -13,6 +13,7 @@ continuous (1-d action in [-1, 1]) by its `continuous` flag.
 | obs_action  | action must depend on observation | best action: 1 iff o > 0 / 0.5 * o         |
 | truncation  | time-limit bootstrapping          | V(1) = 1/(1-g), V(0) = g/(1-g)             |
 | multi_action| every dimension of a MultiDiscrete action | best: (2, 1, 0) if o > 0, else (0, 0, 3) |
+| post_decision | both critics of PDPPO, a random reward | V_x(+1) = 0.9, V_x(-1) = 0.1; best a = 1 iff o > 0, then V = 0.9 |
 
 `truncation` never terminates: it starts in state 0, moves to state 1 and stays there, paying
 reward = state, and is truncated after `horizon` steps. Only a learner that bootstraps a
@@ -167,6 +168,32 @@ class MultiActionReward(Probe):
         return MultiDiscrete(self.NVEC)
 
 
+@dataclasses.dataclass(frozen=True)
+class PostDecisionReward(Probe):
+    """A decision, then chance: o = +-1 at random; the post-decision observation is
+    x = o (2a - 1) (+1: the action matched the sign); then the reward is 1 with probability
+    0.5 + 0.4 x, else 0, and the episode ends. V_x(x) = 0.5 + 0.4 x."""
+
+    def __post_init__(self):
+        if self.continuous:
+            raise ValueError("continuous=True is invalid for probe/post_decision: its actions are discrete")
+
+    def _start(self, key):
+        return _random_sign(key)
+
+    def _decided(self, s, action):
+        return s * (2.0 * self._scalar(action) - 1.0)
+
+    def step(self, key, state, action, params):
+        x = self._decided(state.s, action)
+        reward = jax.random.bernoulli(key, 0.5 + 0.4 * x).astype(jnp.float32)
+        state = ProbeState(state.s, state.time + 1)
+        return state, make_timestep(self._obs(state), reward, True, False)
+
+    def post_decision(self, state, action, params):
+        return jnp.reshape(self._decided(state.s, action), (1,)).astype(jnp.float32)
+
+
 PROBES = {
     "constant": ConstantReward,
     "obs": ObsReward,
@@ -175,4 +202,5 @@ PROBES = {
     "obs_action": ObsActionReward,
     "truncation": TruncationOnly,
     "multi_action": MultiActionReward,
+    "post_decision": PostDecisionReward,
 }

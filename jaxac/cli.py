@@ -123,6 +123,10 @@ def _add_config_flags(parser: argparse.ArgumentParser, algo: str, cfg: Any, all_
     names = ", ".join(critics.names())
     own.add_argument("--critic", dest="critic", default=argparse.SUPPRESS, metavar="NAME",
                      help=f"the critic: {names} [{cfg.critic.name}]")
+    for name, value in _fields(cfg):  # further critics (PDPPO's post_critic), chosen by name too
+        if isinstance(value, critics.Spec) and name != "critic":
+            own.add_argument(_flag(name), dest=name, default=argparse.SUPPRESS, metavar="NAME",
+                             help=f"the {name.replace('_', ' ')}: {names} [{value.name}]")
     for name, value in _fields(cfg):
         if C.is_group(value) and name != "critic":
             _add_group(parser, value, name + ".", name)

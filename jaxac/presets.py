@@ -90,8 +90,15 @@ _BRAX_SAC = {
     "brax/halfcheetah": dict(_brax_sac(1.0, 0.997, 6e-4, 512, 0.5, 8192), total_steps=1_000_000),
 }
 
+# Lot sizing (Felizardo et al. 2025): one 100-period episode per environment and rollout,
+# 128 x 128 networks and entropy about the released code's, and costs of ~100 a period scaled
+# by 1e-3 so the value loss does not swamp the clipped gradient; PPO and PDPPO share it.
+_LOT_SIZING = dict(total_steps=200_000, num_envs=8, num_steps=100, update_epochs=4, num_minibatches=4,
+                   ent_coef=0.01, reward_scale=1e-3, policy=dict(hidden=(128, 128)), optim=dict(learning_rate=5e-4))
+
 PRESETS: Dict[str, Dict[str, Dict[str, Any]]] = {
     "ppo": {
+        "LotSizing-v0": _LOT_SIZING,
         # PureJaxRL's defaults are the Config defaults.
         "CartPole-v1": {},
         # Many short parallel rollouts, 10 epochs, no value clipping and rewards scaled by 0.1
@@ -111,6 +118,9 @@ PRESETS: Dict[str, Dict[str, Dict[str, Any]]] = {
             policy=dict(distribution="tanh_gaussian", hidden=(64, 64)),
         ),
         **_BRAX_PPO,
+    },
+    "pdppo": {
+        "LotSizing-v0": _LOT_SIZING,
     },
     "a2c": {
         # SB3 / RL-zoo defaults are the Config defaults (8 envs x 5 steps, RMSprop 7e-4).

@@ -208,3 +208,18 @@ def test_the_rollout_records_post_decision_observations_through_the_wrappers(sli
         np.testing.assert_array_equal(traj.post_obs, traj.next_obs)
     _, plain = unroll(env, params, sampling_policy(net, dist), actor, carry, jax.random.key(2), 4)
     assert plain.post_obs is None
+
+
+def test_the_reorder_heuristic_keeps_setups_below_the_up_to_level_and_switches_to_the_most_urgent():
+    env, params = jaxac.make("LotSizing-v0")
+    mean = float(params.demand_n * params.demand_p)  # 8 units a period
+    act = jax.jit(lot_sizing.reorder_policy(params, reorder=2.0, up_to=4.0))
+    inventory = jnp.full((15,), 40.0)  # 5 periods: nothing is short
+    # machine 0 set up for item 0 (below up-to: keeps it); machine 1 for item 1 (above: idles)
+    state = lot_sizing.LotSizingState(inventory.at[0].set(3 * mean), jnp.asarray([1, 2, 0, 0, 0]),
+                                      jnp.zeros((), jnp.int32))
+    np.testing.assert_array_equal(act(state), [1, 0, 0, 0, 0])
+    # item 2 (only machine 3 makes it, 40 a period) and item 3 (machine 3 too) fall short:
+    # machine 3 takes the most urgent, item 2; machine 4 cannot make either
+    state = state.replace(inventory=state.inventory.at[2].set(0.0).at[3].set(10.0))
+    np.testing.assert_array_equal(act(state), [1, 0, 0, 3, 0])

@@ -7,6 +7,10 @@ values through the critic protocol and GAE with separate bootstrap values, and m
 
 PPO's policy term is the clipped ratio objective over epochs of minibatches; A2C's is the
 plain policy gradient `-A log pi` in one step over the whole batch.
+
+A config with a `post_critic` (PDPPO, `jaxac.algos.pdppo`) adds a second critic V_x of the
+post-decision observation s^x_t: the rollout records s^x_t, the advantage is the larger of the
+two, max(A_t, R_t - V_x(s^x_t)), and the value loss gains V_x's term (see `dual_value_loss`).
 """
 
 from __future__ import annotations
@@ -129,6 +133,8 @@ class Batch:
     value: Array
     advantage: Array
     target: Array
+    post_obs: Optional[Array] = None  # dual critics: post-decision observations
+    post_value: Optional[Array] = None  # and the rollout post critic's values of them
 
 
 class Components(NamedTuple):
@@ -143,24 +149,29 @@ class Components(NamedTuple):
     critic: Any
     tx: optax.GradientTransformation
     obs_norm: ObsNorm
+    post_critic: Any = None  # the post-decision critic V_x (configs with `post_critic`)
 
 
 def components(cfg: Config, optimizer_steps_per_update: int) -> Components:
     """Environment, policy network, action distribution, critic and optimiser for `cfg`."""
     env, env_params = common.training_env(cfg.env, cfg.env_kwargs)
     net, dist = cfg.policy.build(env.action_space(env_params))
-    critic = cfg.critic.build(common.critic_context(cfg, env, env_params))
+    context = common.critic_context(cfg, env, env_params)
+    critic = cfg.critic.build(context)
+    post = getattr(cfg, "post_critic", None)
     tx = cfg.optim.transform(cfg.num_updates, optimizer_steps_per_update)
-    return Components(env, env_params, net, dist, critic, tx, cfg.obs.norm())
+    return Components(env, env_params, net, dist, critic, tx, cfg.obs.norm(),
+                      None if post is None else post.build(context))
 
 
 def init(cfg: Config, comps: Components, key: PRNGKey) -> State:
-    env, env_params, net, _, critic, tx, obs_norm = comps
     key, k_env, k_actor, k_critic = jax.random.split(key, 4)
-    carry, obs = common.start(env, env_params, cfg.num_envs, k_env)
-    params = {"actor": net.init(k_actor, obs), "critic": critic.init(k_critic, obs, None)}
-    return State(params, tx.init(params), carry, key, jnp.zeros((), jnp.int32),
-                 obs_norm.init(obs.shape))
+    carry, obs = common.start(comps.env, comps.env_params, cfg.num_envs, k_env)
+    params = {"actor": comps.net.init(k_actor, obs), "critic": comps.critic.init(k_critic, obs, None)}
+    if comps.post_critic is not None:  # folded in: a single critic's draws stay as they were
+        params["post_critic"] = comps.post_critic.init(jax.random.fold_in(k_critic, 1), obs, None)
+    return State(params, comps.tx.init(params), carry, key, jnp.zeros((), jnp.int32),
+                 comps.obs_norm.init(obs.shape))
 
 
 def collect(
@@ -177,8 +188,9 @@ def collect(
     """
     stats, norm = state.obs_stats, comps.obs_norm
     policy = normalized_policy(sampling_policy(comps.net, comps.dist), norm, stats)
+    dual = comps.post_critic is not None
     carry, traj = unroll(
-        comps.env, comps.env_params, policy, state.params["actor"], state.env, key, cfg.num_steps
+        comps.env, comps.env_params, policy, state.params["actor"], state.env, key, cfg.num_steps, post_decision=dual
     )
     new_stats = norm.update(stats, traj.obs.reshape((-1,) + traj.obs.shape[2:]))
     seen = new_stats if cfg.obs.stats_before_update else stats
@@ -193,8 +205,14 @@ def collect(
     seg = Segment(obs, norm(seen, traj.next_obs[-1]), reward, traj.terminated, traj.truncated,
                   next_value)
     batch = Batch(obs, traj.action, traj.log_prob, value, advantage, target)
-    batch = jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), batch)
     metrics = dict(episode_metrics(traj))
+    if dual:  # s^x_t shares the observation's statistics: it is the same kind of vector
+        post_obs = norm(seen, traj.post_obs)
+        post_value = comps.post_critic.value(state.params["post_critic"], post_obs, None, None)
+        batch = batch.replace(advantage=jnp.maximum(advantage, target - post_value), post_obs=post_obs,
+                              post_value=post_value)
+        metrics["post_explained_variance"] = common.explained_variance(post_value, target)
+    batch = jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), batch)
     metrics["explained_variance"] = common.explained_variance(value, target)
     return state.replace(env=carry, obs_stats=new_stats), batch, seg, metrics
 
@@ -333,7 +351,10 @@ def loss(
     value_term, value_metrics = critic.loss(params["critic"], batch.obs, None, Particles.point(batch.target),
                                             key_value)
     if clip_value and cfg.critic.regression:
-        value_term = clipped_value_loss(value_term, value_metrics["value"], batch, clip_eps)
+        value_term = clipped_value_loss(value_term, value_metrics["value"], batch.value, batch.target, clip_eps)
+    if comps.post_critic is not None:
+        value_term = dual_value_loss(cfg, comps, params, batch, jax.random.fold_in(key_value, 1), value_term,
+                                     clip_eps if clip_value else None)
     # the three per-sample terms averaged in one reduction: on CPU each reduction is its own
     # kernel, and this runs in every gradient step
     terms = jnp.stack([policy_term, value_term.reshape(policy_term.shape[0], -1).mean(-1),
@@ -343,12 +364,35 @@ def loss(
     return total, dict(loss=total, policy_loss=policy_loss, value_loss=value_loss, entropy=entropy)
 
 
-def clipped_value_loss(loss: Array, pred: Array, batch: Batch, clip: Array) -> Array:
+def clipped_value_loss(loss: Array, pred: Array, old: Array, target: Array, clip: Array) -> Array:
     """PPO's clipped value loss max(loss, 0.5 (V_old + clip(V - V_old, -c, c) - y)^2) [N]
-    from a squared-error critic's `loss` 0.5 (V - y)^2 [N] and the prediction V [N] it was
-    computed from (its `value` metric: no second forward pass)."""
-    clipped = batch.value + jnp.clip(pred - batch.value, -clip, clip)
-    return jnp.maximum(loss, 0.5 * (clipped - batch.target) ** 2)
+    from a squared-error critic's `loss` 0.5 (V - y)^2 [N], the prediction V [N] it was
+    computed from (its `value` metric: no second forward pass), the rollout's V_old and y."""
+    clipped = old + jnp.clip(pred - old, -clip, clip)
+    return jnp.maximum(loss, 0.5 * (clipped - target) ** 2)
+
+
+DUAL_LOSSES = ("paper", "code")
+
+
+def dual_value_loss(cfg: Config, comps: Components, params, batch: Batch, key: PRNGKey, value_term: Array,
+                    clip: Optional[Array]) -> Array:
+    """The value loss [N] of a config with a post-decision critic V_x, by `cfg.dual_loss`:
+
+    "paper": each critic regresses the same targets R_t, V(s_t) with `value_term` and
+    V_x(s^x_t) with its own loss (clipped like V's when `clip` is set), summed.
+    "code" (the released PDPPO code): 0.5 (min(V(s_t), V_x(s^x_t)) - R_t)^2, so only the
+    smaller estimate of each sample learns (squared-error critics only).
+    """
+    target = Particles.point(batch.target)
+    if cfg.dual_loss == "code":
+        v = comps.critic.value(params["critic"], batch.obs, None, key)
+        v_x = comps.post_critic.value(params["post_critic"], batch.post_obs, None, jax.random.fold_in(key, 1))
+        return 0.5 * (jnp.minimum(v, v_x) - batch.target) ** 2
+    post_term, post_metrics = comps.post_critic.loss(params["post_critic"], batch.post_obs, None, target, key)
+    if clip is not None and cfg.post_critic.regression:
+        post_term = clipped_value_loss(post_term, post_metrics["value"], batch.post_value, batch.target, clip)
+    return value_term.reshape(post_term.shape[0], -1).mean(-1) + post_term.reshape(post_term.shape[0], -1).mean(-1)
 
 
 def gradient_step(comps: Components, loss_fn, params, opt_state, *args) -> Tuple[Any, Any, Metrics]:

@@ -114,10 +114,10 @@ class RangedSpec(Spec):
         if self.v_min is not None:
             return
         if reward_range(ctx.env, ctx.env_params) is None:
-            raise C.ConfigError(f"critic={self.name!r} needs a value range and the environment declares "
+            raise C.ConfigError(f"{prefix[:-1]}={self.name!r} needs a value range and the environment declares "
                                 f"no reward bounds: set {prefix}v_min and {prefix}v_max.")
         C.check_number("gamma", ctx.gamma, lambda g: g < 1,
-                       f"< 1 for critic={self.name!r} without v_min/v_max (the range is r/(1-gamma))")
+                       f"< 1 for {prefix[:-1]}={self.name!r} without v_min/v_max (the range is r/(1-gamma))")
 
     def value_range(self, ctx: Context) -> Tuple[Any, Any]:
         """(v_min, v_max): the fields if set, else from the env's reward bounds and gamma."""

@@ -156,6 +156,15 @@ class LotSizing:
         return MultiDiscrete((items + 1,) * machines)
 
 
+def state_of(obs: Array, params: LotSizingParams) -> LotSizingState:
+    """The state an observation shows ([items + machines + 1] -> inventory, setups, period):
+    what a heuristic reads, so that it sees what a learned policy sees."""
+    machines, items = params.production.shape
+    inventory = jnp.round(obs[:items] * params.max_inventory)
+    setup = jnp.round(obs[items:items + machines] * items).astype(jnp.int32)
+    return LotSizingState(inventory, setup, jnp.round(obs[-1] * params.horizon).astype(jnp.int32))
+
+
 def reorder_policy(params: LotSizingParams, reorder: float, up_to: float):
     """An (s, S) heuristic, the practitioner's baseline: item i's reorder point is `reorder`
     and its order-up-to level `up_to` periods of mean demand. Machine by machine (in order,

@@ -65,14 +65,21 @@ def episodes(module: Any, cfg: Any, state: Any, key: PRNGKey, num_episodes: int 
       after `max_steps` steps counts what it collected so far (as a time limit would).
     """
     comps, env, act = _setup(module, cfg, state)
+    return run_episodes(env, comps.env_params, act, key, num_episodes, max_steps)
+
+
+def run_episodes(env: Any, env_params: Any, act: Callable[[Array], Array], key: PRNGKey, num_episodes: int = 10,
+                 max_steps: int = 100_000) -> Tuple[Array, Array]:
+    """`episodes` for any deterministic `act(obs [E, ...]) -> action [E, ...]` on `env`
+    (without auto-reset): the same `key` gives the same resets and environment draws to any
+    policy (a heuristic is compared with a learned policy on the same demand, slips, ...)."""
     k_reset, key = jax.random.split(key)
-    carry = reset_envs(env, comps.env_params, k_reset, num_episodes)
+    carry = reset_envs(env, env_params, k_reset, num_episodes)
     step = jax.vmap(env.step, in_axes=(0, 0, 0, None))
 
     def body(c: _Loop) -> _Loop:
         key, k_step = jax.random.split(c.key)
-        env_state, ts = step(jax.random.split(k_step, num_episodes), c.state, act(c.obs),
-                             comps.env_params)
+        env_state, ts = step(jax.random.split(k_step, num_episodes), c.state, act(c.obs), env_params)
         live = ~c.done
         return _Loop(env_state, ts.obs, key, c.ret + jnp.where(live, ts.reward, 0.0),
                      c.length + live.astype(jnp.int32), c.done | ts.done, c.t + 1)

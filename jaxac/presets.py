@@ -99,6 +99,8 @@ _LOT_SIZING = dict(total_steps=200_000, num_envs=8, num_steps=100, update_epochs
 PRESETS: Dict[str, Dict[str, Dict[str, Any]]] = {
     "ppo": {
         "LotSizing-v0": _LOT_SIZING,
+        # PureJaxRL's defaults; the slippery lake needs a few hundred thousand steps
+        "FrozenLake-v1": dict(total_steps=300_000),
         # PureJaxRL's defaults are the Config defaults.
         "CartPole-v1": {},
         # Many short parallel rollouts, 10 epochs, no value clipping and rewards scaled by 0.1
@@ -121,6 +123,7 @@ PRESETS: Dict[str, Dict[str, Dict[str, Any]]] = {
     },
     "pdppo": {
         "LotSizing-v0": _LOT_SIZING,
+        "FrozenLake-v1": dict(total_steps=300_000),
     },
     "a2c": {
         # SB3 / RL-zoo defaults are the Config defaults (8 envs x 5 steps, RMSprop 7e-4).

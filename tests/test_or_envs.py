@@ -155,6 +155,10 @@ def test_lot_sizing_matches_a_numpy_simulator_over_1000_random_steps(name):
         np.testing.assert_allclose(np.asarray(pds[t])[:items], decided / max_inv, rtol=1e-6)
         np.testing.assert_allclose(np.asarray(pds[t])[items:items + machines], setup / items, rtol=1e-6)
     assert int(np.asarray(ts.terminated).sum()) == 1000 // setting["time_horizon"]
+    shown = jax.vmap(lambda o: lot_sizing.state_of(o, params))(ts.obs)  # what a heuristic reads
+    np.testing.assert_array_equal(shown.inventory, after.inventory)
+    np.testing.assert_array_equal(shown.setup, after.setup)
+    np.testing.assert_array_equal(shown.time, after.time)
     # resets draw inventories in [0, max) and setups among the items each machine can make
     starts = before.time == 0
     assert (before.inventory[starts] < max_inv).all() and (before.inventory[starts] >= 0).all()

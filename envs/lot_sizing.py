@@ -15,7 +15,9 @@ inventory: unserved demand costs `lost_sales_costs[i]` per unit, the inventory l
 at `max_inventory[i]` and pays `holding_costs[i]` per unit. reward = -(setup + lost sales +
 holding costs). The episode ends after `horizon` periods (terminated: the plan's end).
 `reset` draws each item's inventory uniformly in [0, max_inventory) and each machine's setup
-among the items it can make, as the released simulator does.
+among the items it can make, as the released simulator does. As there, a machine may be set
+to an item it cannot make (production 0): it pays the setup and its setup loss comes out of
+that item's inventory.
 
 Observation ([items + machines + 1] float32): inventory / max_inventory, setup / items and
 periods elapsed / horizon (the released simulator's observation has no clock; a finite

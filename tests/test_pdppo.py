@@ -37,6 +37,15 @@ def test_bad_pdppo_configs_fail_before_compiling_with_one_line(kwargs, needle):
     assert len(str(err.value).splitlines()) == 1
 
 
+def test_an_unknown_lot_sizing_setting_is_one_line_from_the_cli(capsys):
+    from jaxac import cli
+
+    code = cli.main(["train", "pdppo", "--env", "LotSizing-v0", "--env-kwarg", "setting=30items", "--no-progress"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1
+    assert "setting='30items' is invalid: use one of 15items_5machines, 20items_10machines" in err
+
+
 def test_the_code_variant_trains_only_the_smaller_estimate():
     from jaxac.algos import onpolicy
 

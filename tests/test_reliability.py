@@ -4,6 +4,7 @@ run's resume, input checked before compiling, and the compilation cache."""
 
 import errno
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -98,8 +99,11 @@ def test_a_second_signal_exits_at_once_without_saving(stopped, tmp_path):
     proc.send_signal(signal.SIGTERM)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130 and time.time() - t0 < 30, stderr
-    assert "second signal (SIGINT): exiting without saving" in stderr and "Traceback" not in stderr
+    # sent back to back, both may be pending when the process next runs, and the kernel then
+    # delivers the lower-numbered SIGINT first: the second one is whichever came second
+    second = re.search(r"second signal \((SIGINT|SIGTERM)\): exiting without saving", stderr)
+    assert second and "Traceback" not in stderr, stderr
+    assert proc.returncode == 128 + getattr(signal, second.group(1)) and time.time() - t0 < 30, stderr
     assert checkpoint.latest_step(str(run / "checkpoints")) >= first
 
 

@@ -51,28 +51,6 @@ def score_policy(env, params, act, key):
     return np.asarray(jax.jit(lambda k: evaluate.run_episodes(env, params, act, k, EPISODES)[0])(key))
 
 
-def random_returns(env, params, key, steps: int = 200):
-    """[EPISODES] returns of uniformly random actions, each episode cut at `steps`."""
-    import jax
-    import jax.numpy as jnp
-
-    space = env.action_space(params)
-
-    def episode(k):
-        state, _ = env.reset(jax.random.fold_in(k, 0), params)
-
-        def body(carry, kk):
-            state, ret, done = carry
-            k_act, k_step = jax.random.split(kk)
-            state, ts = env.step(k_step, state, space.sample(k_act), params)
-            return (state, ret + jnp.where(done, 0.0, ts.reward), done | ts.done), None
-
-        (_, ret, _), _ = jax.lax.scan(body, (state, 0.0, False), jax.random.split(k, steps))
-        return ret
-
-    return np.asarray(jax.jit(jax.vmap(episode))(jax.random.split(key, EPISODES)))
-
-
 def heuristic(env, params, tune_key, key):
     """((reorder, up_to), [EPISODES] returns) of the best reorder heuristic on `tune_key`'s
     episodes, scored on `key`'s."""
@@ -148,7 +126,7 @@ def main() -> None:
                  ", ".join(f(s) for s in scores))
             data[f"{task} / {method}"] = scores.tolist()
             curves[task, method] = sign * result.metrics["episode_return"]
-        rand = sign * random_returns(env, params, eval_key)
+        rand = sign * np.asarray(jax.jit(lambda k: evaluate.random_returns(env, params, k, EPISODES, 200))(eval_key))
         rows(task, "", "uniformly random actions", f(rand.mean()), "", "", "")
         data[f"{task} / random"] = float(rand.mean())
         if cost:

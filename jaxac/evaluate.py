@@ -91,6 +91,27 @@ def run_episodes(env: Any, env_params: Any, act: Callable[[Array], Array], key: 
     return out.ret, out.length
 
 
+def random_returns(env: Any, env_params: Any, key: PRNGKey, num_episodes: int = 10,
+                   max_steps: int = 1000) -> Array:
+    """[num_episodes] returns of uniformly random actions (the reference a learned policy
+    must beat) on `env` without auto-reset; an episode is cut after `max_steps` steps."""
+    space = env.action_space(env_params)
+
+    def episode(k):
+        state, _ = env.reset(jax.random.fold_in(k, 0), env_params)
+
+        def body(carry, k_t):
+            state, ret, done = carry
+            k_act, k_step = jax.random.split(k_t)
+            state, ts = env.step(k_step, state, space.sample(k_act), env_params)
+            return (state, ret + jnp.where(done, 0.0, ts.reward), done | ts.done), None
+
+        (_, ret, _), _ = jax.lax.scan(body, (state, 0.0, False), jax.random.split(k, max_steps))
+        return ret
+
+    return jax.vmap(episode)(jax.random.split(key, num_episodes))
+
+
 @classic_threefry
 def trajectory(module: Any, cfg: Any, state: Any, key: PRNGKey, max_steps: int = 1000):
     """One episode of `state`'s deterministic policy, keeping every environment state (for

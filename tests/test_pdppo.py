@@ -48,6 +48,7 @@ def test_an_unknown_lot_sizing_setting_is_one_line_from_the_cli(capsys):
 
 def test_the_code_variant_trains_only_the_smaller_estimate():
     from jaxac.algos import onpolicy
+    from jaxac.critics import Particles
 
     cfg = pdppo.Config(env="probe/post_decision", dual_loss="code", num_envs=2, num_steps=4, total_steps=8)
     comps = pdppo.components(cfg)
@@ -55,8 +56,11 @@ def test_the_code_variant_trains_only_the_smaller_estimate():
     obs, post = jnp.array([[1.0], [-1.0]]), jnp.array([[1.0], [1.0]])
     batch = onpolicy.Batch(obs, jnp.zeros(2, jnp.int32), jnp.zeros(2), jnp.zeros(2), jnp.zeros(2),
                            jnp.array([5.0, -5.0]), post, jnp.zeros(2))
-    grads = jax.grad(lambda p: onpolicy.dual_value_loss(cfg, comps, p, batch, jax.random.key(1), None, None).sum())(
-        state.params)
+    def loss(p):  # V's prediction comes from its loss's metrics, as in `onpolicy.loss`
+        value = comps.critic.loss(p["critic"], obs, None, Particles.point(batch.target), None)[1]["value"]
+        return onpolicy.dual_value_loss(cfg, comps, p, batch, jax.random.key(1), None, value, None).sum()
+
+    grads = jax.grad(loss)(state.params)
     v = comps.critic.value(state.params["critic"], obs, None, None)
     v_x = comps.post_critic.value(state.params["post_critic"], post, None, None)
     smaller = np.asarray(v <= v_x)
@@ -68,22 +72,11 @@ def test_the_code_variant_trains_only_the_smaller_estimate():
 
 def random_policy_cost(setting="15items_5machines", episodes=500):
     """Mean cost of a 100-period episode under uniformly random decisions."""
+    from jaxac import evaluate
+
     env, params = jaxac.make("LotSizing-v0", setting=setting)
-    space = env.action_space(params)
-
-    def episode(key):
-        state, _ = env.reset(jax.random.fold_in(key, 0), params)
-
-        def period(carry, k):
-            state, cost = carry
-            k_act, k_step = jax.random.split(k)
-            state, ts = env.step(k_step, state, space.sample(k_act), params)
-            return (state, cost - ts.reward), None
-
-        (_, cost), _ = jax.lax.scan(period, (state, 0.0), jax.random.split(key, params.horizon))
-        return cost
-
-    return float(jax.jit(jax.vmap(episode))(jax.random.split(jax.random.key(7), episodes)).mean())
+    returns = jax.jit(lambda k: evaluate.random_returns(env, params, k, episodes, params.horizon))(jax.random.key(7))
+    return -float(returns.mean())
 
 
 def test_pdppo_runs_lot_sizing_from_the_cli(tmp_path, capsys):

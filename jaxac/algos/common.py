@@ -8,6 +8,7 @@ nested frozen dataclasses (`jaxac.config.Group`): a dict overlays the algorithm'
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Sequence, Tuple
 
 import jax
@@ -59,10 +60,13 @@ class Config(C.Group):
             raise C.ConfigError(f"env={self.env!r} is invalid for {algo}: its actions are {type(space).__name__}, and "
                                 f"{algo} takes {' or '.join(t.__name__ for t in self.action_spaces())} actions"
                                 f"{' (ppo and a2c take MultiDiscrete)' if isinstance(space, MultiDiscrete) else ''}.")
+        self.validate_env(env, env_params)
         C.validate_groups(self)
         C.check_number("gamma", self.gamma, C.unit_interval, "in [0, 1]")
         C.check_number("reward_scale", self.reward_scale, C.positive, "> 0")
-        self.critic.validate_context(critic_context(self, env, env_params))
+        for name, value in ((f.name, getattr(self, f.name)) for f in dataclasses.fields(self)):
+            if isinstance(value, critics.Spec):  # the critic, and PDPPO's post_critic
+                value.validate_context(critic_context(self, env, env_params), prefix=f"{name}.")
 
     def size_fields(self) -> Sequence[str]:
         """The integer sizes that must be >= 1."""
@@ -71,6 +75,9 @@ class Config(C.Group):
     def action_spaces(self) -> Tuple[type, ...]:
         """The action spaces the algorithm takes."""
         return (Discrete, MultiDiscrete, Box)
+
+    def validate_env(self, env: Any, env_params: Any) -> None:
+        """An algorithm's own checks against the (unwrapped) environment; none by default."""
 
 
 def critic_context(cfg: Config, env: Any, env_params: Any) -> critics.Context:

@@ -354,7 +354,7 @@ def loss(
         value_term = clipped_value_loss(value_term, value_metrics["value"], batch.value, batch.target, clip_eps)
     if comps.post_critic is not None:
         value_term = dual_value_loss(cfg, comps, params, batch, jax.random.fold_in(key_value, 1), value_term,
-                                     clip_eps if clip_value else None)
+                                     value_metrics.get("value"), clip_eps if clip_value else None)
     # the three per-sample terms averaged in one reduction: on CPU each reduction is its own
     # kernel, and this runs in every gradient step
     terms = jnp.stack([policy_term, value_term.reshape(policy_term.shape[0], -1).mean(-1),
@@ -376,9 +376,10 @@ DUAL_LOSSES = ("paper", "code")
 
 
 def dual_value_loss(cfg: Config, comps: Components, params, batch: Batch, key: PRNGKey, value_term: Array,
-                    clip: Optional[Array]) -> Array:
+                    value: Optional[Array], clip: Optional[Array]) -> Array:
     """The value loss [N] of a config with a post-decision critic V_x, by `cfg.dual_loss`:
 
+    `value_term` is V's loss [N] and `value` its prediction V(s_t) (a squared-error critic's).
     "paper": each critic regresses the same targets R_t, V(s_t) with `value_term` and
     V_x(s^x_t) with its own loss (clipped like V's when `clip` is set), summed.
     "code" (the released PDPPO code): 0.5 (min(V(s_t), V_x(s^x_t)) - R_t)^2, so only the
@@ -386,9 +387,8 @@ def dual_value_loss(cfg: Config, comps: Components, params, batch: Batch, key: P
     """
     target = Particles.point(batch.target)
     if cfg.dual_loss == "code":
-        v = comps.critic.value(params["critic"], batch.obs, None, key)
-        v_x = comps.post_critic.value(params["post_critic"], batch.post_obs, None, jax.random.fold_in(key, 1))
-        return 0.5 * (jnp.minimum(v, v_x) - batch.target) ** 2
+        v_x = comps.post_critic.value(params["post_critic"], batch.post_obs, None, key)
+        return 0.5 * (jnp.minimum(value, v_x) - batch.target) ** 2
     post_term, post_metrics = comps.post_critic.loss(params["post_critic"], batch.post_obs, None, target, key)
     if clip is not None and cfg.post_critic.regression:
         post_term = clipped_value_loss(post_term, post_metrics["value"], batch.post_value, batch.target, clip)

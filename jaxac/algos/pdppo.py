@@ -33,7 +33,7 @@ from typing import Tuple
 
 from jaxac import config as C
 from jaxac import critics
-from jaxac.algos import common, onpolicy, ppo
+from jaxac.algos import onpolicy, ppo
 from jaxac.algos.ppo import State, components, init, update  # noqa: F401  (the algorithm's API)
 from jaxac.env import has_post_decision
 from jaxac.train import run
@@ -51,13 +51,13 @@ class Config(ppo.Config):
     dual_loss: str = C.static("paper", "each critic to R (paper) or min(V, V_x) to R (code)",
                               choices=onpolicy.DUAL_LOSSES)
 
-    def validate(self, prefix: str = "") -> None:
-        super().validate(prefix)
-        env, env_params = common.check_env(self.env, self.env_kwargs)
+    def validate_env(self, env, env_params) -> None:
         if not has_post_decision(env):
             raise C.ConfigError(f"env={self.env!r} is invalid for pdppo: it has no post-decision states (a "
                                 f"post_decision(state, action, params) method); LotSizing-v0 and FrozenLake-v1 "
                                 f"have them, or train it with ppo.")
+
+    def validate(self, prefix: str = "") -> None:
         C.check_choice("dual_loss", self.dual_loss, onpolicy.DUAL_LOSSES)
         if self.dual_loss == "code" and not (self.critic.regression and self.post_critic.regression):
             raise C.ConfigError(f"dual_loss='code' is invalid with critic={self.critic.name!r}, post_critic="
@@ -65,7 +65,7 @@ class Config(ppo.Config):
         if self.segment_length or self.recompute_advantages:
             raise C.ConfigError("segment_length and recompute_advantages are invalid for pdppo: its advantages "
                                 "come from the rollout's two critics; leave them 0 and False.")
-        self.post_critic.validate_context(common.critic_context(self, env, env_params), prefix="post_critic.")
+        super().validate(prefix)
 
 
 def train(cfg: Config, key: PRNGKey) -> Tuple[State, Metrics]:

@@ -1,6 +1,6 @@
 """Resident memory and speed of a long CPU run under malloc settings (jaxac.memory).
 
-    python benchmarks/memory.py --settings glibc jaxac --minutes 8 30    # the figures in the README
+    python benchmarks/memory.py --settings glibc jaxac --minutes 8 30    # the figures in docs/benchmarks/runs.md
     python benchmarks/memory.py --minutes 5 --name memory_screen          # every setting, 5 minutes
 
 Each setting trains PPO with the brax halfcheetah preset, 4 seeds split over the default CPU

@@ -6,7 +6,7 @@ is LAPACK as a custom call. Given a large batch (a vmapped reset or step of ever
 every seed), it splits the batch over XLA's intra-op thread pool and waits, on a thread of
 that same pool, for the pieces. Two such calls at once -- the two CPU devices of
 `jaxac.parallel` each stepping their seeds' envs -- can take every thread of the pool and
-wait for each other for ever (the README's "A CPU deadlock" section). The loops here run
+wait for each other for ever (docs/design/lapack.md). The loops here run
 on the calling thread and do the same maths
 (`cholesky` to LAPACK's float32 rounding; see tests/test_brax.py).
 

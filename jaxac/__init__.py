@@ -15,6 +15,7 @@ from jaxac.envs.registry import register as register_env
 from jaxac.session import Result, Session
 from jaxac.sweep_run import Sweep, SweepResult
 from jaxac import pbt, sweep  # noqa: F401  (jaxac.pbt.Population, jaxac.sweep.run)
+from jaxac import checkpoint, config, evaluate, summary  # noqa: F401  (used as jaxac.evaluate.episodes, ...)
 
 __version__ = "0.1.0"
 

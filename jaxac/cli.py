@@ -229,6 +229,8 @@ def _add_process_flags(group) -> None:
 
 def build_parser(argv: Optional[List[str]] = None) -> argparse.ArgumentParser:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if os.getcwd() not in sys.path:  # `--env my_module:make_env` finds my_module where the command runs, as `python -m` would
+        sys.path.append(os.getcwd())
     context = _train_context(argv)
     parser = _Parser(prog="jaxac", description=__doc__.split("\n")[0], allow_abbrev=False)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -769,6 +771,8 @@ def _progress_bar(algo: str, seeds: int, total_steps: int, off: bool, initial: i
 
 def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if os.getcwd() not in sys.path:  # `--env my_module:make_env` finds my_module where the command runs, as `python -m` would
+        sys.path.append(os.getcwd())
     context = _train_context(argv)
     if context:
         message = _old_flags(argv, context[1].critic.name)

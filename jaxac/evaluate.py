@@ -117,9 +117,9 @@ def trajectory(module: Any, cfg: Any, state: Any, key: PRNGKey, max_steps: int =
     """One episode of `state`'s deterministic policy, keeping every environment state (for
     rendering): `max_steps` steps in one `scan`, the steps after the episode's end masked.
 
-    Returns:
-      (env states with leaves [max_steps + 1, ...]: the reset state then the state after each
-      step, rewards [max_steps], live [max_steps] bool: the step belongs to the episode).
+    Returns `(states, rewards, live)`: env states with leaves [max_steps + 1, ...] (the reset
+    state, then the state after each step), rewards [max_steps], and live [max_steps] (bool:
+    the step belongs to the episode).
     """
     comps, env, act = _setup(module, cfg, state)
     k_reset, key = jax.random.split(key)
@@ -142,8 +142,8 @@ def run_dir(path: str, num_episodes: int = 10, seed: int = 0, step: int | None =
     """Evaluates every seed of the run saved in `path` (its newest intact checkpoint, or
     `step`; damaged newer ones go to `on_damaged(step, reason)`, see `jaxac.runs.restore`).
 
-    Returns:
-      (returns [seeds, num_episodes], lengths [seeds, num_episodes], checkpoint step) as numpy.
+    Returns `(returns, lengths, step)`: returns and lengths [seeds, num_episodes] as numpy, and
+    the checkpoint's step.
     """
     import functools
 

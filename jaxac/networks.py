@@ -38,7 +38,7 @@ def orthogonal(scale: float = 1.0):
     flax computes `Q, R = qr(A)` and returns `Q * sign(diag(R))`. Under `vmap` (a seed sweep)
     that QR becomes jaxlib's batched LAPACK kernel, which fans out onto XLA's intra-op thread
     pool and blocks waiting for it; two such kernels running at once on a 2-thread pool wait
-    on each other forever (the README's "A CPU deadlock" section). Gram-Schmidt with
+    on each other forever (docs/design/lapack.md). Gram-Schmidt with
     re-orthogonalisation gives exactly `Q * sign(diag(R))` (its R has a positive diagonal)
     from plain matrix-vector products, so the distribution and values match flax's.
     """

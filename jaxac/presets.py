@@ -4,7 +4,7 @@ A preset is an overlay of the Config: top-level fields, and groups as dicts of t
 they change (`{"policy": {"hidden": (32,) * 4}}`). `config("ppo", "Pendulum-v1",
 total_steps=...)` builds the algorithm's Config from the preset for that environment (none:
 the algorithm's defaults) with overrides on top; an override's name may be a dotted path
-(`**{"optim.learning_rate": 1e-3}`). Each preset was measured here; the README lists the
+(`**{"optim.learning_rate": 1e-3}`). Each preset was measured here; docs/benchmarks lists the
 results.
 """
 
@@ -38,7 +38,7 @@ def _brax_ppo(unroll_length: int, epochs: int, gamma: float, reward_scale: float
     its shape of update: the rollout is folded into the observation statistics before the
     update, minibatches are whole `unroll_length` segments, and every minibatch re-estimates
     its segments' advantages from its value loss's forward pass (`advantage.estimator=
-    "vtrace"`: brax's `r + gamma * vs' - V`). The README gives the measured returns.
+    "vtrace"`: brax's `r + gamma * vs' - V`). docs/benchmarks/brax.md gives the measured returns.
     """
     return dict(
         num_envs=256, num_steps=8 * unroll_length, num_minibatches=8, update_epochs=epochs,
@@ -69,7 +69,7 @@ def _brax_sac(reward_scale: float, gamma: float, learning_rate: float, batch_siz
     rate for actor and critic and at 3e-4 for the temperature (brax fixes that one), brax's
     2 x 256 ReLU networks with their LeCun-uniform init and policy std (softplus + 0.001),
     brax's warm-up (the initial policy acts), target entropy -0.5 |A|, normalised
-    observations; `utd` = grad_updates_per_step / num_envs. The README gives the measured
+    observations; `utd` = grad_updates_per_step / num_envs. docs/benchmarks/brax.md gives the measured
     returns."""
     return dict(
         num_envs=128, batch_size=batch_size, utd=utd, learning_starts=learning_starts,

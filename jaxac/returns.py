@@ -34,8 +34,13 @@ def gae(
     """Generalised advantage estimates and lambda-returns.
 
     Args:
-      reward, value, next_value, terminated, truncated: [T, ...] (any trailing batch dims).
-      gamma: discount; lam: GAE lambda (0: one-step TD, 1: Monte-Carlo with bootstrap).
+      reward: [T, ...] (any trailing batch dims, the same in every argument).
+      value: [T, ...] V(obs_t).
+      next_value: [T, ...] V of the observation after step t (its pre-reset final one).
+      terminated: [T, ...] bool.
+      truncated: [T, ...] bool.
+      gamma: discount.
+      lam: GAE lambda (0: one-step TD, 1: Monte-Carlo with bootstrap).
 
     Returns:
       (advantages [T, ...], returns [T, ...]) with returns = advantages + value.
@@ -73,7 +78,11 @@ def vtrace_advantage(
     bootstrap `next_value` (zero weight after termination).
 
     Args:
-      reward, value, next_value, terminated, truncated: [T, ...] as for `gae`.
+      reward: [T, ...] as for `gae`.
+      value: [T, ...] as for `gae`.
+      next_value: [T, ...] as for `gae`.
+      terminated: [T, ...] as for `gae`.
+      truncated: [T, ...] as for `gae`.
       target: [T, ...] lambda-returns from `gae`.
 
     Returns:

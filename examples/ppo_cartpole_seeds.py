@@ -30,8 +30,9 @@ def main(argv=None):
     evaluate = jax.jit(jax.vmap(lambda s, k: jaxac.evaluate.episodes(module, cfg, s, k, 5)))
     returns = np.asarray(evaluate(states, jax.random.split(jax.random.key(1), seeds))[0], np.float64)  # [seeds, 5]
     print(f"{seeds} seeds x {steps} steps on {len(jax.devices())} device(s)")
-    print("training return per seed:", np.round(final, 1))
-    print(f"deterministic policy: {float(np.mean(returns)):.1f} (per seed {np.round(np.mean(returns, 1), 1)})")
+    print("training return per seed:", " ".join(f"{r:.1f}" for r in final))
+    print("deterministic policy per seed:", " ".join(f"{r:.1f}" for r in returns.mean(axis=1)),
+          f"(mean {returns.mean():.1f})")
 
 
 if __name__ == "__main__":

@@ -28,10 +28,10 @@ def main(argv=None):
                                critic=args.critic)
     session = jaxac.Session("sac", cfg, seeds=seeds, eval_episodes=5)  # no directory: nothing written
     result = session.run()
-    print(f"SAC + {args.critic} critic, {seeds} seeds x {steps} steps, compiled in {result.compile_seconds:.1f} s")
-    print("training return per seed:    ", np.round(np.asarray(result.final_return, np.float64), 1))
-    print("deterministic policy per seed:", np.round(np.asarray(result.eval_return, np.float64), 1))
-    print(f"critic options: {jaxac.config.to_dict(cfg.critic)}")
+    print(f"SAC + {args.critic} critic {jaxac.config.to_dict(cfg.critic)}")
+    print(f"{seeds} seeds x {steps} steps, compiled in {result.compile_seconds:.1f} s")
+    print("training return per seed:    ", " ".join(f"{r:.1f}" for r in np.asarray(result.final_return)))
+    print("deterministic policy per seed:", " ".join(f"{r:.1f}" for r in np.asarray(result.eval_return)))
 
 
 if __name__ == "__main__":

@@ -33,7 +33,8 @@ def public_modules():
 def test_the_site_builds_in_strict_mode(tmp_path):
     env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
     done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-f", os.path.join(ROOT, "mkdocs.yml"),
-                           "-d", str(tmp_path / "site")], capture_output=True, text=True, timeout=600, env=env)
+                           "-d", str(tmp_path / "site")], capture_output=True, text=True, timeout=600, env=env,
+                          cwd=ROOT)  # snippets are included from paths relative to the root
     assert done.returncode == 0, done.stdout + done.stderr
     for module in public_modules():  # the reference pages have their module's members rendered
         page = (tmp_path / "site" / "reference" / module / "index.html").read_text()

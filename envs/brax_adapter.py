@@ -82,12 +82,16 @@ def _patch_fluid_clip() -> None:
 
 @struct.dataclass
 class BraxParams:
+    """Episode length and action repeat of a brax environment."""
+
     episode_length: int = struct.field(pytree_node=False, default=1000)
     action_repeat: int = struct.field(pytree_node=False, default=1)
 
 
 @struct.dataclass
 class BraxState:
+    """brax's own state and the env-step count (for truncation)."""
+
     inner: Any  # brax.envs.State: pipeline_state, obs, reward, done, metrics, info
     time: Array  # int32 env steps of the episode so far (action repeats included)
 

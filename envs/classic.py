@@ -25,6 +25,8 @@ from jaxac.types import Array
 # --------------------------------------------------------------------------------------------
 @struct.dataclass
 class CartPoleParams:
+    """CartPole-v1's physics and limits (gymnasium's values)."""
+
     gravity: float = 9.8
     masscart: float = 1.0
     masspole: float = 0.1
@@ -38,6 +40,8 @@ class CartPoleParams:
 
 @struct.dataclass
 class CartPoleState:
+    """Cart position and velocity, pole angle and angular velocity, and the step count."""
+
     x: Array
     x_dot: Array
     theta: Array
@@ -104,6 +108,8 @@ class CartPole:
 # --------------------------------------------------------------------------------------------
 @struct.dataclass
 class PendulumParams:
+    """Pendulum-v1's physics and limits (gymnasium's values)."""
+
     max_speed: float = 8.0
     max_torque: float = 2.0
     dt: float = 0.05
@@ -115,12 +121,16 @@ class PendulumParams:
 
 @struct.dataclass
 class PendulumState:
+    """The pendulum's angle and angular velocity, and the step count."""
+
     theta: Array
     theta_dot: Array
     time: Array
 
 
 def angle_normalize(x: Array) -> Array:
+    """An angle wrapped into [-pi, pi)."""
+
     return ((x + jnp.pi) % (2 * jnp.pi)) - jnp.pi
 
 
@@ -174,6 +184,8 @@ class Pendulum:
 # --------------------------------------------------------------------------------------------
 @struct.dataclass
 class AcrobotParams:
+    """Acrobot-v1's physics and limits (gymnasium's values, "book" dynamics)."""
+
     dt: float = 0.2
     link_length_1: float = 1.0
     link_mass_1: float = 1.0
@@ -188,6 +200,8 @@ class AcrobotParams:
 
 @struct.dataclass
 class AcrobotState:
+    """The two joint angles and angular velocities, and the step count."""
+
     s: Array  # [theta1, theta2, dtheta1, dtheta2]
     time: Array
 
@@ -282,6 +296,8 @@ class Acrobot:
 # --------------------------------------------------------------------------------------------
 @struct.dataclass
 class MountainCarParams:
+    """MountainCar-v0's physics and limits (gymnasium's values)."""
+
     min_position: float = -1.2
     max_position: float = 0.6
     max_speed: float = 0.07
@@ -294,6 +310,8 @@ class MountainCarParams:
 
 @struct.dataclass
 class MountainCarContinuousParams:
+    """MountainCarContinuous-v0's physics and limits (gymnasium's values)."""
+
     min_position: float = -1.2
     max_position: float = 0.6
     max_speed: float = 0.07
@@ -305,6 +323,8 @@ class MountainCarContinuousParams:
 
 @struct.dataclass
 class MountainCarState:
+    """The car's position and velocity, and the step count."""
+
     position: Array
     velocity: Array
     time: Array

@@ -37,6 +37,8 @@ MOVES = ((0, -1), (1, 0), (0, 1), (-1, 0))  # (row, col) of left, down, right, u
 
 @struct.dataclass
 class FrozenLakeParams:
+    """Whether the ice is slippery, how often a slippery move goes the intended way, and the time limit."""
+
     success_rate: float = 1.0 / 3.0  # probability that a slippery move goes the intended way
     is_slippery: bool = struct.field(pytree_node=False, default=True)
     max_steps: int = struct.field(pytree_node=False, default=100)
@@ -44,6 +46,8 @@ class FrozenLakeParams:
 
 @struct.dataclass
 class FrozenLakeState:
+    """The agent's cell and the step count."""
+
     cell: Array  # int32 row * cols + col
     time: Array  # int32 steps taken
 

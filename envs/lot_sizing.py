@@ -45,6 +45,9 @@ DEFAULT_SETTING = "15items_5machines"
 
 @struct.dataclass
 class LotSizingParams:
+    """A plant: production, setup costs and losses per machine and item, holding and lost-sales
+    costs, inventory caps, binomial demand and the horizon (`lot_sizing_settings` has the published ones)."""
+
     production: Array  # [machines, items] units made per period when set up for the item
     setup_costs: Array  # [machines, items] paid when a machine switches to the item
     setup_loss: Array  # [machines, items] units lost from the output of a switching period
@@ -58,6 +61,8 @@ class LotSizingParams:
 
 @struct.dataclass
 class LotSizingState:
+    """Inventory per item, each machine's setup, and the period."""
+
     inventory: Array  # [items] float32, whole units
     setup: Array  # [machines] int32, 0 idle or item + 1
     time: Array  # int32 periods elapsed

@@ -35,11 +35,15 @@ from jaxac.types import Array
 
 @struct.dataclass
 class ProbeParams:
+    """The probes' episode length."""
+
     horizon: int = struct.field(pytree_node=False, default=3)
 
 
 @struct.dataclass
 class ProbeState:
+    """A probe's one number of state and the step count."""
+
     s: Array  # float32 scalar: the observation's value
     time: Array
 
@@ -100,12 +104,16 @@ def _random_sign(key) -> Array:
 
 @dataclasses.dataclass(frozen=True)
 class ConstantReward(Probe):
+    """Reward 1, then the episode ends: V = 1."""
+
     def _transition(self, s, a):
         return 1.0, s, True
 
 
 @dataclasses.dataclass(frozen=True)
 class ObsReward(Probe):
+    """Reward = the observation, +1 or -1: V(o) = o."""
+
     def _start(self, key):
         return _random_sign(key)
 
@@ -115,6 +123,8 @@ class ObsReward(Probe):
 
 @dataclasses.dataclass(frozen=True)
 class DelayedReward(Probe):
+    """Reward 1 only on the second step: V(0) = gamma, V(1) = 1."""
+
     def _transition(self, s, a):
         second = s > 0.5
         return jnp.where(second, 1.0, 0.0), jnp.ones(()), second
@@ -122,6 +132,8 @@ class DelayedReward(Probe):
 
 @dataclasses.dataclass(frozen=True)
 class ActionReward(Probe):
+    """Reward for the action alone: best action 1 (discrete) or 0.5 (continuous)."""
+
     def _transition(self, s, a):
         best = 0.5 if self.continuous else 1.0
         return self._action_reward(a, best), s, True
@@ -129,6 +141,8 @@ class ActionReward(Probe):
 
 @dataclasses.dataclass(frozen=True)
 class ObsActionReward(Probe):
+    """Reward for the action given the observation: best 1 iff o > 0 (discrete) or 0.5 o."""
+
     def _start(self, key):
         return _random_sign(key)
 
@@ -139,6 +153,8 @@ class ObsActionReward(Probe):
 
 @dataclasses.dataclass(frozen=True)
 class TruncationOnly(Probe):
+    """Never terminates, reward = state, truncated at the horizon: V(1) = 1/(1 - gamma)."""
+
     def _transition(self, s, a):
         return s, jnp.ones(()), False
 

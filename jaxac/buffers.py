@@ -30,6 +30,8 @@ from jaxac.types import Array, PRNGKey
 
 @struct.dataclass
 class Buffer:
+    """A ring buffer of transitions held in the training state (one seed's)."""
+
     data: Any  # pytree, leaves [capacity, ...]
     insert: Array  # int32 slot the next item goes to
     size: Array  # int32 number of filled slots (<= capacity)

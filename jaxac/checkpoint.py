@@ -45,6 +45,9 @@ SET_ASIDE = "-set-aside"  # damaged or superseded checkpoints go to <directory>-
 
 
 class Checkpoint(NamedTuple):
+    """What `load` returns: the restored state, its metadata, its update step and the metrics
+    saved with it."""
+
     state: Any
     meta: Dict[str, Any]
     step: int

@@ -228,9 +228,9 @@ def _add_process_flags(group) -> None:
 
 
 def build_parser(argv: Optional[List[str]] = None) -> argparse.ArgumentParser:
+    """The `jaxac` argument parser; `argv` decides which algorithm's and critic's flags `train`
+    lists (the config groups and the chosen critic's options, with the preset's defaults)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if os.getcwd() not in sys.path:  # `--env my_module:make_env` finds my_module where the command runs, as `python -m` would
-        sys.path.append(os.getcwd())
     context = _train_context(argv)
     parser = _Parser(prog="jaxac", description=__doc__.split("\n")[0], allow_abbrev=False)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -366,6 +366,7 @@ def _old_flags(argv: List[str], critic: Optional[str]) -> Optional[str]:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    """`jaxac train`: one run over seeds through a `Session`; returns the exit status."""
     from jaxac.session import Session
 
     if args.seeds < 1:
@@ -381,6 +382,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_pbt(args: argparse.Namespace) -> int:
+    """`jaxac pbt`: a population-based training run; returns the exit status."""
     from jaxac import distributed, pbt
     from jaxac.session import Session
 
@@ -426,6 +428,7 @@ def _pbt_best(session, result) -> str:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    """`jaxac sweep`: a sweep over settings x seeds; returns the exit status."""
     from jaxac import distributed, sweep, sweep_run
 
     spec = sweep.Spec.parse(args.grid, args.sample, args.trials)  # before anything starts jax
@@ -550,6 +553,7 @@ class _SweepBar:
 
 
 def cmd_resume_sweep(args: argparse.Namespace) -> int:
+    """`jaxac resume SWEEPDIR`: the sweep's unfinished batches; returns the exit status."""
     from jaxac import distributed, sweep_run
 
     if args.checkpoint is not None:
@@ -564,6 +568,7 @@ def cmd_resume_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
+    """`jaxac resume DIR`: a run, PBT run or sweep from its newest intact checkpoints."""
     from jaxac import distributed, runs, sweep_run
     from jaxac.session import Session
 
@@ -629,6 +634,7 @@ def _job_devices(requested: Optional[int], seeds: int, process) -> Optional[list
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    """`jaxac eval DIR`: the deterministic policy of every seed of a saved run."""
     from jaxac import evaluate
 
     if args.episodes < 1:
@@ -655,6 +661,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
+    """`jaxac plot`: learning curves of runs, or a sweep's top settings and sensitivity."""
     from jaxac import plot
 
     if args.labels and len(args.labels) != len(args.run_dirs):
@@ -770,6 +777,7 @@ def _progress_bar(algo: str, seeds: int, total_steps: int, off: bool, initial: i
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    """The `jaxac` command: runs `argv` (default: the process's) and returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if os.getcwd() not in sys.path:  # `--env my_module:make_env` finds my_module where the command runs, as `python -m` would
         sys.path.append(os.getcwd())

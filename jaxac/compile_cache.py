@@ -32,6 +32,7 @@ _listening = False
 
 
 def default_dir() -> str:
+    """`${XDG_CACHE_HOME:-~/.cache}/jaxac/compile`."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "jaxac", "compile")
 

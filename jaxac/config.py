@@ -57,6 +57,7 @@ def unchecked() -> Iterator[None]:
 
 
 def checking() -> bool:
+    """Whether configs are validated as they are built (off inside `unchecked()`)."""
     return _CHECKING.get()
 
 
@@ -81,6 +82,7 @@ def check_number(name: str, value: Any, ok: Callable[[np.ndarray], np.ndarray], 
 
 
 def check_choice(name: str, value: Any, choices) -> None:
+    """`ConfigError` unless `value` is one of `choices`."""
     if value not in choices:
         raise ConfigError(
             f"{name}={value!r} is invalid: choose one of {', '.join(map(repr, choices))}."
@@ -88,6 +90,7 @@ def check_choice(name: str, value: Any, choices) -> None:
 
 
 def check_positive_int(name: str, value: Any) -> None:
+    """`ConfigError` unless `value` is an integer >= 1."""
     if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
         raise ConfigError(f"{name}={value!r} is invalid: {name} must be an integer >= 1.")
 
@@ -141,14 +144,17 @@ def check_divides(name: str, value: int, total: int, what: str) -> None:
 
 
 def positive(x):
+    """x > 0 (a predicate for `check_number`)."""
     return x > 0
 
 
 def non_negative(x):
+    """x >= 0 (a predicate for `check_number`)."""
     return x >= 0
 
 
 def unit_interval(x):
+    """0 <= x <= 1 (a predicate for `check_number`)."""
     return (x >= 0) & (x <= 1)
 
 
@@ -165,6 +171,7 @@ def group(cls: type) -> type:
 
 
 def group_replace(self, **changes: Any) -> Any:
+    """A group's `replace`: fields by name or dotted path, checked."""
     return replace(self, **changes)
 
 

@@ -24,6 +24,8 @@ from jaxac import config as C
 
 @dataclasses.dataclass(frozen=True)
 class Process:
+    """This process's place in a `jax.distributed` job (0 of 1 without one)."""
+
     index: int = 0
     count: int = 1
 

@@ -33,6 +33,7 @@ class Discrete:
         return ()
 
     def sample(self, key: PRNGKey) -> Array:
+        """A uniformly random action [] int32."""
         return jax.random.randint(key, (), 0, self.n)
 
 
@@ -51,6 +52,7 @@ class MultiDiscrete:
         return (len(self.nvec),)
 
     def sample(self, key: PRNGKey) -> Array:
+        """A uniformly random choice per dimension [dims] int32."""
         return jax.random.randint(key, self.shape, 0, jnp.asarray(self.nvec))
 
 
@@ -63,6 +65,7 @@ class Box:
     shape: Tuple[int, ...] = struct.field(pytree_node=False)
 
     def sample(self, key: PRNGKey) -> Array:
+        """A uniformly random point of the box [shape]."""
         return jax.random.uniform(key, self.shape, minval=self.low, maxval=self.high)
 
 
@@ -70,17 +73,31 @@ Space = Union[Discrete, MultiDiscrete, Box]
 
 
 class Env(Protocol):
-    """What jaxac needs from an environment."""
+    """What jaxac needs from an environment: pure functions of explicit state and params
+    (frozen pytree dataclasses) for one environment; jaxac vmaps them. Optional methods:
+    `reward_range(params) -> (low, high)` (critics with bins take their value range from it)
+    and `post_decision(state, action, params) -> obs` (post-decision PPO)."""
 
-    def default_params(self) -> Any: ...
+    def default_params(self) -> Any:
+        """The parameters used when none are given (`jaxac.make` overrides fields by keyword)."""
+        ...
 
-    def reset(self, key: PRNGKey, params: Any) -> Tuple[Any, TimeStep]: ...
+    def reset(self, key: PRNGKey, params: Any) -> Tuple[Any, TimeStep]:
+        """A fresh episode: its state and first TimeStep (reward 0, not done)."""
+        ...
 
-    def step(self, key: PRNGKey, state: Any, action: Array, params: Any) -> Tuple[Any, TimeStep]: ...
+    def step(self, key: PRNGKey, state: Any, action: Array, params: Any) -> Tuple[Any, TimeStep]:
+        """One step: the next state and its TimeStep with `terminated` and `truncated` apart;
+        no automatic reset (the `AutoReset` wrapper adds it)."""
+        ...
 
-    def observation_space(self, params: Any) -> Box: ...
+    def observation_space(self, params: Any) -> Box:
+        """The observation's shape and bounds."""
+        ...
 
-    def action_space(self, params: Any) -> Space: ...
+    def action_space(self, params: Any) -> Space:
+        """`Discrete`, `MultiDiscrete` or `Box`."""
+        ...
 
 
 def make_timestep(obs: Array, reward: Array, terminated: Array, truncated: Array) -> TimeStep:
@@ -155,6 +172,8 @@ class AutoReset(Wrapper):
 
 @struct.dataclass
 class EpisodeStatsState:
+    """The wrapped environment's state and the running episode's return and length."""
+
     inner: Any
     episode_return: Array
     episode_length: Array

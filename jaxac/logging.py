@@ -20,6 +20,7 @@ FIRST_COLUMNS = ("seed", "update", "step", "episode_return", "episode_length", "
 
 
 def versions() -> Dict[str, str]:
+    """Python's and the installed versions of jaxac and its dependencies (recorded in config.json)."""
     out = {"python": sys.version.split()[0]}
     for pkg in ("jaxac", "jax", "jaxlib", "flax", "optax", "chex", "distrax", "numpy",
                 "orbax-checkpoint", "tensorboardX"):
@@ -31,6 +32,7 @@ def versions() -> Dict[str, str]:
 
 
 def git_commit() -> Optional[str]:
+    """The commit of jaxac's checkout, or None outside a git checkout."""
     here = os.path.dirname(os.path.abspath(__file__))
     try:
         out = subprocess.run(
@@ -62,6 +64,7 @@ def write_json(path: str, record: Dict[str, Any]) -> None:
 
 
 def write_config(path: str, algo: str, cfg: Any, **extra: Any) -> None:
+    """Writes a run's config.json: algorithm, config, versions, commit and `extra` fields."""
     record = {"algorithm": algo, "config": C.to_dict(cfg), "versions": versions(),
               "git_commit": git_commit(), **extra}
     write_json(path, record)

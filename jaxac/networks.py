@@ -346,5 +346,6 @@ class PolicyConfig(C.Group):
 
 
 def check_hidden(name: str, hidden) -> None:
+    """`ConfigError` unless `hidden` is a tuple of positive layer widths."""
     if not isinstance(hidden, tuple) or any(not isinstance(h, int) or h < 1 for h in hidden):
         raise C.ConfigError(f"{name}={hidden!r} is invalid: use a tuple of positive layer widths.")

@@ -75,6 +75,8 @@ def curve(metrics: Dict[str, np.ndarray], steps: np.ndarray, points: int = 50) -
 
 
 class RunMetrics(NamedTuple):
+    """One run's metrics as read from its metrics.csv, for plotting."""
+
     name: str
     steps: np.ndarray  # [U] env steps per seed
     metrics: Dict[str, np.ndarray]  # [S, U] each
@@ -131,6 +133,7 @@ def plot_runs(run_dirs: Sequence[str], out: str, labels: Optional[List[str]] = N
 
 def plot_curves(runs: Sequence[RunMetrics], out: str, labels: Optional[List[str]] = None,
                 points: int = 50, title: Optional[str] = None):
+    """Draws each run's return against env steps (mean and 95% bootstrap band over seeds) to `out`."""
     try:
         import matplotlib
     except ImportError:
@@ -194,10 +197,12 @@ SUMMARY_COLUMNS = ("final_return_mean", "ci_low", "ci_high", "iqm", "seeds", "tr
 
 
 def swept_fields(row: Dict[str, str]) -> List[str]:
+    """The swept fields of a summary.csv row (every column that is not a figure)."""
     return [k for k in row if k not in SUMMARY_COLUMNS]
 
 
 def setting_label(row: Dict[str, str]) -> str:
+    """A setting's label from its swept values: `learning_rate=0.001 ent_coef=0`."""
     return " ".join(f"{k.split('.')[-1]}={row[k]}" for k in swept_fields(row))
 
 

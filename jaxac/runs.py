@@ -19,6 +19,8 @@ from jaxac import config as C
 
 
 class Run(NamedTuple):
+    """A run directory as read back: its algorithm, module, config and run settings."""
+
     algorithm: str
     module: Any  # jaxac.ppo / a2c / sac
     cfg: Any

@@ -35,6 +35,7 @@ def exit_status(signum: int) -> int:
 
 
 def name(signum: int) -> str:
+    """A signal's name: 15 -> `SIGTERM`."""
     return signal.Signals(signum).name
 
 

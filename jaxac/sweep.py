@@ -52,6 +52,7 @@ def _field(cfg: Any, path: str) -> dataclasses.Field:
 
 
 def is_float_leaf(cfg: Any, path: str) -> bool:
+    """Whether the config field at `path` is a float leaf (so it can vary inside one program)."""
     return _field(cfg, path).type in FLOAT_TYPES
 
 
@@ -71,6 +72,8 @@ def _split(item: str, flag: str) -> Tuple[str, str]:
 
 @dataclasses.dataclass(frozen=True)
 class Grid:
+    """A field's listed values; the grids of a spec are crossed."""
+
     path: str
     values: Tuple[Any, ...]
 
@@ -89,6 +92,8 @@ class Grid:
 
 @dataclasses.dataclass(frozen=True)
 class Sample:
+    """A field drawn `--trials` times per grid point: `uniform`, `loguniform` or `choice`."""
+
     path: str
     distribution: str
     args: Tuple[Any, ...]

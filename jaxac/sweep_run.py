@@ -87,6 +87,8 @@ class Progress:
 
 @dataclasses.dataclass(frozen=True)
 class SweepResult:
+    """What `Sweep.run` returns: per setting and seed, the final figures, and the ranked table."""
+
     settings: List[Dict[str, Any]]
     eval_return: np.ndarray  # [settings, seeds] deterministic policy (NaN: diverged, or not trained here)
     train_return: np.ndarray  # [settings, seeds] training episodes, last 5% of updates
@@ -500,6 +502,7 @@ def scores(env: str, algorithm: str, settings: Sequence[Dict[str, Any]], swept: 
 
 
 def write_csv(path: str, rows: Sequence[Dict[str, Any]]) -> None:
+    """Writes `rows` (dicts with the same keys) to `path` atomically."""
     tmp = path + ".tmp"
     with open(tmp, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
@@ -521,6 +524,7 @@ def record(out: str) -> Dict[str, Any]:
 
 
 def is_sweep(path: str) -> bool:
+    """Whether `path` is a sweep directory (it has the sweep's spec file)."""
     return os.path.exists(os.path.join(path, SPEC_FILE))
 
 

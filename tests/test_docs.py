@@ -85,3 +85,24 @@ def test_every_command_parses_and_builds_its_config(page, command):
     if args.command == "train" and ":" not in args.env:  # module:factory is the reader's own module
         cfg = cli._config_from_args(args)
         assert cfg.total_steps > 0
+
+
+def test_every_public_class_and_function_of_a_module_has_a_docstring():
+    """The reference pages are generated from docstrings: a public name without one is an
+    empty entry there."""
+    import griffe
+
+    missing = []
+
+    def walk(obj):
+        for name, member in obj.members.items():
+            if name.startswith("_") or member.is_alias:
+                continue
+            if member.is_module:
+                walk(member)
+            elif (member.is_function or member.is_class) and not member.docstring:
+                missing.append(member.path)
+
+    for package in ("jaxac", "envs"):
+        walk(griffe.load(package, search_paths=[ROOT]))
+    assert not missing, missing

@@ -9,6 +9,8 @@ ALGORITHMS: Dict[str, Any] = {}
 
 
 def register(name: str, module: Any) -> None:
+    """Makes `module` (with `Config`, `State`, `init`, `update`, `train`) an algorithm that the
+    CLI, sessions, sweeps and PBT find by `name`."""
     missing = [n for n in ("Config", "State", "init", "update", "train") if not hasattr(module, n)]
     if missing:
         raise TypeError(f"algorithm {name!r} lacks {', '.join(missing)}")
@@ -16,6 +18,7 @@ def register(name: str, module: Any) -> None:
 
 
 def get(name: str) -> Any:
+    """The registered algorithm module called `name`; `ConfigError` naming the choices otherwise."""
     from jaxac.config import ConfigError
 
     if name not in ALGORITHMS:

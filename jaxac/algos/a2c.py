@@ -47,6 +47,7 @@ def components(cfg: Config) -> onpolicy.Components:
 
 @classic_threefry
 def init(cfg: Config, key: PRNGKey) -> State:
+    """The state before the first update: reset environments, initial networks and optimiser."""
     return onpolicy.init(cfg, components(cfg), key)
 
 

@@ -99,6 +99,9 @@ class Config(common.Config):
 
 @struct.dataclass
 class State:
+    """Everything a PPO, A2C or PDPPO run carries between updates (one seed; vmapped, every
+    leaf gains a leading member axis). A checkpoint saves it whole."""
+
     params: Dict[str, Any]  # {"actor": ..., "critic": ...}
     opt_state: optax.OptState
     env: EnvCarry
@@ -165,6 +168,7 @@ def components(cfg: Config, optimizer_steps_per_update: int) -> Components:
 
 
 def init(cfg: Config, comps: Components, key: PRNGKey) -> State:
+    """The state before the first update: reset environments, initial networks and optimiser."""
     key, k_env, k_actor, k_critic = jax.random.split(key, 4)
     carry, obs = common.start(comps.env, comps.env_params, cfg.num_envs, k_env)
     params = {"actor": comps.net.init(k_actor, obs), "critic": comps.critic.init(k_critic, obs, None)}

@@ -204,6 +204,9 @@ class Item:
 
 @struct.dataclass
 class State:
+    """Everything a SAC run carries between updates, the replay buffer included (one seed;
+    vmapped, every leaf gains a leading member axis). A checkpoint saves it whole."""
+
     params: Dict[str, Any]  # {"actor", "critic", "target_critic", "log_alpha"}
     opt_state: Dict[str, Any]  # {"actor", "critic", "alpha"}
     buffer: buffers.Buffer
@@ -214,6 +217,10 @@ class State:
 
 
 class Components(NamedTuple):
+    """What a config builds: wrapped env and its params, policy net and distribution, the
+    critic ensemble, the optimisers, and the entropy target. Tests and evaluation use it to
+    read values and actions out of a trained state."""
+
     env: Any
     env_params: Any
     net: Any
@@ -226,6 +233,7 @@ class Components(NamedTuple):
 
 
 def components(cfg: Config) -> Components:
+    """Environment, policy network, action distribution, critic ensemble and optimisers for `cfg`."""
     env, env_params = common.training_env(cfg.env, cfg.env_kwargs)
     space = env.action_space(env_params)
     net, dist = cfg.policy.build(space)
@@ -275,6 +283,8 @@ def _items(traj) -> Item:
 
 @classic_threefry
 def init(cfg: Config, key: PRNGKey) -> State:
+    """The state before the first update: networks, optimisers, and a replay buffer already
+    holding `learning_starts` warm-up steps."""
     comps = components(cfg)
     key, k_env, k_actor, k_critic, k_warm = jax.random.split(key, 5)
     carry, obs = common.start(comps.env, comps.env_params, cfg.num_envs, k_env)

@@ -47,15 +47,27 @@ class Particles:
         return Particles(shift[..., None] + scale[..., None] * self.atoms, self.weights)
 
     def mean(self) -> Array:
+        """The expected value, [...]: the weighted mean of the atoms."""
         return (self.atoms * self.weights).sum(-1)
 
 
 class Critic(Protocol):
-    def init(self, key: PRNGKey, obs: Array, action: Optional[Array]) -> Any: ...
+    """What every algorithm asks of a critic: V(s) with `action=None`, Q(s, a) otherwise.
+    Inputs carry any leading batch dims `[...]`; `key=None` means evaluation (no dropout, no
+    noise draws where a critic can avoid them)."""
 
-    def value(self, params: Any, obs: Array, action: Optional[Array], key: PRNGKey) -> Array: ...
+    def init(self, key: PRNGKey, obs: Array, action: Optional[Array]) -> Any:
+        """The critic's parameters, from example inputs obs [obs_dim] (and action [act_dim])."""
+        ...
 
-    def target(self, params: Any, obs: Array, action: Optional[Array], key: PRNGKey) -> Particles: ...
+    def value(self, params: Any, obs: Array, action: Optional[Array], key: PRNGKey) -> Array:
+        """The mean estimate, [...]: what the actor maximises and GAE uses."""
+        ...
+
+    def target(self, params: Any, obs: Array, action: Optional[Array], key: PRNGKey) -> Particles:
+        """The bootstrap distribution at the next state, [..., atoms], for a TD target
+        `reward + discount * atoms`."""
+        ...
 
     def loss(
         self,
@@ -64,7 +76,10 @@ class Critic(Protocol):
         action: Optional[Array],
         target: Particles,
         key: PRNGKey,
-    ) -> Tuple[Array, Metrics]: ...
+    ) -> Tuple[Array, Metrics]:
+        """Per-sample loss [...] towards `target` (not averaged: callers weight and average),
+        and metrics of the same shape."""
+        ...
 
 
 def critic_input(obs: Array, action: Optional[Array]) -> Array:
@@ -89,10 +104,12 @@ class Head:
     weight_init: str = "orthogonal"  # see jaxac.networks.MLP
 
     def mlp(self, out_dim: int, out_scale: float = 1.0) -> MLP:
+        """The torso with an `out_dim` head (its init scaled by `out_scale`)."""
         return MLP(tuple(self.hidden), out_dim, self.activation, out_scale, self.layer_norm, self.dropout,
                    self.weight_init)
 
     def apply_mlp(self, mlp: MLP, params, x: Array, key: Optional[Any]) -> Array:
+        """`mlp` on x [..., in_dim] -> [..., out_dim], with dropout only when a key is given."""
         if self.dropout > 0 and key is not None:
             return mlp.apply(params, x, deterministic=False, rngs={"dropout": key})
         return mlp.apply(params, x)

@@ -64,6 +64,9 @@ def time_embedding(t: Array) -> Array:
 
 @dataclasses.dataclass(frozen=True)
 class FlowCritic(Head):
+    """The flow-matching critic (floq): a velocity field v(s, a, z, t) whose Euler integration
+    from noise (over `noise` x the value range) gives return samples; options in `FlowSpec`."""
+
     v_min: Any = -10.0
     v_max: Any = 10.0
     steps: int = 8  # K

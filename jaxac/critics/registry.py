@@ -42,6 +42,8 @@ class Context(NamedTuple):
 
 
 class Entry(NamedTuple):
+    """A registered critic: its options class, a one-line description and its reference."""
+
     spec: Type["Spec"]
     description: str
     reference: str
@@ -150,6 +152,7 @@ def register(name: str, description: str, reference: str = "-") -> Callable[[typ
 
 
 def names() -> Tuple[str, ...]:
+    """Every registered critic's name, in registration order."""
     return tuple(_REGISTRY)
 
 
@@ -171,6 +174,7 @@ def aggregate_rule(spec_: Spec, aggregate: str) -> str:
 
 
 def check_aggregate(spec_: Spec, aggregate: str, name: str = "aggregate") -> None:
+    """`ConfigError` unless `aggregate` is a rule that applies to this critic."""
     C.check_choice(name, aggregate, ("auto",) + AGGREGATES)
     if aggregate_rule(spec_, aggregate) == "truncate" and not spec_.truncatable:
         raise C.ConfigError(

@@ -112,6 +112,11 @@ def _fields(cfg):
     return [(f.name, getattr(cfg, f.name)) for f in dataclasses.fields(cfg)]
 
 
+def _critic_fields(cfg: Any) -> List[str]:
+    """The config's fields that hold a critic chosen by name (`critic`, PDPPO's `post_critic`)."""
+    return [name for name, value in _fields(cfg) if isinstance(value, critics.Spec)]
+
+
 def _add_config_flags(parser: argparse.ArgumentParser, algo: str, cfg: Any, all_critics: bool) -> None:
     """Flags for the config tree `cfg` (the defaults in effect): the algorithm's own fields,
     then one section per group; the critic section lists `cfg.critic`'s options, or with
@@ -175,13 +180,15 @@ def _train_context(argv: List[str]):
         return None
     pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False, exit_on_error=False)
     pre.add_argument("--env", default="CartPole-v1")
-    pre.add_argument("--critic", default=None)
     pre.add_argument("--no-preset", action="store_true")
+    chosen = _critic_fields(presets.ALGORITHMS[argv[1]].Config())  # "critic", and PDPPO's "post_critic"
+    for name in chosen:
+        pre.add_argument(_flag(name), dest=name, default=None)
     try:
         known, _ = pre.parse_known_args(argv[2:])
     except argparse.ArgumentError:  # the real parse reports it
         return (argv[0], argv[1]), presets.ALGORITHMS[argv[1]].Config()
-    over = {"critic": known.critic} if known.critic in critics.names() else {}
+    over = {name: getattr(known, name) for name in chosen if getattr(known, name) in critics.names()}
     with C.unchecked():  # an unknown env shows defaults here; the real parse reports it
         try:
             cfg = presets.config(argv[1], known.env, use_preset=not known.no_preset, **over)

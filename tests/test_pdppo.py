@@ -100,3 +100,16 @@ def test_pdppo_cuts_lot_sizing_cost_by_30_percent_against_random_decisions(tmp_p
     record = json.load(open(tmp_path / "r" / "config.json"))
     cost = -np.mean(record["final_return_per_seed"])
     assert cost <= 0.7 * random_policy_cost(), (cost, random_policy_cost())
+
+
+def test_the_cli_lists_and_sets_the_chosen_post_critics_options(capsys):
+    from jaxac import cli
+
+    with pytest.raises(SystemExit):
+        cli.parse_args(["train", "pdppo", "--env", "FrozenLake-v1", "--post-critic", "hlgauss", "--help"])
+    assert "--post-critic.hl-sigma" in capsys.readouterr().out
+    args = cli.parse_args(["train", "pdppo", "--env", "FrozenLake-v1", "--post-critic", "hlgauss",
+                           "--post-critic.hl-sigma", "0.5", "--critic", "c51", "--critic.num-bins", "31"])
+    cfg = cli._config_from_args(args)
+    assert (cfg.post_critic.name, cfg.post_critic.hl_sigma) == ("hlgauss", 0.5)
+    assert (cfg.critic.name, cfg.critic.num_bins) == ("c51", 31)

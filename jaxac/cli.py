@@ -112,11 +112,6 @@ def _fields(cfg):
     return [(f.name, getattr(cfg, f.name)) for f in dataclasses.fields(cfg)]
 
 
-def _critic_fields(cfg: Any) -> List[str]:
-    """The config's fields that hold a critic chosen by name (`critic`, PDPPO's `post_critic`)."""
-    return [name for name, value in _fields(cfg) if isinstance(value, critics.Spec)]
-
-
 def _add_config_flags(parser: argparse.ArgumentParser, algo: str, cfg: Any, all_critics: bool) -> None:
     """Flags for the config tree `cfg` (the defaults in effect): the algorithm's own fields,
     then one section per group; the critic section lists `cfg.critic`'s options, or with
@@ -128,10 +123,10 @@ def _add_config_flags(parser: argparse.ArgumentParser, algo: str, cfg: Any, all_
     names = ", ".join(critics.names())
     own.add_argument("--critic", dest="critic", default=argparse.SUPPRESS, metavar="NAME",
                      help=f"the critic: {names} [{cfg.critic.name}]")
-    for name, value in _fields(cfg):  # further critics (PDPPO's post_critic), chosen by name too
-        if isinstance(value, critics.Spec) and name != "critic":
+    for name in cfg.critic_fields():  # further critics (PDPPO's post_critic), chosen by name too
+        if name != "critic":
             own.add_argument(_flag(name), dest=name, default=argparse.SUPPRESS, metavar="NAME",
-                             help=f"the {name.replace('_', ' ')}: {names} [{value.name}]")
+                             help=f"the {name.replace('_', ' ')}: {names} [{getattr(cfg, name).name}]")
     for name, value in _fields(cfg):
         if C.is_group(value) and name != "critic":
             _add_group(parser, value, name + ".", name)
@@ -181,7 +176,7 @@ def _train_context(argv: List[str]):
     pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False, exit_on_error=False)
     pre.add_argument("--env", default="CartPole-v1")
     pre.add_argument("--no-preset", action="store_true")
-    chosen = _critic_fields(presets.ALGORITHMS[argv[1]].Config())  # "critic", and PDPPO's "post_critic"
+    chosen = presets.ALGORITHMS[argv[1]].Config().critic_fields()
     for name in chosen:
         pre.add_argument(_flag(name), dest=name, default=None)
     try:

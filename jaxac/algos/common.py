@@ -64,9 +64,12 @@ class Config(C.Group):
         C.validate_groups(self)
         C.check_number("gamma", self.gamma, C.unit_interval, "in [0, 1]")
         C.check_number("reward_scale", self.reward_scale, C.positive, "> 0")
-        for name, value in ((f.name, getattr(self, f.name)) for f in dataclasses.fields(self)):
-            if isinstance(value, critics.Spec):  # the critic, and PDPPO's post_critic
-                value.validate_context(critic_context(self, env, env_params), prefix=f"{name}.")
+        for name in self.critic_fields():
+            getattr(self, name).validate_context(critic_context(self, env, env_params), prefix=f"{name}.")
+
+    def critic_fields(self) -> Tuple[str, ...]:
+        """The fields that hold a critic chosen by name: `critic`, and PDPPO's `post_critic`."""
+        return tuple(f.name for f in dataclasses.fields(self) if isinstance(getattr(self, f.name), critics.Spec))
 
     def size_fields(self) -> Sequence[str]:
         """The integer sizes that must be >= 1."""

@@ -92,9 +92,7 @@ def over_seeds(fn: Callable, in_axes: Sequence[Optional[int]], devices: Sequence
         # shard_map sees each argument as its list of leaves, one spec per leaf: a spec tree
         # in a config's shape would be rebuilt (and validated) as a config inside jax
         trees = [jax.tree_util.tree_flatten(a) for a in args]
-        specs = tuple([_spec(axis)] * len(leaves) if axis in (None, 0) else
-                      [_spec(a) for a in treedef.flatten_up_to(axis)]
-                      for (leaves, treedef), axis in zip(trees, in_axes))
+        specs = tuple([_spec(a) for a in leaf_axes(arg, axis)] for arg, axis in zip(args, in_axes))
 
         def inner(*leaves):
             return batched(*(treedef.unflatten(part) for (_, treedef), part in zip(trees, leaves)))
@@ -115,13 +113,20 @@ def place(tree: Any, devices: Sequence[Any], axes: Any = 0) -> Any:
     if len(devices) == 1:
         return jax.device_put(tree, devices[0])
     mesh = _mesh(devices)
-    if axes == 0:
-        shardings = jax.tree.map(lambda _: NamedSharding(mesh, P(AXIS)), tree)
-    else:
-        with unchecked():
-            shardings = jax.tree.map(lambda a: NamedSharding(mesh, _spec(a)), axes, is_leaf=lambda a: a is None)
-            shardings = jax.tree.map(lambda s, _: s, shardings, tree)  # one sharding per leaf of `tree`
-    return jax.tree.map(_put, tree, shardings)
+    leaves, treedef = jax.tree.flatten(tree)
+    shardings = [NamedSharding(mesh, _spec(a)) for a in leaf_axes(tree, axes)]
+    return jax.tree.unflatten(treedef, [_put(x, s) for x, s in zip(leaves, shardings)])
+
+
+def leaf_axes(tree: Any, axes: Any) -> list:
+    """The axis (0 or None) of each leaf of `tree`, in `jax.tree.leaves` order: `axes` is 0,
+    None, or a tree of `tree`'s structure (`jaxac.config.axes`), where a field that is None in
+    `tree` (an unset optional setting such as `max_grad_norm`) has no leaf and no axis."""
+    count = len(jax.tree.leaves(tree))
+    if axes is None or (isinstance(axes, int) and not isinstance(axes, bool)):
+        return [axes] * count
+    with unchecked():  # a config-shaped tree of axes is not a valid config
+        return jax.tree.structure(tree).flatten_up_to(axes)
 
 
 def _is_key(x: Any) -> bool:

@@ -4,6 +4,10 @@ from jaxac import memory as _memory
 
 _memory.tune_malloc()  # before jax starts its threads: flat memory on CPU devices (JAXAC_MALLOC=off)
 
+from jaxac import parallel as _parallel
+
+_parallel.split_cpu()  # before jax starts its backend: one CPU device per core (JAXAC_CPU_DEVICES)
+
 from jaxac import env, types  # noqa: F401  (import order: envs depend on jaxac.env)
 from jaxac import envs  # noqa: F401
 from jaxac import compile_cache, memory, parallel, presets  # noqa: F401

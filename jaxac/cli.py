@@ -32,7 +32,7 @@ import time
 from typing import Any, Dict, List, Optional
 
 from jaxac import config as C
-from jaxac import compile_cache, critics, presets, signals
+from jaxac import compile_cache, critics, parallel, presets, signals
 from jaxac.checkpoint import CheckpointError
 from jaxac.envs import registry
 from jaxac.runlock import RunLocked
@@ -376,9 +376,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.out and os.path.exists(os.path.join(args.out, "checkpoints")):  # before starting jax
         raise C.ConfigError(f"--out {args.out} already holds a run: continue it with "
                             f"`jaxac resume {args.out}` or choose another directory.")
-    devices = _devices(args.devices, args.seeds)  # first: building a config may start jax
+    parallel.request_devices(args.devices)  # first: building a config may start jax
     session = Session(args.algo, _config_from_args(args), args.seeds, args.seed, args.out, args.chunk_updates,
-                      args.checkpoint_every, devices, args.eval_episodes, command=sys.argv,
+                      args.checkpoint_every, args.devices, args.eval_episodes, command=sys.argv,
                       compile_cache=_cache_setting(args))
     return _execute(session, args.no_progress)
 
@@ -404,10 +404,10 @@ def cmd_pbt(args: argparse.Namespace) -> int:
         raise C.ConfigError("--chunk-updates is invalid for jaxac pbt: a chunk is --ready updates and its exploit step.")
     if args.population < 2:
         raise C.ConfigError(f"--population {args.population} is invalid: PBT needs at least 2 members.")
-    process = distributed.initialize(args.coordinator, args.num_processes, args.process_id)
-    devices = _job_devices(args.devices, args.population, process)
+    distributed.initialize(args.coordinator, args.num_processes, args.process_id)
+    parallel.request_devices(args.devices)
     session = Session(args.algo, _config_from_args(args), args.population, args.seed, args.out, None,
-                      args.checkpoint_every, devices, args.eval_episodes, command=sys.argv,
+                      args.checkpoint_every, args.devices, args.eval_episodes, command=sys.argv,
                       compile_cache=_cache_setting(args), population=population)
     return _execute(session, args.no_progress)
 
@@ -443,32 +443,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         raise C.ConfigError(f"--out {args.out} already holds a sweep: continue it with "
                             f"`jaxac resume {args.out}` or choose another directory.")
     process = distributed.initialize(args.coordinator, args.num_processes, args.process_id)
-    devices = _sweep_devices(args.devices, process)
+    parallel.request_devices(args.devices)
     cfg = _config_from_args(args)
     spec.check(cfg)
     sw = sweep_run.Sweep(args.algo, cfg, spec, args.seeds, args.seed, args.out, args.chunk_updates,
-                         args.checkpoint_every, args.eval_episodes, args.max_members, devices=devices,
+                         args.checkpoint_every, args.eval_episodes, args.max_members, devices=args.devices,
                          compile_cache=_cache_setting(args), command=sys.argv)
     return _execute_sweep(sw, args, process)
-
-
-def _sweep_devices(requested: Optional[int], process) -> list:
-    """This process's devices for a sweep: `requested` of its local ones, or by default every
-    accelerator, or on a CPU one XLA device per core (set up before jax starts)."""
-    import jax
-
-    from jaxac import parallel
-
-    if requested is not None and requested < 1:
-        raise C.ConfigError(f"--devices {requested} is invalid: use at least 1.")
-    if process.count == 1:
-        with contextlib.suppress(RuntimeError):  # jax already started: keep its devices
-            parallel.use_cpu_devices(requested or os.cpu_count() or 1)
-    local = jax.local_devices()
-    if requested is not None and requested > len(local):
-        raise C.ConfigError(f"--devices {requested} is invalid: this process has {len(local)} "
-                            f"{local[0].platform} device(s).")
-    return local[:requested] if requested else local
 
 
 def _execute_sweep(sw, args: argparse.Namespace, process) -> int:
@@ -563,8 +544,8 @@ def cmd_resume_sweep(args: argparse.Namespace) -> int:
                             f"their newest intact checkpoints).")
     sweep_run.record(args.run_dir)
     process = distributed.initialize(args.coordinator, args.num_processes, args.process_id)
-    devices = _sweep_devices(args.devices, process)
-    sw = sweep_run.Sweep.resume(args.run_dir, devices=devices, max_members=args.max_members,
+    parallel.request_devices(args.devices)
+    sw = sweep_run.Sweep.resume(args.run_dir, devices=args.devices, max_members=args.max_members,
                                 eval_episodes=args.eval_episodes, compile_cache=_cache_setting(args))
     return _execute_sweep(sw, args, process)
 
@@ -577,10 +558,11 @@ def cmd_resume(args: argparse.Namespace) -> int:
     if sweep_run.is_sweep(args.run_dir):
         return cmd_resume_sweep(args)
 
-    process = distributed.initialize(args.coordinator, args.num_processes, args.process_id)
-    devices = _job_devices(args.devices, runs.record(args.run_dir)["run"]["seeds"], process)
+    runs.record(args.run_dir)  # a missing or foreign directory is one line before jax starts
+    distributed.initialize(args.coordinator, args.num_processes, args.process_id)
+    parallel.request_devices(args.devices)
     episodes = 5 if args.eval_episodes is None else args.eval_episodes
-    session = Session.resume(args.run_dir, devices, episodes, checkpoint=args.checkpoint,
+    session = Session.resume(args.run_dir, args.devices, episodes, checkpoint=args.checkpoint,
                              compile_cache=_cache_setting(args))
     if session.finished:
         print(f"{args.run_dir} is finished (update {session.cfg.num_updates} of {session.cfg.num_updates}): "
@@ -596,43 +578,6 @@ def _cache_setting(args: argparse.Namespace):
 
 def _say_damaged(step: int, reason: str) -> None:
     print(f"jaxac: {reason}; trying the one before it", file=sys.stderr, flush=True)
-
-
-def _devices(requested: Optional[int], seeds: int) -> list:
-    """The devices to split `seeds` over: `requested` of them, or by default every
-    accelerator, or on a CPU one XLA device per core (as many as divide the seeds; see
-    jaxac.parallel). Sets up the CPU devices, so it runs before anything touches jax."""
-    import jax
-
-    from jaxac import parallel
-
-    if requested is not None and (requested < 1 or seeds % requested):
-        raise C.ConfigError(f"--devices {requested} is invalid: use a positive divisor of --seeds {seeds}.")
-    try:
-        parallel.use_cpu_devices(requested or parallel.default_cpu_devices(seeds))
-    except RuntimeError:  # jax already started (a second run in one process): keep its devices
-        pass
-    available = jax.devices()
-    if requested is None:
-        return list(parallel.seed_devices(seeds, available))
-    if requested > len(available):
-        raise C.ConfigError(f"--devices {requested} is invalid: jax has {len(available)} "
-                            f"{available[0].platform} device(s).")
-    return available[:requested]
-
-
-def _job_devices(requested: Optional[int], seeds: int, process) -> Optional[list]:
-    """`_devices` for one process; with several, None: the session splits the members over
-    every device of the job (`--devices`, if given, must be this process's count)."""
-    if process.count == 1:
-        return _devices(requested, seeds)
-    import jax
-
-    local = jax.local_devices()
-    if requested is not None and requested != len(local):
-        raise C.ConfigError(f"--devices {requested} is invalid in a job of {process.count} processes: each "
-                            f"uses its {len(local)} local device(s); leave --devices out.")
-    return None
 
 
 def cmd_eval(args: argparse.Namespace) -> int:

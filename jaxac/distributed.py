@@ -59,11 +59,15 @@ def initialize(coordinator: Optional[str] = None, num_processes: Optional[int] =
 
     if jax.distributed.is_initialized():
         return current()
+    if all(given) and num_processes == 1:
+        return Process()
     if _cpu_only():
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
+        from jaxac import parallel
+
+        if parallel.split_by_jaxac():  # one CPU device per process, unless the user asked for more
+            parallel.use_cpu_devices(1)
     if all(given):
-        if num_processes == 1:
-            return Process()
         jax.distributed.initialize(coordinator, num_processes, process_id)
     else:
         jax.distributed.initialize()

@@ -12,10 +12,13 @@ seeds on every GPU.
 
 On a CPU, XLA runs one program on one core (its intra-op threads do not help the small
 matrices of RL networks), so an S-seed vmapped run leaves the other cores idle. Splitting
-the CPU into several XLA devices, `use_cpu_devices(n)` (before jax first touches a device),
-runs the shards on separate cores: on a 2-core machine, 8 seeds of PPO CartPole train 2.1x
-faster (383k against 188k env steps/s, benchmarks/throughput.py). `jaxac train` does this
-by default (`--devices`). The number of devices used is the largest that divides S.
+the CPU into several XLA devices runs the shards on separate cores: on a 2-core machine,
+8 seeds of PPO CartPole train 2.1x faster (benchmarks/throughput.py). So `import jaxac`
+splits the CPU into one XLA device per core (`split_cpu`), unless jax's CPU device count
+was set already (`JAX_NUM_CPU_DEVICES`, `jax.config`, XLA_FLAGS) or its backend started;
+`JAXAC_CPU_DEVICES=N` asks for N, `=off` leaves jax alone. `Session`, `Sweep` and PBT
+then split their members over the most devices that divide them (`member_devices`; an
+explicit `devices=` list or count overrides), as the CLI's `--devices` does.
 """
 
 from __future__ import annotations
@@ -31,6 +34,77 @@ from jaxac.config import unchecked
 from jaxac.types import Metrics
 
 AXIS = "seeds"
+
+
+CPU_DEVICES_ENV = "JAXAC_CPU_DEVICES"
+_SPLIT: Optional[int] = None  # the CPU device count `split_cpu` chose at import (None: none)
+
+
+def cores() -> int:
+    """The cores this process may run on (its affinity mask, else the machine's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def split_cpu() -> Optional[int]:
+    """One XLA CPU device per core (`import jaxac` calls it), or `$JAXAC_CPU_DEVICES` of them
+    ("off": none), if jax's count is unset and its backend not started; returns the count set
+    (None: jax left as it was)."""
+    global _SPLIT
+    setting = os.environ.get(CPU_DEVICES_ENV, "").strip().lower()
+    if setting in ("off", "0", "no", "false", "none"):
+        return None
+    if setting and not setting.isdigit():
+        raise ValueError(f"{CPU_DEVICES_ENV}={setting!r} is invalid: use a positive integer or off")
+    user_set = (jax.config.jax_num_cpu_devices != -1
+                or "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", ""))
+    if user_set and not setting:
+        return None
+    try:
+        use_cpu_devices(int(setting) if setting else cores())
+    except RuntimeError:  # jax's backend already started: its devices stay as they are
+        return None
+    _SPLIT = jax.config.jax_num_cpu_devices
+    return _SPLIT
+
+
+def split_by_jaxac() -> bool:
+    """jax's CPU device count is still the one `split_cpu` chose (not the user's)."""
+    return _SPLIT is not None and jax.config.jax_num_cpu_devices == _SPLIT
+
+
+def request_devices(count: Optional[int]) -> None:
+    """Makes at least `count` CPU devices if jax's backend has not started (a user may ask
+    for more devices than cores); later, a count jax lacks is refused by `member_devices`."""
+    if count is not None and count > max(jax.config.jax_num_cpu_devices, 1):
+        try:
+            use_cpu_devices(count)
+        except RuntimeError:
+            pass
+
+
+def member_devices(members: int, devices: Any = None, local: bool = False) -> Tuple[Any, ...]:
+    """The devices `members` members (seeds) are split over: `devices` a sequence (its first
+    D that divide the members), a count (exactly that many; it must divide the members), or
+    None (the most of jax's devices that divide them). `local`: this process's devices only
+    (a sweep's batches), and a count need not divide the members (batches are cut to fit)."""
+    if devices is not None and not isinstance(devices, int):
+        return tuple(devices) if local else seed_devices(members, devices)
+    available = tuple(jax.local_devices() if local else jax.devices())
+    if devices is None:
+        return available if local else seed_devices(members, available)
+    from jaxac.config import ConfigError
+
+    if isinstance(devices, bool) or devices < 1 or (not local and members % devices):
+        what = "a positive integer" if local else f"a positive divisor of the {members} seeds/members"
+        raise ConfigError(f"devices={devices} is invalid: use {what}.")
+    if devices > len(available):
+        raise ConfigError(f"devices={devices} is invalid: jax has {len(available)} {available[0].platform} "
+                          f"device(s){' in this process' if local else ''} (more CPU devices can be asked for "
+                          f"before jax starts: {CPU_DEVICES_ENV}={devices}).")
+    return available[:devices]
 
 
 def use_cpu_devices(n: int) -> None:

@@ -77,7 +77,8 @@ class Session:
     from `seed`). `out`: the run directory (None: nothing is written, no checkpoints);
     `chunk_updates`: updates per compiled chunk (default about 1% of the run);
     `checkpoint_every`: chunks between checkpoints; `devices`: those the seeds are split
-    over (default: every accelerator, or jax's CPU devices); `eval_episodes`: deterministic
+    over, a list or a count (default: the most of jax's devices that divide the seeds; on a
+    CPU `import jaxac` made one per core, see `jaxac.parallel`); `eval_episodes`: deterministic
     episodes per seed at the end (0: none); `command`: recorded in config.json;
     `compile_cache`: True turns jax's persistent compilation cache on in its default place
     (see `jaxac.compile_cache`), a string is a directory or "off", False leaves jax as it is.
@@ -97,7 +98,7 @@ class Session:
 
     def __init__(self, algorithm: str, cfg: Any, seeds: int = 1, seed: int = 0, out: Optional[str] = None,
                  chunk_updates: Optional[int] = None, checkpoint_every: int = 10,
-                 devices: Optional[Sequence[Any]] = None, eval_episodes: int = 5,
+                 devices: Union[None, int, Sequence[Any]] = None, eval_episodes: int = 5,
                  command: Optional[Sequence[str]] = None, compile_cache: Union[bool, str] = True,
                  members: Optional[Any] = None, programs: Optional[Dict[int, Any]] = None,
                  check_finite: bool = True, population: Optional[Any] = None,
@@ -126,11 +127,14 @@ class Session:
         # a job of several processes trains one run together unless given only this process's
         # devices (a sweep's processes each train their own batches)
         self.process = distributed.current()
-        if self.process.count > 1 and (devices is None or parallel.spans_processes(devices)):
+        if self.process.count > 1 and (devices is None or isinstance(devices, int)
+                                       or parallel.spans_processes(devices)):
             devices = job_devices(seeds, devices)
         else:
             self.process = distributed.Process()
+            devices = parallel.member_devices(seeds, devices)
         self.devices, self.eval_episodes, self.command = devices, eval_episodes, command
+        self.settings["devices"] = len(devices)  # a resume splits the seeds the same way (same numbers)
         self.resuming, self.checkpoint = _resume, _checkpoint
         self.compile_cache = compile_cache
         self.cache_dir: Optional[str] = None  # the compilation cache in use (after `compile`)
@@ -147,14 +151,17 @@ class Session:
                                     f"(`jaxac resume {out}`) or choose another directory.")
 
     @classmethod
-    def resume(cls, out: str, devices: Optional[Sequence[Any]] = None, eval_episodes: int = 5,
+    def resume(cls, out: str, devices: Union[None, int, Sequence[Any]] = None, eval_episodes: int = 5,
                checkpoint: Optional[int] = None, compile_cache: Union[bool, str] = True) -> "Session":
         """The session of the run in `out`, to continue from its newest intact checkpoint
-        (or from `checkpoint`, an update with a checkpoint)."""
+        (or from `checkpoint`, an update with a checkpoint). `devices` None: as many as the
+        run used, where jax has them (the same split gives bitwise the same numbers)."""
         from jaxac import runs
 
         run = runs.load(out)
         s = run.run
+        if devices is None and distributed.current().count == 1:
+            devices = _recorded_devices(s.get("devices"))
         return cls(run.algorithm, run.cfg, s["seeds"], s["seed"], out, s.get("chunk_updates"),
                    s.get("checkpoint_every", 10), devices, eval_episodes, compile_cache=compile_cache,
                    members=runs.members(run), population=runs.population(run), _resume=True,
@@ -421,12 +428,25 @@ class Session:
         return parallel.host(returns).mean(1)
 
 
-def job_devices(seeds: int, devices: Optional[Sequence[Any]] = None) -> Tuple[Any, ...]:
-    """The devices of a job of several processes that `seeds` members are split over: `devices`
-    (default every device of the job), checked to include each process's and to divide the
-    members evenly (ConfigError naming the fix otherwise)."""
+def _recorded_devices(count: Optional[int]) -> Optional[int]:
+    """The device count a run recorded, if jax has that many (else None: the default)."""
     import jax
 
+    return count if count and count <= len(jax.devices()) else None
+
+
+def job_devices(seeds: int, devices: Union[None, int, Sequence[Any]] = None) -> Tuple[Any, ...]:
+    """The devices of a job of several processes that `seeds` members are split over: `devices`
+    (default every device of the job; a count must be this process's), checked to include each
+    process's and to divide the members evenly (ConfigError naming the fix otherwise)."""
+    import jax
+
+    if isinstance(devices, int):
+        local = len(jax.local_devices())
+        if devices != local:
+            raise C.ConfigError(f"devices={devices} is invalid in a job of {jax.process_count()} processes: each "
+                                f"uses its {local} local device(s); leave the count out.")
+        devices = None
     devices = tuple(jax.devices() if devices is None else devices)
     missing = sorted(set(range(jax.process_count())) - {d.process_index for d in devices})
     if missing:

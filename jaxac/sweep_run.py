@@ -134,14 +134,14 @@ class Sweep:
     """`spec`'s settings of `cfg` x `seeds` seeds of `algorithm`. `out`: the sweep directory
     (None: nothing written); `max_members`: the most members in one call; `memory_limit`:
     bytes a batch may use (default: see `default_budget`); `devices`: this process's devices
-    the members are split over (default: its local devices); `eval_episodes` (>= 1): the
+    the members are split over, a list or a count (default: every local device); `eval_episodes` (>= 1): the
     deterministic episodes behind each member's final return. The rest as for
     `jaxac.Session`. Everything is checked here, before anything compiles."""
 
     def __init__(self, algorithm: str, cfg: Any, spec: S.Spec, seeds: int = 1, seed: int = 0,
                  out: Optional[str] = None, chunk_updates: Optional[int] = None, checkpoint_every: int = 10,
                  eval_episodes: int = 5, max_members: Optional[int] = None, memory_limit: Optional[int] = None,
-                 devices: Optional[Sequence[Any]] = None, compile_cache: Union[bool, str] = True,
+                 devices: Union[None, int, Sequence[Any]] = None, compile_cache: Union[bool, str] = True,
                  command: Optional[Sequence[str]] = None, _resume: bool = False,
                  _settings: Optional[List[Dict[str, Any]]] = None):
         module = algos.get(algorithm)
@@ -162,6 +162,8 @@ class Sweep:
         self.settings = spec.settings(seed) if _settings is None else _settings  # resumed: as recorded
         self.groups = S.group_indices(cfg, self.settings)
         self._lock = None
+        if isinstance(devices, int):  # a count this process cannot have is refused before anything runs
+            self.local_devices()
         if out:
             if not _resume and os.path.exists(os.path.join(out, SPEC_FILE)):
                 raise C.ConfigError(f"{out} already holds a sweep: continue it with `jaxac resume {out}` "
@@ -197,10 +199,11 @@ class Sweep:
         return S.Members(floats, tuple(m % self.seeds for m in batch.ids), self.seeds, batch.ids)
 
     def local_devices(self) -> List[Any]:
-        """The devices this process splits its members over."""
-        import jax
+        """The devices this process splits its members over (`devices`: a list, a count, or
+        None: every local device; see `jaxac.parallel.member_devices`)."""
+        from jaxac import parallel
 
-        return list(self.devices or jax.local_devices())
+        return list(parallel.member_devices(self.members, self.devices, local=True))
 
     def _write_record(self) -> None:
         from jaxac import logging as run_logs

@@ -108,7 +108,7 @@ def test_the_cli_splits_seeds_over_devices_without_changing_them(tmp_path):
                                    rtol=1e-4, atol=1e-6)
 
 
-@pytest.mark.parametrize("devices,needle", [("3", "positive divisor of --seeds 2"),
+@pytest.mark.parametrize("devices,needle", [("3", "positive divisor of the 2 seeds"),
                                             ("0", "positive divisor"),
                                             ("2", "jax has 1 cpu device")])
 def test_bad_device_counts_are_one_line_errors(capsys, devices, needle):

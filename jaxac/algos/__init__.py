@@ -1,17 +1,20 @@
-"""Algorithms: each module has Config, State, init, update and train. `ALGORITHMS` maps a
-name to its module; `register` adds one (a module, or any object with those five names)."""
+"""Algorithms: each module has Config, State, init, update, train, components (what
+evaluation acts with) and smoke_config (the smallest sensible run, which the conformance
+suite runs in every mode and device layout). `ALGORITHMS` maps a name to its module;
+`register` adds one (a module, or any object with those seven names)."""
 
 from __future__ import annotations
 
 from typing import Any, Dict
 
 ALGORITHMS: Dict[str, Any] = {}
+REQUIRED = ("Config", "State", "init", "update", "train", "components", "smoke_config")
 
 
 def register(name: str, module: Any) -> None:
-    """Makes `module` (with `Config`, `State`, `init`, `update`, `train`) an algorithm that the
-    CLI, sessions, sweeps and PBT find by `name`."""
-    missing = [n for n in ("Config", "State", "init", "update", "train") if not hasattr(module, n)]
+    """Makes `module` (with `Config`, `State`, `init`, `update`, `train`, `components`,
+    `smoke_config`) an algorithm that the CLI, sessions, sweeps and PBT find by `name`."""
+    missing = [n for n in REQUIRED if not hasattr(module, n)]
     if missing:
         raise TypeError(f"algorithm {name!r} lacks {', '.join(missing)}")
     ALGORITHMS[name] = module

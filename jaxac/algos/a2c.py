@@ -73,3 +73,9 @@ def update(cfg: Config, state: State) -> Tuple[State, Metrics]:
 def train(cfg: Config, key: PRNGKey) -> Tuple[State, Metrics]:
     """`init` then `cfg.num_updates` updates in one `lax.scan`; metrics are [num_updates]."""
     return run(init, update, cfg, key)
+
+
+def smoke_config() -> Config:
+    """The smallest sensible run (4 updates on CartPole, tiny networks)."""
+    return Config(env="CartPole-v1", total_steps=4 * 5 * 4, num_envs=4, num_steps=5, policy=dict(hidden=(16,)),
+                  critic=dict(hidden=(16,)))

@@ -71,3 +71,10 @@ class Config(ppo.Config):
 def train(cfg: Config, key: PRNGKey) -> Tuple[State, Metrics]:
     """`init` then `cfg.num_updates` updates in one `lax.scan`; metrics are [num_updates]."""
     return run(init, update, cfg, key)
+
+
+def smoke_config() -> Config:
+    """The smallest sensible run (4 updates on the post-decision probe, tiny networks)."""
+    return Config(env="probe/post_decision", total_steps=4 * 16 * 4, num_envs=4, num_steps=16, update_epochs=1,
+                  num_minibatches=2, policy=dict(hidden=(16,)), critic=dict(hidden=(16,)),
+                  post_critic=dict(hidden=(16,)))

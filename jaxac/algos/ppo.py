@@ -166,3 +166,10 @@ def update(cfg: Config, state: State) -> Tuple[State, Metrics]:
 def train(cfg: Config, key: PRNGKey) -> Tuple[State, Metrics]:
     """`init` then `cfg.num_updates` updates in one `lax.scan`; metrics are [num_updates]."""
     return run(init, update, cfg, key)
+
+
+def smoke_config() -> Config:
+    """The smallest sensible run (4 updates on CartPole, tiny networks): what the conformance
+    suite runs of every registered algorithm."""
+    return Config(env="CartPole-v1", total_steps=4 * 16 * 4, num_envs=4, num_steps=16, update_epochs=1,
+                  num_minibatches=2, policy=dict(hidden=(16,)), critic=dict(hidden=(16,)))

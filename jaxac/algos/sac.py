@@ -414,6 +414,12 @@ def train(cfg: Config, key: PRNGKey) -> Tuple[State, Metrics]:
     return run(init, update, cfg, key)
 
 
+def smoke_config() -> Config:
+    """The smallest sensible run (64 warm-up steps and 4 updates on Pendulum, tiny networks)."""
+    return Config(env="Pendulum-v1", total_steps=64 + 2 * 4, num_envs=2, learning_starts=64, batch_size=16,
+                  buffer_size=128, policy=dict(hidden=(16,)), critic=dict(hidden=(16,)))
+
+
 def _example_item(cfg: Config, comps: Components) -> Item:
     """One stored transition's shapes and dtypes (observations in `cfg.obs_dtype`)."""
     obs = jnp.zeros(comps.env.observation_space(comps.env_params).shape, OBS_DTYPES[cfg.obs_dtype])

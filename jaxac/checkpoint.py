@@ -260,6 +260,17 @@ def load(directory: str, like: Any, expect: Optional[Dict[str, Any]] = None, ste
     return Checkpoint(jax.tree.unflatten(jax.tree.structure(like), leaves), meta, step, history)
 
 
+def intact(directory: str, step: int, shapes: Any, expect: Optional[Dict[str, Any]] = None) -> bool:
+    """Checkpoint `step` reads back whole and matches `shapes` (a state's shapes and dtypes,
+    `jax.eval_shape`'s ShapeDtypeStructs) and `expect`: the check `load` makes, without a state."""
+    def template(s):
+        if _is_key(s):
+            s = jax.eval_shape(jax.random.key_data, s)
+        return np.zeros(s.shape, s.dtype)
+
+    return _intact(directory, step, jax.tree.map(template, shapes), expect or {})
+
+
 def _intact(directory: str, step: int, template: Any, expect: Dict[str, Any]) -> bool:
     try:
         _read(directory, step, template, expect)

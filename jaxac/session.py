@@ -143,6 +143,7 @@ class Session:
         self._done, self._history, self.compile_seconds = 0, {}, 0.0
         self.set_aside: List[Tuple[int, str, str]] = []  # (step, reason, new path) of checkpoints moved
         self._lock = None
+        self._final_intact: Optional[bool] = None  # the last update's checkpoint reads back (when resuming)
         if out and not self.finished:  # a finished run is only read
             self._take_lock()  # before anything is written, and before the check below
             if not _resume and os.path.exists(os.path.join(out, CHECKPOINTS)):
@@ -204,13 +205,20 @@ class Session:
     @property
     def finished(self) -> bool:
         """A resumed run that stands at its last update (before `compile`: its newest checkpoint,
-        or the one asked for, is the last update's; reads no checkpoint)."""
+        or the one asked for, is the last update's and reads back intact; a damaged one is not
+        trusted, so the run continues from the newest intact one)."""
         from jaxac import checkpoint
 
         if self._runner is not None or not self.resuming:
             return self.resuming and self._done >= self.cfg.num_updates
         step = checkpoint.latest_step(self.checkpoint_dir) if self.checkpoint is None else self.checkpoint
-        return (step or 0) >= self.cfg.num_updates
+        if (step or 0) < self.cfg.num_updates:
+            return False
+        if self._final_intact is None:
+            _, _, keys = self.inputs()
+            shapes = self.runner().init_shapes(keys)
+            self._final_intact = checkpoint.intact(self.checkpoint_dir, step, shapes, self._meta())
+        return self._final_intact
 
     def _meta(self) -> Dict[str, Any]:
         """What this run's checkpoints record and `restore` checks."""

@@ -186,6 +186,17 @@ def test_resume_of_a_finished_run_changes_no_file(straight):
     assert _snapshot(straight) == before
 
 
+def test_a_finished_run_whose_last_checkpoint_is_damaged_resumes_from_the_one_before(straight, tmp_path):
+    run = copy_of(straight, tmp_path)
+    newest, older = checkpoint.steps(str(run / "checkpoints"))[::-1][:2]
+    _damage(run / "checkpoints" / str(newest), "flipped")
+    out = run_cli("resume", str(run), "--no-progress")
+    assert out.returncode == 0 and "is finished" not in out.stdout, out.stderr
+    assert f"checkpoint {newest} is damaged: set aside" in out.stdout
+    assert f"resuming at update {older} of 160" in out.stdout
+    assert (run / "metrics.csv").read_text() == (straight / "metrics.csv").read_text()
+
+
 def test_a_second_writer_is_refused_at_once_and_the_first_ends_normally(tmp_path):
     run = tmp_path / "run"
     first = jaxac.Session("ppo", SMALL, seeds=2, out=str(run), eval_episodes=0)

@@ -27,6 +27,7 @@ import dataclasses
 import difflib
 import json
 import os
+import signal
 import sys
 import time
 from typing import Any, Dict, List, Optional
@@ -735,6 +736,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             print(f"jaxac: error: {message}", file=sys.stderr)
             return 2
     args = parse_args(argv)
+    signals.raise_on_sigterm()  # between a run's phases too, SIGTERM ends with one line
     try:
         if args.command == "envs":
             print("\n".join(registry.registered()))
@@ -760,6 +762,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     except KeyboardInterrupt:  # outside a run's chunks (start-up, evaluation): nothing to save
         print("\njaxac: interrupted", file=sys.stderr)
         return 130
+    except signals.Terminated:  # e.g. between compiling and the first chunk
+        print("\njaxac: stopped by SIGTERM outside training: nothing to save", file=sys.stderr)
+        return signals.exit_status(signal.SIGTERM)
 
 
 if __name__ == "__main__":

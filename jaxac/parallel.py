@@ -239,14 +239,21 @@ def spans_processes(devices: Sequence[Any]) -> bool:
     return len({d.process_index for d in devices}) > 1
 
 
+def every_process(values: Any) -> np.ndarray:
+    """`values` (a small array, the same shape everywhere) of every process of the job,
+    stacked [processes, ...] in process order (every process must call it)."""
+    values = np.asarray(values)
+    if jax.process_count() == 1:
+        return values[None]
+    from jax.experimental import multihost_utils
+
+    return np.asarray(multihost_utils.process_allgather(values)).reshape((jax.process_count(),) + values.shape)
+
+
 def any_process(flag: bool) -> bool:
     """`flag` or-ed over every process of the job (itself with one process): a decision all
     processes must take together, such as stopping at a chunk boundary."""
-    if jax.process_count() == 1:
-        return bool(flag)
-    from jax.experimental import multihost_utils
-
-    return bool(np.any(multihost_utils.process_allgather(np.asarray([flag], bool))))
+    return bool(np.any(every_process(np.asarray([flag], bool))))
 
 
 def train(module, cfg: Any, keys: Any, devices: Optional[Sequence[Any]] = None) -> Tuple[Any, Metrics]:

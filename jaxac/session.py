@@ -174,9 +174,14 @@ class Session:
         every process takes part in its checkpoints)."""
         return self.process.index == 0
 
-    def _joint(self, flag: bool) -> bool:
-        """`flag` or-ed over the processes that run this session (itself for one)."""
-        return parallel.any_process(flag) if self.process.count > 1 else flag
+    def _joint(self, flag: bool, signum: Optional[int]) -> Tuple[bool, Optional[int]]:
+        """(`flag` or-ed over the processes that run this session, the first signal any of them
+        caught): a process stopped because another was signalled reports that signal."""
+        if self.process.count == 1:
+            return flag, signum
+        every = parallel.every_process(np.asarray([flag, signum or 0], np.int32))
+        signals_caught = [int(s) for s in every[:, 1] if s]
+        return bool(every[:, 0].any()), (signals_caught[0] if signals_caught else None)
 
     def _take_lock(self) -> None:
         if self._lock is None:  # process 0 holds the run's lock, the others one each of their own
@@ -352,6 +357,8 @@ class Session:
                     run_logs.write_rows(os.path.join(out, "lineage.csv"),
                                         pbt.lineage(merged, self.population.ready, progress.update))
 
+        joint_signal = None  # the signal that stopped this run, in whichever process it arrived
+
         def each_chunk(progress):
             nonlocal seen
             chunks.append(progress.metrics)
@@ -362,7 +369,9 @@ class Session:
             if on_chunk:
                 on_chunk(progress)
             # every process must save the same chunks: a stop is decided jointly
-            if self._joint(stopped.is_set() or bool(stop and stop())):
+            nonlocal joint_signal
+            joint, joint_signal = self._joint(stopped.is_set() or bool(stop and stop()), caught.signum)
+            if joint:
                 stopped.set()
             if out and (seen % self.settings["checkpoint_every"] == 0 or progress.update == cfg.num_updates
                         or stopped.is_set()):
@@ -375,6 +384,8 @@ class Session:
             with guard as caught:
                 state, _, done = runner.run(self._state, first, each_chunk, stop=stopped.is_set,
                                             check_finite=self.check_finite)
+                if done < cfg.num_updates and joint_signal is None:  # all stopped together: which signal?
+                    _, joint_signal = self._joint(True, caught.signum)
         except BaseException as err:
             if isinstance(err, stream.NonFiniteError):
                 err.last_checkpoint = checkpoint.latest_step(self.checkpoint_dir) if out else None
@@ -396,7 +407,7 @@ class Session:
         evals = None if interrupted or not self.eval_episodes else self.evaluate(state)
         steps = self.seeds * (done - first) * cfg.steps_per_update
         result = Result(state, metrics, done, interrupted, self.compile_seconds, train_s,
-                        steps / max(train_s, 1e-9), np.asarray(finals), evals, caught.signum)
+                        steps / max(train_s, 1e-9), np.asarray(finals), evals, caught.signum or joint_signal)
         if writes_files and not interrupted:
             with _writing(os.path.join(out, "config.json")):
                 run_logs.update_config(

@@ -39,6 +39,22 @@ def name(signum: int) -> str:
     return signal.Signals(signum).name
 
 
+class Terminated(BaseException):
+    """SIGTERM arrived outside a guarded phase (`raise_on_sigterm`), as KeyboardInterrupt is
+    SIGINT's: the program can say one line and exit 143 instead of dying without a word."""
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated()
+
+
+def raise_on_sigterm() -> None:
+    """From now on a SIGTERM outside `stop_on_signals` / `exit_on_signals` blocks (which put
+    this handler back when they end) raises `Terminated` in the main thread."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise_terminated)
+
+
 @dataclasses.dataclass
 class Caught:
     """The first signal received inside the block (None: none)."""

@@ -408,6 +408,21 @@ print("not reached")
 """
 
 
+BETWEEN_PHASES = """
+import os, signal, sys
+from jaxac import cli, session
+start = session.Session.start_update  # read right after compiling, before the first chunk
+session.Session.start_update = property(lambda self: (os.kill(os.getpid(), signal.SIGTERM), start.fget(self))[1])
+sys.exit(cli.main(["train", "ppo", "--total-steps", "1024", "--policy.hidden", "8", "--no-progress"]))
+"""
+
+
+def test_a_sigterm_between_compiling_and_the_first_chunk_says_one_line():
+    out = subprocess.run([sys.executable, "-c", BETWEEN_PHASES], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 143, out.stderr[-2000:]
+    assert "jaxac: stopped by SIGTERM outside training: nothing to save" in out.stderr and one_line(out.stderr)
+
+
 def test_the_first_signal_sets_the_flag_and_the_second_exits():
     out = subprocess.run([sys.executable, "-c", WATCHER], capture_output=True, text=True, timeout=60)
     assert out.returncode == 130 and out.stdout == f"first {int(signal.SIGTERM)}\n", out.stderr

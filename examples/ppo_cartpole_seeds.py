@@ -20,7 +20,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     seeds, steps = (4, 10_000) if args.tiny else (args.seeds, args.steps)
 
-    jaxac.parallel.use_cpu_devices(2)  # CPU only (ignored on GPUs); before jax first touches a device
+    # on a CPU, `import jaxac` made one XLA device per core; the seeds are split over them
     cfg = jaxac.ppo.Config(env="CartPole-v1", total_steps=steps)
     keys = jax.random.split(jax.random.key(0), seeds)
     states, metrics = jaxac.parallel.train(jaxac.ppo, cfg, keys)  # vmap over seeds, split over devices

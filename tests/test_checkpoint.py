@@ -51,7 +51,9 @@ def test_resume_in_a_new_process_is_bitwise_identical(name, tmp_path):
 
     out = str(tmp_path / "rest.npz")
     script = RESUME.format(tests=os.path.dirname(__file__), name=name, ckpt=ckpt, out=out)
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    # the same device layout as this process (one CPU device): the same batches, bit for bit
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "JAXAC_CPU_DEVICES": "1"})
     assert proc.returncode == 0, proc.stderr[-3000:]
     rest = np.load(out)
     for key in straight:

@@ -5,6 +5,8 @@ one CPU device (conftest.py); the multi-device cases run in subprocesses that sp
 in two."""
 
 import csv
+import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -13,6 +15,7 @@ import jax
 import numpy as np
 import pytest
 
+import jaxac
 from jaxac import cli, parallel
 from jaxac.algos import ppo
 
@@ -122,3 +125,36 @@ def test_the_package_exposes_it():
     import jaxac
 
     assert jaxac.parallel.train is parallel.train
+
+
+DEFAULT_SPLIT = textwrap.dedent("""
+    import json, jaxac
+    from jaxac.algos import ppo
+    cfg = ppo.smoke_config()
+    session = jaxac.Session("ppo", cfg, seeds=8)
+    three = jaxac.Session("ppo", cfg, seeds=3)
+    sweep = jaxac.Sweep("ppo", cfg, jaxac.sweep.Spec.parse(["optim.learning_rate=1e-3,3e-4"], [], None))
+    print(json.dumps([len(session.devices), len(three.devices), len(sweep.local_devices()),
+                      jaxac.parallel.cores()]))
+""")
+
+
+def test_the_library_splits_the_cpu_per_core_as_the_cli_does():
+    env = {k: v for k, v in os.environ.items() if k not in ("JAXAC_CPU_DEVICES", "JAX_NUM_CPU_DEVICES")}
+    out = subprocess.run([sys.executable, "-c", DEFAULT_SPLIT], capture_output=True, text=True, timeout=300, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    eight, three, sweep, cores = json.loads(out.stdout.splitlines()[-1])
+    assert eight == parallel.default_cpu_devices(8, cores) and sweep == cores
+    assert three == parallel.default_cpu_devices(3, cores)
+    forced = subprocess.run([sys.executable, "-c", DEFAULT_SPLIT], capture_output=True, text=True, timeout=300,
+                            env={**env, "JAXAC_CPU_DEVICES": "4"})
+    assert json.loads(forced.stdout.splitlines()[-1])[:3] == [4, 3, 4], forced.stderr[-2000:]
+
+
+def test_a_count_of_devices_is_checked_against_the_members():
+    with pytest.raises(jaxac.ConfigError, match="positive divisor of the 3"):
+        parallel.member_devices(3, 2)
+    with pytest.raises(jaxac.ConfigError, match="jax has 1 cpu device"):
+        parallel.member_devices(2, 2)
+    assert parallel.member_devices(2, 1) == tuple(jax.devices()[:1])
+    assert parallel.member_devices(5, None, local=True) == tuple(jax.local_devices())

@@ -95,12 +95,8 @@ def enable(setting: Optional[str] = None) -> Optional[str]:
     path = resolve(setting)
     if path is None:
         return None
-    problem = private_dir(path)
-    if problem:
-        warnings.warn(f"jaxac: compilation cache off: {problem}", stacklevel=2)
-        return None
     path = os.path.join(path, layout_tag())
-    problem = private_dir(path)
+    problem = private_dir(os.path.dirname(path)) or private_dir(path)  # the base, then its layout
     if problem:
         warnings.warn(f"jaxac: compilation cache off: {problem}", stacklevel=2)
         return None
@@ -134,7 +130,6 @@ class GuardedCache(CacheInterface):
         self._host = socket.gethostname().replace("@", "_")
         self._pending: Dict[int, Tuple[str, pathlib.Path]] = {}  # thread -> (key, marker) of a read
         self._lock = threading.Lock()
-        self.quarantined_keys: list = []  # quarantined by this process
 
     def entry(self, key: str) -> pathlib.Path:
         return self.path / f"{key}-cache"
@@ -191,7 +186,6 @@ class GuardedCache(CacheInterface):
         """Never reads or writes `key` again (a warning says so once)."""
         (self.path / "quarantine" / key).write_text(why + "\n")
         _events["quarantined"] += 1
-        self.quarantined_keys.append(key)
         warnings.warn(f"jaxac: compilation cache entry {key[:24]}... in {self.path} quarantined ({why}): "
                       f"it is compiled afresh and never read again", stacklevel=2)
 

@@ -298,8 +298,15 @@ def to_dict(config: Any) -> Dict[str, Any]:
         elif value is None or isinstance(value, (bool, int, float, str)):
             out[f.name] = value
         else:  # an object (e.g. an environment instance): recorded, not restorable
-            out[f.name] = repr(value)
+            out[f.name] = object_text(value)
     return out
+
+
+def object_text(value: Any) -> str:
+    """How a record names an object: its repr, or its class where the repr holds an address
+    (so that two runs on equal objects record the same text)."""
+    text = repr(value)
+    return f"<{type(value).__module__}.{type(value).__qualname__} object>" if " at 0x" in text else text
 
 
 def _listify(value):

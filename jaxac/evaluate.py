@@ -138,9 +138,10 @@ def trajectory(module: Any, cfg: Any, state: Any, key: PRNGKey, max_steps: int =
 
 
 def run_dir(path: str, num_episodes: int = 10, seed: int = 0, step: int | None = None,
-            max_steps: int = 100_000, on_damaged=None):
+            max_steps: int = 100_000, on_damaged=None, env=None):
     """Evaluates every seed of the run saved in `path` (its newest intact checkpoint, or
     `step`; damaged newer ones go to `on_damaged(step, reason)`, see `jaxac.runs.restore`).
+    `env`: the environment object again, for a run trained on one.
 
     Returns `(returns, lengths, step)`: returns and lengths [seeds, num_episodes] as numpy, and
     the checkpoint's step.
@@ -153,7 +154,7 @@ def run_dir(path: str, num_episodes: int = 10, seed: int = 0, step: int | None =
 
     from jaxac import pbt
 
-    run, state, step = runs.restore(path, step, on_damaged)
+    run, state, step = runs.restore(path, step, on_damaged, env)
     cfg, axes, _ = runs.inputs(run)
     if runs.population(run) is not None:  # each member with its current hyperparameters
         cfg, axes, state = pbt.acting(run.cfg, state, runs.population(run))

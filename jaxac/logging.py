@@ -64,9 +64,12 @@ def write_json(path: str, record: Dict[str, Any]) -> None:
 
 
 def write_config(path: str, algo: str, cfg: Any, **extra: Any) -> None:
-    """Writes a run's config.json: algorithm, config, versions, commit and `extra` fields."""
-    record = {"algorithm": algo, "config": C.to_dict(cfg), "versions": versions(),
-              "git_commit": git_commit(), **extra}
+    """Writes a run's config.json: algorithm, config, where a user's environment's code was
+    found (`jaxac.envs.registry.source`), versions, commit and `extra` fields."""
+    from jaxac.envs import registry
+
+    record = {"algorithm": algo, "config": C.to_dict(cfg), "env_source": registry.source(cfg.env),
+              "versions": versions(), "git_commit": git_commit(), **extra}
     write_json(path, record)
 
 

@@ -40,21 +40,47 @@ def record(run_dir: str) -> Dict[str, Any]:
     return out
 
 
-def load(run_dir: str) -> Run:
-    """The run's algorithm, Config and settings from `run_dir/config.json` (ConfigError if absent)."""
+def load(run_dir: str, env: Any = None) -> Run:
+    """The run's algorithm, Config and settings from `run_dir/config.json` (ConfigError if absent).
+    `env`: the environment object a run trained on an object needs again (a directory records
+    only its repr)."""
     from jaxac import presets
 
     rec = record(run_dir)
     algo = rec["algorithm"]
     if algo not in presets.ALGORITHMS:
         raise C.ConfigError(f"{run_dir} is not a jaxac run directory (unknown algorithm {algo!r}).")
-    module = presets.ALGORITHMS[algo]
+    return Run(algo, presets.ALGORITHMS[algo], config_of(presets.ALGORITHMS[algo].Config, rec, run_dir, env),
+               rec["run"], rec)
+
+
+def config_of(config_cls: Any, rec: Dict[str, Any], where: str, env: Any = None) -> Any:
+    """The Config a run's (or sweep's) record `rec` in directory `where` holds, its environment's
+    code found again first (`jaxac.envs.registry.recall`); one-line ConfigErrors for an
+    environment that cannot be found and for a record this version cannot read."""
+    from jaxac.envs import registry
+
+    fields = dict(rec["config"])
+    src = rec.get("env_source") or {}
+    if env is not None:
+        if not isinstance(env, str) and fields.get("env") != C.object_text(env):
+            raise C.ConfigError(f"env={env!r} is not the environment {where} was trained on "
+                                f"({fields.get('env')}).")
+        fields["env"] = env
+    elif "object" in src:
+        raise C.ConfigError(f"{where} was trained on an environment object ({src['object']}), which a run "
+                            f"directory cannot record: pass the object again from Python (env=...), or "
+                            f"register a factory with jaxac.register_env and train on its name.")
+    else:
+        try:
+            registry.recall(fields.get("env"), src)
+        except registry.UnknownEnvironmentError as err:
+            raise C.ConfigError(f"{where}: {err}") from None
     try:
-        cfg = C.from_dict(module.Config, rec["config"])
+        return C.from_dict(config_cls, fields)
     except (TypeError, C.ConfigError) as err:
-        raise C.ConfigError(f"{run_dir}/config.json does not fit this jaxac's {algo} config ({err}); "
+        raise C.ConfigError(f"{where}/config.json does not fit this jaxac's {rec['algorithm']} config ({err}); "
                             f"it was probably written by an earlier version.") from None
-    return Run(algo, module, cfg, rec["run"], rec)
 
 
 def meta(run: Run) -> Dict[str, Any]:
@@ -104,13 +130,13 @@ def initial_state(run: Run) -> Any:
 
 
 def restore(run_dir: str, step: Optional[int] = None,
-            on_damaged: Optional[Callable[[int, str], Any]] = None):
+            on_damaged: Optional[Callable[[int, str], Any]] = None, env: Any = None):
     """(Run, state of every seed [seeds, ...], step) from the run's newest intact checkpoint
     (damaged newer ones are passed to `on_damaged(step, reason)`), or from `step`'s; raises
-    `jaxac.checkpoint.CheckpointError` if there is none, or it does not fit."""
+    `jaxac.checkpoint.CheckpointError` if there is none, or it does not fit. `env`: as for `load`."""
     from jaxac import checkpoint
 
-    run = load(run_dir)
+    run = load(run_dir, env)
     found = checkpoint.load(os.path.join(run_dir, "checkpoints"), like=initial_state(run),
                             expect=meta(run), step=step, on_damaged=on_damaged)
     return run, found.state, found.step

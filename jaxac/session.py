@@ -29,6 +29,7 @@ import dataclasses
 import os
 import threading
 import time
+import warnings
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -144,6 +145,11 @@ class Session:
         self.set_aside: List[Tuple[int, str, str]] = []  # (step, reason, new path) of checkpoints moved
         self._lock = None
         self._final_intact: Optional[bool] = None  # the last update's checkpoint reads back (when resuming)
+        if out and not _resume and not isinstance(cfg.env, str):
+            warnings.warn(f"{out} records the environment object {C.object_text(cfg.env)} only by its repr: evaluating or "
+                          f"resuming it needs the object again (env=...); register a factory "
+                          f"(jaxac.register_env) and train on its name to make the run reloadable.",
+                          stacklevel=2)
         if out and not self.finished:  # a finished run is only read
             self._take_lock()  # before anything is written, and before the check below
             if not _resume and os.path.exists(os.path.join(out, CHECKPOINTS)):
@@ -153,13 +159,15 @@ class Session:
 
     @classmethod
     def resume(cls, out: str, devices: Union[None, int, Sequence[Any]] = None, eval_episodes: int = 5,
-               checkpoint: Optional[int] = None, compile_cache: Union[bool, str] = True) -> "Session":
+               checkpoint: Optional[int] = None, compile_cache: Union[bool, str] = True,
+               env: Any = None) -> "Session":
         """The session of the run in `out`, to continue from its newest intact checkpoint
         (or from `checkpoint`, an update with a checkpoint). `devices` None: as many as the
-        run used, where jax has them (the same split gives bitwise the same numbers)."""
+        run used, where jax has them (the same split gives bitwise the same numbers). `env`:
+        the environment object again, for a run trained on one (a directory records its repr)."""
         from jaxac import runs
 
-        run = runs.load(out)
+        run = runs.load(out, env)
         s = run.run
         if devices is None and distributed.current().count == 1:
             devices = _recorded_devices(s.get("devices"))

@@ -174,9 +174,11 @@ class Sweep:
         """The sweep in `out`, to continue: finished batches are kept, the others resume
         from their newest intact checkpoint. `kwargs`: devices, max_members, memory_limit,
         eval_episodes, compile_cache."""
+        from jaxac import runs
+
         rec = record(out)
         module = algos.get(rec["algorithm"])
-        cfg = C.from_dict(module.Config, rec["config"])
+        cfg = runs.config_of(module.Config, rec, out)
         spec = S.Spec.parse(rec["spec"]["grids"], rec["spec"]["samples"], rec["spec"]["trials"])
         run = rec["run"]
         options = dict(seeds=run["seeds"], seed=run["seed"], chunk_updates=run["chunk_updates"],

@@ -146,3 +146,75 @@ def test_cli_help_lists_a_registered_critic():
     assert "meanabs" in " ".join(critics.names())
     args = cli.parse_args(["train", "ppo", "--critic", "meanabs", "--critic.scale", "3"])
     assert cli._config_from_args(args).critic == MeanAbsSpec(scale=3.0)
+
+
+def _user_module(directory, name: str) -> None:
+    """A user's environment module `name`.py in `directory` (toy_env's code)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(os.path.join(HERE, "toy_env.py")) as fh:
+        (directory / f"{name}.py").write_text(fh.read())
+
+
+def _cli_from(cwd, *commands):
+    """The exit statuses (and stderr) of `jaxac COMMAND...` run one after another in one fresh
+    process in `cwd`, without the tests' directory on its path."""
+    script = ("import sys, json; from jaxac import cli; "
+              "print(json.dumps([cli.main(c) for c in json.loads(sys.argv[1])]))")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    import json
+
+    out = subprocess.run([sys.executable, "-c", script, json.dumps(commands)], capture_output=True, text=True,
+                         timeout=300, cwd=cwd, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return json.loads(out.stdout.strip().splitlines()[-1]), out.stderr
+
+
+def test_a_run_on_a_user_environment_is_evaluated_and_resumed_from_another_directory(tmp_path, monkeypatch):
+    """`module:factory` and a name registered from Python: the run records where the module was
+    imported from (env_source), and eval/resume in another directory import it from there."""
+    import importlib
+
+    from jaxac.session import Session
+
+    _user_module(tmp_path / "code", "userenv39")
+    monkeypatch.syspath_prepend(str(tmp_path / "code"))
+    module = importlib.import_module("userenv39")
+    jaxac.register_env("test/user-reach", module.make_env)
+    dirs = []
+    for env in ("userenv39:make_env", "test/user-reach"):
+        out = str(tmp_path / env.replace("/", "_").replace(":", "_"))
+        cfg = ppo.Config(env=env, env_kwargs=(("target", 0.2),), **TINY_PPO)
+        Session("ppo", cfg, out=out, chunk_updates=1, eval_episodes=0).run(stop=lambda: True)  # half of it
+        assert runs.record(out)["env_source"]["path"] == str(tmp_path / "code")
+        dirs.append(out)
+    (tmp_path / "elsewhere").mkdir()
+    codes, err = _cli_from(tmp_path / "elsewhere", *[[c, d, *o] for d in dirs for c, o in
+                                                       (("resume", ["--no-progress"]), ("eval", ["--episodes", "1"]))])
+    assert codes == [0, 0, 0, 0], err[-2000:]
+    assert all(runs.record(d)["final_return_per_seed"] for d in dirs)  # resumed to the end
+    os.remove(tmp_path / "code" / "userenv39.py")
+    codes, err = _cli_from(tmp_path / "elsewhere", ["eval", dirs[0]])
+    assert codes == [2] and len(err.strip().splitlines()) == 1, err
+    assert "needs module 'userenv39'" in err and str(tmp_path / "code") in err and "earlier version" not in err
+
+
+def test_a_run_on_an_environment_object_warns_and_reloads_with_the_object(tmp_path):
+    from jaxac import evaluate
+    from jaxac.session import Session
+
+    out = str(tmp_path / "run")
+    with pytest.warns(UserWarning, match="only by its repr"):
+        session = Session("ppo", ppo.Config(env=Reach(), **TINY_PPO), out=out, eval_episodes=0)
+    session.run()
+    with pytest.raises(jaxac.ConfigError, match="trained on an environment object"):
+        runs.load(out)
+    returns, _, _ = evaluate.run_dir(out, num_episodes=1, env=Reach())
+    assert returns.shape == (1, 1) and np.isfinite(returns).all()
+
+
+def test_a_wrong_kind_parameter_of_a_user_environment_is_one_line():
+    with pytest.raises(jaxac.ConfigError, match=r"target='abc' is invalid: use a finite number"):
+        ppo.Config(env="toy_env:make_env", env_kwargs=(("target", "abc"),))
+    jaxac.register_env("test/reach-kinds", lambda **kw: (Reach(), Reach().default_params().replace(**kw)))
+    with pytest.raises(jaxac.ConfigError, match=r"max_steps=2.5 is invalid: use an integer"):
+        ppo.Config(env="test/reach-kinds", env_kwargs=(("max_steps", 2.5),))

@@ -62,6 +62,19 @@ def add(buf: Buffer, items: Any) -> Buffer:
     return Buffer(data, (buf.insert + n) % cap, jnp.minimum(buf.size + n, cap))
 
 
+def grow(buf: Buffer, capacity: int) -> Buffer:
+    """`buf` with room for `capacity` items, its items in their slots: what a buffer of that
+    capacity holds after the same additions, provided `buf` never wrapped (a buffer sized to
+    a whole run never does). `capacity` >= `buf.capacity`."""
+    extra = capacity - buf.capacity
+    if extra < 0:
+        raise ValueError(f"grow: capacity {capacity} is below the buffer's {buf.capacity}")
+    if extra == 0:
+        return buf
+    data = jax.tree.map(lambda d: jnp.concatenate([d, jnp.zeros((extra,) + d.shape[1:], d.dtype)]), buf.data)
+    return Buffer(data, jnp.where(buf.size == buf.capacity, buf.capacity, buf.insert).astype(jnp.int32), buf.size)
+
+
 def sample(buf: Buffer, key: PRNGKey, batch_size: int) -> Any:
     """`batch_size` items drawn uniformly (with replacement) from the filled slots."""
     idx = jax.random.randint(key, (batch_size,), 0, jnp.maximum(buf.size, 1))

@@ -191,7 +191,8 @@ def latest_step(directory: str) -> Optional[int]:
 
 
 def _read(directory: str, step: int, template: Any, expect: Dict[str, Any]) -> Tuple[Any, Dict[str, Any], Dict]:
-    """(arrays like `template`, meta, history) of checkpoint `step`, checked."""
+    """(arrays like `template`, meta, history) of checkpoint `step`, checked; `template` may be
+    a function of the checkpoint's meta that gives it."""
     import orbax.checkpoint as ocp
 
     path = os.path.join(os.path.abspath(directory), str(step))
@@ -199,6 +200,8 @@ def _read(directory: str, step: int, template: Any, expect: Dict[str, Any]) -> T
         with _quiet_orbax(), _manager(directory, 1000) as mngr:
             meta = mngr.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
             _check_meta(meta, expect, directory)
+            if callable(template):
+                template = template(meta)
             restored = mngr.restore(step, args=ocp.args.Composite(
                 state=ocp.args.PyTreeRestore(template)))["state"]
             history = {}
@@ -228,11 +231,14 @@ def load(directory: str, like: Any, expect: Optional[Dict[str, Any]] = None, ste
     Raises CheckpointError if there is none, if the one asked for is damaged (the message lists
     the intact ones) or if none is intact, and if a checkpoint's `meta` differs from `expect`
     on a shared key or its arrays do not match `like`'s structure, shapes and dtypes. Nothing
-    on disk is changed (see `set_aside`)."""
+    on disk is changed (see `set_aside`). `like` may be a function of a checkpoint's meta that
+    gives the state it is shaped like (a run extended since it was written: see EXTENSIBLE)."""
     found = steps(directory)
     if not found:
         raise CheckpointError(f"no checkpoint in {directory}")
-    template = _to_saveable(like)
+    like_of = like if callable(like) else (lambda meta: like)
+    template = (lambda meta: _to_saveable(like(meta))) if callable(like) else _to_saveable(like)
+
     if step is not None:
         if step not in found:
             raise CheckpointError(f"no checkpoint {step} in {directory}; it has {_listing(found)}")
@@ -255,6 +261,7 @@ def load(directory: str, like: Any, expect: Optional[Dict[str, Any]] = None, ste
                     on_damaged(candidate, str(err))
         else:
             raise DamagedCheckpoint(f"no intact checkpoint in {directory}: " + "; ".join(damaged))
+    like = like_of(meta)
     leaves = [jax.random.wrap_key_data(r, impl=jax.random.key_impl(l)) if _is_key(l) else jax.numpy.asarray(r)
               for r, l in zip(jax.tree.leaves(restored), jax.tree.leaves(like))]
     return Checkpoint(jax.tree.unflatten(jax.tree.structure(like), leaves), meta, step, history)
@@ -304,9 +311,19 @@ def set_aside(directory: str, step: int, reason: str) -> str:
     return target
 
 
+EXTENSIBLE = ("total_steps",)  # config fields a run may change when extended (`jaxac resume --total-steps`)
+
+
+def _comparable(key: str, value: Any) -> Any:
+    """`value` of meta entry `key` as compared: a config without the fields an extension changes."""
+    if key == "config" and isinstance(value, dict):
+        return {k: v for k, v in value.items() if k not in EXTENSIBLE}
+    return value
+
+
 def _check_meta(meta: Dict[str, Any], expect: Dict[str, Any], directory: str) -> None:
     for key, want in expect.items():
-        if key in meta and meta[key] != want:
+        if key in meta and _comparable(key, meta[key]) != _comparable(key, want):
             raise CheckpointError(
                 f"checkpoint in {directory} is incompatible: {key} is {meta[key]!r}, this run has {want!r}"
             )

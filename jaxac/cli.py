@@ -30,6 +30,7 @@ import os
 import signal
 import sys
 import time
+import warnings
 from typing import Any, Dict, List, Optional
 
 from jaxac import config as C
@@ -273,7 +274,8 @@ def build_parser(argv: Optional[List[str]] = None) -> argparse.ArgumentParser:
             usage=f"jaxac pbt {name} --population N --ready N --hyper FIELD=DIST [--out DIR] [train options]")
         g = p.add_argument_group("population-based training")
         g.add_argument("--population", type=integer, default=8, metavar="N", help="members [8]")
-        g.add_argument("--ready", type=integer, default=10, metavar="N", help="updates between exploit steps [10]")
+        g.add_argument("--ready", type=integer, default=None, metavar="N",
+                       help="updates between exploit steps [a 20th of the run's updates]")
         g.add_argument("--hyper", action="append", default=[], metavar="FIELD=DIST",
                        help="a float field PBT moves: uniform:LOW:HIGH or loguniform:LOW:HIGH (repeatable)")
         g.add_argument("--fraction", type=float, default=0.25, metavar="X",
@@ -296,6 +298,8 @@ def build_parser(argv: Optional[List[str]] = None) -> argparse.ArgumentParser:
     resume.add_argument("--eval-episodes", type=integer, default=None, metavar="N",
                         help="deterministic-policy episodes per seed at the end (0: none) [5; a sweep's own]")
     resume.add_argument("--compile-cache", default=None, metavar="DIR|off", help="as for train")
+    resume.add_argument("--total-steps", type=integer, default=None, metavar="N",
+                        help="extend the run (finished or not) to N env steps per seed [the run's own]; runs only")
     resume.add_argument("--checkpoint", type=integer, default=None, metavar="N",
                         help="continue from the checkpoint of update N (newer ones are set aside) "
                              "[the newest intact one]; runs only")
@@ -543,6 +547,9 @@ def cmd_resume_sweep(args: argparse.Namespace) -> int:
     if args.checkpoint is not None:
         raise C.ConfigError(f"--checkpoint is for runs: {args.run_dir} is a sweep (its batches resume from "
                             f"their newest intact checkpoints).")
+    if args.total_steps is not None:
+        raise C.ConfigError(f"--total-steps is for runs: {args.run_dir} is a sweep (its settings were compared "
+                            f"at one length); start a sweep of the longer length instead.")
     sweep_run.record(args.run_dir)
     process = distributed.initialize(args.coordinator, args.num_processes, args.process_id)
     parallel.request_devices(args.devices)
@@ -564,11 +571,16 @@ def cmd_resume(args: argparse.Namespace) -> int:
     parallel.request_devices(args.devices)
     episodes = 5 if args.eval_episodes is None else args.eval_episodes
     session = Session.resume(args.run_dir, args.devices, episodes, checkpoint=args.checkpoint,
-                             compile_cache=_cache_setting(args))
+                             compile_cache=_cache_setting(args), total_steps=args.total_steps)
     if session.finished:
+        more = "" if args.total_steps else f"; extend it with: jaxac resume {args.run_dir} --total-steps N"
         print(f"{args.run_dir} is finished (update {session.cfg.num_updates} of {session.cfg.num_updates}): "
-              f"nothing to do; evaluate it with: jaxac eval {args.run_dir}")
+              f"nothing to do; evaluate it with: jaxac eval {args.run_dir}{more}")
         return 0
+    if session.extended_from is not None:
+        print(f"extending {args.run_dir} from total_steps={session.extended_from:,} to "
+              f"{session.env_steps(session.cfg.num_updates):,} env steps per seed "
+              f"({session.cfg.num_updates} updates)", flush=True)
     return _execute(session, args.no_progress)
 
 
@@ -724,6 +736,16 @@ def _progress_bar(algo: str, seeds: int, total_steps: int, off: bool, initial: i
         yield on_chunk
 
 
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    """jaxac's own warnings as one line (`jaxac: warning: ...`), others as Python shows them."""
+    if issubclass(category, C.JaxacWarning):
+        return f"jaxac: warning: {message}\n"
+    return _python_formatwarning(message, category, filename, lineno, line)
+
+
+_python_formatwarning = warnings.formatwarning
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """The `jaxac` command: runs `argv` (default: the process's) and returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -736,6 +758,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             print(f"jaxac: error: {message}", file=sys.stderr)
             return 2
     args = parse_args(argv)
+    warnings.formatwarning = _one_line_warning
     signals.raise_on_sigterm()  # between a run's phases too, SIGTERM ends with one line
     try:
         if args.command == "envs":

@@ -25,6 +25,10 @@ class ConfigError(ValueError):
     """An invalid configuration value; the message names the field and the fix."""
 
 
+class JaxacWarning(UserWarning):
+    """A setting that runs but probably not as meant; the CLI shows it as one line."""
+
+
 def static(default: Any, doc: str = "", choices: Any = None) -> Any:
     """A structural config field: part of the compiled program, not a pytree leaf. `doc` is
     its one-line meaning (the CLI's help), `choices` its allowed values if they are few."""

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Dict, List, Sequence, Tuple
+import warnings
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -30,6 +31,9 @@ from flax import struct as flax_struct
 from jaxac import config as C
 from jaxac import parallel, stream, sweep
 from jaxac.types import Array, PRNGKey
+
+PERIODS = 20  # exploit steps of a run whose `ready` is not given
+MANY_STEPS = 200  # more exploit steps than this: a warning (slow chunks, few episodes per ranking)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,13 +136,14 @@ def exploit_explore(key: PRNGKey, fitness: Array, values: Dict[str, Array], stat
 
 @dataclasses.dataclass(frozen=True)
 class Population:
-    """A PBT run's settings: the `hypers` it moves, `ready` updates between exploit steps,
-    how it explores, and the `seed` of its draws (initial values and every step's).
+    """A PBT run's settings: the `hypers` it moves, `ready` updates between exploit steps
+    (None: a `PERIODS`th of the run's, see `for_run`), how it explores, and the `seed` of its
+    draws (initial values and every step's).
     `fitness_episodes`: 0 ranks members by the mean return of their recent training episodes;
     N > 0 by their deterministic policy's mean return over N fresh episodes at each step."""
 
     hypers: Tuple[Hyper, ...]
-    ready: int = 10
+    ready: Optional[int] = None
     explore: Explore = Explore()
     seed: int = 0
     keep: Tuple[str, ...] = ()  # learner-state fields a replaced member keeps (SAC: "buffer")
@@ -157,6 +162,17 @@ class Population:
             h.check(cfg)
         if not isinstance(self.ready, int) or self.ready < 1:
             raise C.ConfigError(f"--ready {self.ready!r} is invalid: use an integer >= 1 (updates between exploits).")
+        if self.ready >= cfg.num_updates:
+            raise C.ConfigError(f"--ready {self.ready} is invalid: the run has {cfg.num_updates} updates, so no "
+                                f"exploit step would be taken; use at most {max(1, cfg.num_updates - 1)} "
+                                f"(updates between exploit steps) or train longer.")
+        steps = (cfg.num_updates - 1) // self.ready
+        if steps > MANY_STEPS:
+            warnings.warn(f"--ready {self.ready}: {steps} exploit steps, each after {self.ready} update(s) = "
+                          f"{self.ready * cfg.steps_per_update} env step(s) per member; every step ends a compiled "
+                          f"chunk (slow), and members are ranked on the few episodes that end in so short a "
+                          f"period. --ready {max(1, cfg.num_updates // PERIODS)} takes {PERIODS} steps.",
+                          C.JaxacWarning, stacklevel=3)
         if members < 2:
             raise C.ConfigError(f"--population {members} is invalid: PBT needs at least 2 members.")
         if not isinstance(self.fitness_episodes, int) or self.fitness_episodes < 0:
@@ -165,6 +181,13 @@ class Population:
         unknown = [f for f in self.keep if state_fields and f not in state_fields]
         if unknown:
             raise C.ConfigError(f"--keep {unknown[0]} is invalid: the state's fields are {', '.join(state_fields)}.")
+
+    def for_run(self, cfg: Any) -> "Population":
+        """These settings with `ready` chosen for `cfg`'s run when None: a `PERIODS`th of its
+        updates (an update is one rollout for PPO, one env step of every env for SAC)."""
+        if self.ready is not None:
+            return self
+        return dataclasses.replace(self, ready=max(1, cfg.num_updates // PERIODS))
 
     def to_dict(self) -> Dict[str, Any]:
         return {"hypers": [dataclasses.asdict(h) for h in self.hypers], "ready": self.ready,
@@ -229,8 +252,8 @@ def population_chunk(member_run: Any, population: Population, num_updates: int, 
     vmapped and sharded chunk of the algorithm), then, unless the run ends there, one exploit
     and explore step over the population, ranked by `member_eval(cfg, learner, keys)` ([P]
     deterministic returns) when given, else by the recent training return. Metrics gain
-    `pbt_parent` (the member each one's state came from at the step, itself if none) and
-    `hyper/<path>` (the value used)."""
+    `pbt_parent` (on the update an exploit step follows, the member each one's state was copied
+    from, itself if none; on every other update itself) and `hyper/<path>` (the value used)."""
     ready = population.ready
 
     def chunk(cfg, ps: PopState, n):
@@ -263,7 +286,10 @@ def population_chunk(member_run: Any, population: Population, num_updates: int, 
 
         values, learner, parents, fitness = jax.lax.cond(step, exploit, keep, (ps.values, learner, fitness))
         capacity = metrics["episodes"].shape[1]
-        metrics = dict(metrics, pbt_parent=jnp.broadcast_to(parents[:, None], (members, capacity)),
+        # the copy is made after the chunk's last update: the parent is recorded on that row only
+        at_step = (jnp.arange(capacity) == n - 1)[None, :]
+        own = jnp.arange(members, dtype=jnp.int32)[:, None]
+        metrics = dict(metrics, pbt_parent=jnp.where(at_step, parents[:, None], own),
                        **{f"hyper/{p}": jnp.broadcast_to(v[:, None], (members, capacity)).astype(jnp.float32)
                           for p, v in ps.values.items()})
         return PopState(learner, values, fitness[parents], ps.period + step.astype(jnp.int32)), metrics, finite
@@ -327,15 +353,17 @@ def acting(cfg: Any, state: Any, population: Population | None) -> Tuple[Any, An
 
 
 def lineage(metrics: Dict[str, Any], ready: int, updates: int) -> List[Dict[str, Any]]:
-    """Rows (update, member, parent, each hyperparameter's value from then on) of every
-    exploit step in a run's metrics ([P, updates] each, with `pbt_parent` and `hyper/...`)."""
+    """One row per copy (update, member replaced, parent copied, each hyperparameter's value
+    from then on) of the exploit steps in a run's metrics ([P, updates] each, with
+    `pbt_parent` and `hyper/...`); a member that kept its own state has no row."""
     import numpy as np
 
     parents = np.asarray(metrics["pbt_parent"])
     names = [k for k in metrics if k.startswith("hyper/")]
     rows = []
     for u in range(ready, updates, ready):  # after update u (1-based): column u - 1; values from column u
-        for m in range(parents.shape[0]):
+        for m in np.flatnonzero(parents[:, u - 1] != np.arange(parents.shape[0])):
+            m = int(m)
             rows.append({"update": u, "member": m, "parent": int(parents[m, u - 1]),
                          **{n[len("hyper/"):]: float(np.asarray(metrics[n])[m, u]) for n in names}})
     return rows

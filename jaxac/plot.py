@@ -18,7 +18,7 @@ from __future__ import annotations
 import csv
 import os
 import warnings
-from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -202,8 +202,25 @@ def swept_fields(row: Dict[str, str]) -> List[str]:
 
 
 def setting_label(row: Dict[str, str]) -> str:
-    """A setting's label from its swept values: `learning_rate=0.001 ent_coef=0`."""
-    return " ".join(f"{k.split('.')[-1]}={row[k]}" for k in swept_fields(row))
+    """A setting's label from its swept values, numbers to 4 significant digits:
+    `learning_rate=0.001 ent_coef=0.01213`."""
+    return " ".join(f"{k.split('.')[-1]}={short(row[k])}" for k in swept_fields(row))
+
+
+def short(value: Any) -> str:
+    """A value as a label shows it: a number to 4 significant digits, anything else as it is."""
+    number = _number(str(value))
+    return f"{number:.4g}" if number is not None and not str(value).lstrip("-").isdigit() else str(value)
+
+
+def hyper_scales(run_dir: str) -> Dict[str, str]:
+    """{hyper path: "log" or "linear"}: the axis each PBT hyperparameter is drawn on, as its
+    distribution was declared (loguniform: log), from the run's config.json."""
+    import json
+
+    with open(os.path.join(run_dir, "config.json")) as fh:
+        hypers = json.load(fh)["run"]["population"]["hypers"]
+    return {h["path"]: "log" if h["log"] else "linear" for h in hypers}
 
 
 def plot_sweep(sweep_dir: str, out: str, top: int = 5, points: int = 50) -> Tuple[str, str]:
@@ -294,6 +311,7 @@ def plot_pbt(run_dir: str, out: str, points: int = 50):
     run = load_run(run_dir)
     with open(os.path.join(run_dir, "config.json")) as fh:
         ready = json.load(fh)["run"]["population"]["ready"]
+    scales = hyper_scales(run_dir)
     finals = final_return(run.metrics)
     best = int(np.nanargmax(np.where(np.isnan(finals), -np.inf, finals)))
     trace = best_lineage(run.metrics["pbt_parent"].astype(int), ready, best)
@@ -312,8 +330,7 @@ def plot_pbt(run_dir: str, out: str, points: int = 50):
         ax.step(run.steps, values, where="post")
         ax.set_xlabel("env steps (per member)")
         ax.set_ylabel(name[len("hyper/"):])
-        if (values > 0).all() and values.max() > 5 * values.min():
-            ax.set_yscale("log")
+        ax.set_yscale(scales.get(name[len("hyper/"):], "linear"))
     for ax in axes[0]:
         ax.grid(alpha=0.3)
     fig.suptitle(f"{os.path.basename(os.path.normpath(run_dir))}: population of {y.shape[0]}; "

@@ -121,6 +121,7 @@ class Session:
         if members is not None:
             self.settings["members"] = members.to_dict()
         if population is not None:
+            population = population.for_run(cfg)
             population.check(cfg, seeds, [f.name for f in dataclasses.fields(self.module.State)])
             self.settings["population"] = population.to_dict()
         # a PBT member whose training diverges is replaced at the next exploit step
@@ -137,6 +138,7 @@ class Session:
         self.devices, self.eval_episodes, self.command = devices, eval_episodes, command
         self.settings["devices"] = len(devices)  # a resume splits the seeds the same way (same numbers)
         self.resuming, self.checkpoint = _resume, _checkpoint
+        self.extended_from: Optional[int] = None  # the run's total_steps before `resume(total_steps=...)`
         self.compile_cache = compile_cache
         self.cache_dir: Optional[str] = None  # the compilation cache in use (after `compile`)
         self.cached: Optional[bool] = None  # the chunk executable came from that cache (None: no cache)
@@ -149,7 +151,7 @@ class Session:
             warnings.warn(f"{out} records the environment object {C.object_text(cfg.env)} only by its repr: evaluating or "
                           f"resuming it needs the object again (env=...); register a factory "
                           f"(jaxac.register_env) and train on its name to make the run reloadable.",
-                          stacklevel=2)
+                          C.JaxacWarning, stacklevel=2)
         if out and not self.finished:  # a finished run is only read
             self._take_lock()  # before anything is written, and before the check below
             if not _resume and os.path.exists(os.path.join(out, CHECKPOINTS)):
@@ -160,21 +162,27 @@ class Session:
     @classmethod
     def resume(cls, out: str, devices: Union[None, int, Sequence[Any]] = None, eval_episodes: int = 5,
                checkpoint: Optional[int] = None, compile_cache: Union[bool, str] = True,
-               env: Any = None) -> "Session":
+               env: Any = None, total_steps: Optional[int] = None) -> "Session":
         """The session of the run in `out`, to continue from its newest intact checkpoint
         (or from `checkpoint`, an update with a checkpoint). `devices` None: as many as the
         run used, where jax has them (the same split gives bitwise the same numbers). `env`:
-        the environment object again, for a run trained on one (a directory records its repr)."""
+        the environment object again, for a run trained on one (a directory records its repr).
+        `total_steps`: extends the run (finished or not) to this many env steps per seed,
+        rounded down to whole updates as at the start; a learning-rate schedule that decays
+        over the run is then stretched over the new length from where it stands."""
         from jaxac import runs
 
         run = runs.load(out, env)
         s = run.run
         if devices is None and distributed.current().count == 1:
             devices = _recorded_devices(s.get("devices"))
-        return cls(run.algorithm, run.cfg, s["seeds"], s["seed"], out, s.get("chunk_updates"),
-                   s.get("checkpoint_every", 10), devices, eval_episodes, compile_cache=compile_cache,
-                   members=runs.members(run), population=runs.population(run), _resume=True,
-                   _checkpoint=checkpoint)
+        cfg = run.cfg if total_steps is None else _extended(run.cfg, total_steps)
+        session = cls(run.algorithm, cfg, s["seeds"], s["seed"], out, s.get("chunk_updates"),
+                      s.get("checkpoint_every", 10), devices, eval_episodes, compile_cache=compile_cache,
+                      members=runs.members(run), population=runs.population(run), _resume=True,
+                      _checkpoint=checkpoint)
+        session.extended_from = run.cfg.total_steps if cfg is not run.cfg else None
+        return session
 
     @property
     def writer(self) -> bool:
@@ -260,7 +268,8 @@ class Session:
         state = runner.init(runner.cfg, keys)  # includes the warm-up steps of off-policy algorithms
         if self.resuming:
             damaged = []
-            found = checkpoint.load(self.checkpoint_dir, like=state, expect=self._meta(), step=self.checkpoint,
+            found = checkpoint.load(self.checkpoint_dir, like=self._shaped_as(state, keys),
+                                    expect=self._meta(), step=self.checkpoint,
                                     on_damaged=lambda step, why: damaged.append(step))
             newer = [s for s in checkpoint.steps(self.checkpoint_dir) if s > found.step]
             if newer:
@@ -272,7 +281,7 @@ class Session:
                     self.set_aside.append((step, reason, path))
             if self.process.count > 1:  # every process has read before anything is written
                 distributed.barrier("jaxac-restored")
-            state, self._done, self._history = found.state, found.step, found.history
+            state, self._done, self._history = self._lengthened(found), found.step, found.history
         before = compile_cache.counts()
         if self.programs is not None and self.seeds in self.programs:
             runner.executable = self.programs[self.seeds]
@@ -287,15 +296,46 @@ class Session:
             self.cached = new["cache_hits"] > 0 and not new["cache_misses"]
         return self.compile_seconds
 
-    def inputs(self):
-        """(config, its vmap axes, keys) of the members (`jaxac.sweep.inputs`)."""
+    def _shaped_as(self, state: Any, keys: Any):
+        """The state a checkpoint is read as, by its meta: `state`, or for one written before
+        the run was extended, the shapes of a run of the checkpoint's length."""
+        import jax
+
+        def like(meta):
+            total = meta.get("config", {}).get("total_steps", self.cfg.total_steps)
+            if total == self.cfg.total_steps:
+                return state
+            shorter = self.runner(self.cfg.replace(total_steps=total))
+            shapes = jax.eval_shape(lambda k: shorter.init(shorter.cfg, k), keys)
+            return jax.tree.map(lambda x, s: x if x.shape == s.shape else np.zeros(s.shape, s.dtype), state, shapes)
+
+        return like
+
+    def _lengthened(self, found: Any) -> Any:
+        """The restored state as this run's length needs it (an algorithm's `extend` grows what
+        is sized to the run, such as SAC's replay buffer)."""
+        total = found.meta.get("config", {}).get("total_steps", self.cfg.total_steps)
+        extend = getattr(self.module, "extend", None)
+        if total == self.cfg.total_steps or extend is None:
+            return found.state
+        import jax
+
+        state = found.state
+        learner = getattr(state, "learner", state)  # a PBT population's members
+        grown = jax.jit(jax.vmap(lambda s: extend(s, self.cfg)))(learner)
+        return state.replace(learner=grown) if learner is not state else grown
+
+    def inputs(self, cfg: Any = None):
+        """(config, its vmap axes, keys) of the members (`jaxac.sweep.inputs`), of this run's
+        config or of `cfg`."""
         from jaxac import sweep
 
-        return sweep.inputs(self.cfg, self.seeds, self.settings["seed"], self.members)
+        return sweep.inputs(self.cfg if cfg is None else cfg, self.seeds, self.settings["seed"], self.members)
 
-    def runner(self) -> stream.Runner:
-        """A new `jaxac.stream.Runner` for this session's members and devices (uncompiled)."""
-        cfg, axes, _ = self.inputs()
+    def runner(self, cfg: Any = None) -> stream.Runner:
+        """A new `jaxac.stream.Runner` for this session's members and devices (uncompiled), of
+        this run's config or of `cfg`."""
+        cfg, axes, _ = self.inputs(cfg)
         if self.population is not None:
             from jaxac import pbt
 
@@ -341,6 +381,13 @@ class Session:
             with _writing(os.path.join(out, "config.json")):
                 run_logs.write_config(os.path.join(out, "config.json"), self.algorithm, cfg,
                                       run=self.settings, command=list(self.command or []))
+        if writes_files and self.extended_from is not None:  # the run's record says its new length
+            path = os.path.join(out, "config.json")
+            with _writing(path):
+                from jaxac import runs
+
+                lengths = runs.record(out).get("extended_from", []) + [self.extended_from]
+                run_logs.update_config(path, config=C.to_dict(cfg), extended_from=lengths)
         chunks = [self._history] if self._history else []
         stopped = threading.Event()  # a stop request from `stop` or a signal
         board = None
@@ -453,6 +500,16 @@ class Session:
             cfg, axes, state = pbt.acting(self.cfg, state, self.population)
         returns, _ = parallel.over_seeds(fn, (axes, 0, 0), devices)(cfg, state, parallel.place(keys, devices))
         return parallel.host(returns).mean(1)
+
+
+def _extended(cfg: Any, total_steps: int) -> Any:
+    """`cfg` lengthened to `total_steps` (itself when that adds no update); ConfigError for a
+    shorter run."""
+    if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps < cfg.total_steps:
+        raise C.ConfigError(f"--total-steps {total_steps!r} is invalid: the run has total_steps={cfg.total_steps}; "
+                            f"a resume extends a run, so give more.")
+    longer = cfg.replace(total_steps=total_steps)
+    return cfg if longer.num_updates == cfg.num_updates else longer
 
 
 def _recorded_devices(count: Optional[int]) -> Optional[int]:

@@ -117,9 +117,14 @@ class Sample:
             low, high = (float(b) for b in bounds)
         except ValueError:
             raise C.ConfigError(usage + ".") from None
-        if name not in ("uniform", "loguniform") or not low < high or not all(map(math.isfinite, (low, high))) \
-                or (name == "loguniform" and low <= 0):
+        if name not in ("uniform", "loguniform") or not all(map(math.isfinite, (low, high))):
             raise C.ConfigError(usage + ".")
+        if not low < high:
+            raise C.ConfigError(f"{flag} {item!r} is invalid: LOW ({bounds[0]}) must be below HIGH ({bounds[1]}); "
+                                f"{'swap them: ' + path + '=' + name + ':' + bounds[1] + ':' + bounds[0] if low > high else 'give a range'}.")
+        if name == "loguniform" and low <= 0:
+            raise C.ConfigError(f"{flag} {item!r} is invalid: loguniform needs 0 < LOW (it draws log(value)); "
+                                f"use uniform for a range from {bounds[0]}.")
         return cls(path, name, (low, high))
 
     def draw(self, rng: np.random.Generator) -> Any:

@@ -155,9 +155,13 @@ def test_a_pbt_run_exploits_inside_its_one_compiled_chunk(whole):
             assert np.isclose(ratio, 0.8, rtol=1e-6) or np.isclose(ratio, 1.25, rtol=1e-6) or \
                 LR.low <= lr[m, u] <= LR.high
     assert (parents[:, 11] == np.arange(P)).all()  # no step at the end of the run
+    steps = [u for u in range(12) if (parents[:, u] != np.arange(P)).any()]
+    assert steps == [2, 5, 8]  # the parent shows on the exploit step's update only, not before it
     rows = read(os.path.join(out, "lineage.csv"))
-    assert len(rows) == 3 * P and {r["update"] for r in rows} == {"3", "6", "9"}
-    assert {r["parent"] for r in rows if r["parent"] != r["member"]}
+    assert len(rows) == 3 * 2 and {r["update"] for r in rows} == {"3", "6", "9"}  # one row per copy
+    assert all(r["parent"] != r["member"] for r in rows)
+    assert {(int(r["update"]), int(r["member"]), int(r["parent"])) for r in rows} == {
+        (u + 1, m, int(parents[m, u])) for u in steps for m in np.flatnonzero(parents[:, u] != np.arange(P))}
     assert result.eval_return.shape == (P,) and np.isfinite(result.eval_return).all()
 
 
@@ -189,7 +193,11 @@ def test_two_cpu_devices_give_the_same_lineage_and_metrics_as_one(whole, tmp_pat
 
 @pytest.mark.parametrize("flags,needle", [
     (["--hyper", "num_envs=uniform:1:8"], "num_envs is not a float field"),
-    (["--hyper", "optim.learning_rate=loguniform:1e-2:1e-4"], "--hyper 'optim.learning_rate=loguniform:1e-2:1e-4'"),
+    (["--hyper", "optim.learning_rate=loguniform:1e-2:1e-4"], "swap them: optim.learning_rate=loguniform:1e-4:1e-2"),
+    (["--hyper", "ent_coef=uniform:0.05:0"], "LOW (0.05) must be below HIGH (0)"),
+    (["--hyper", "ent_coef=loguniform:0:0.05"], "loguniform needs 0 < LOW"),
+    (["--hyper", "ent_coef=uniform:0:0.1", "--total-steps", "8192", "--ready", "16"],
+     "--ready 16 is invalid: the run has 16 updates, so no exploit step would be taken; use at most 15"),
     (["--hyper", "ent_coef=uniform:0:0.1", "--ready", "0"], "--ready 0 is invalid"),
     (["--hyper", "ent_coef=uniform:0:0.1", "--population", "1"], "--population 1 is invalid"),
     ([], "needs at least one --hyper"),
@@ -217,9 +225,13 @@ def test_the_best_members_lineage_follows_its_parents_back():
 
 def test_plot_draws_a_pbt_runs_population_and_its_best_lineage(whole, tmp_path):
     pytest.importorskip("matplotlib")
+    from jaxac import plot
+
     out, _, _ = whole
     assert cli.main(["plot", out, "-o", str(tmp_path / "p.png")]) == 0
     assert (tmp_path / "p.png").stat().st_size > 1000
+    # each hyperparameter on the axis its distribution declares (LR loguniform, ENT uniform)
+    assert plot.hyper_scales(out) == {LR.path: "log", ENT.path: "linear"}
 
 
 def test_a_replaced_member_keeps_the_state_fields_asked_for():
@@ -243,7 +255,8 @@ def test_a_replaced_member_keeps_the_state_fields_asked_for():
         population_ = pbt.Population((LR, ENT), ready=3, seed=1, keep=keep)
         chunk = jax.jit(pbt.population_chunk(member_run, population_, num_updates=12))
         ps, metrics, _ = chunk(CFG, start, jnp.int32(3))
-        parents = np.asarray(metrics["pbt_parent"][:, 0])
+        parents = np.asarray(metrics["pbt_parent"][:, 2])  # the exploit step's update
+        assert (np.asarray(metrics["pbt_parent"][:, :2]) == np.arange(P)[:, None]).all()
         replaced = np.flatnonzero(parents != np.arange(P))
         assert set(replaced) == {0, 1} and set(parents[replaced]) <= {6, 7}
         np.testing.assert_array_equal(ps.learner.params, np.arange(P)[parents] * 10)
@@ -362,7 +375,7 @@ def test_members_are_ranked_by_the_deterministic_policy_when_asked():
         population = pbt.Population((LR,), ready=2, explore=explore, fitness_episodes=episodes)
         chunk = jax.jit(pbt.population_chunk(member_run, population, 100, evaluator))
         new, metrics, _ = chunk(CFG, ps, jnp.int32(2))
-        parents = np.asarray(metrics["pbt_parent"][:, 0])
+        parents = np.asarray(metrics["pbt_parent"][:, 1])  # the exploit step's update
         assert {m for m in range(P) if parents[m] != m} == bottom and set(parents[sorted(bottom)]) <= top
         want = train_return if evaluator is None else -train_return
         np.testing.assert_array_equal(np.asarray(new.fitness), np.asarray(want)[parents])
@@ -379,3 +392,20 @@ def test_a_pbt_run_with_evaluation_fitness_ranks_by_whole_episodes(tmp_path):
     # CartPole pays 1 per step: a mean over 2 whole episodes is a multiple of 0.5
     np.testing.assert_array_equal(fitness * 2, np.round(fitness * 2))
     assert pbt.Population.from_dict(population.to_dict()) == population
+
+
+def test_ready_defaults_to_a_twentieth_of_the_run_and_warns_when_it_is_short():
+    """`ready` counts updates for every algorithm; SAC's Pendulum preset takes one env step per
+    update, so a small `ready` would exploit every few env steps."""
+    from jaxac import config as C
+    from jaxac import presets
+
+    sac_cfg = presets.config("sac", "Pendulum-v1")
+    assert pbt.Population((LR,)).for_run(sac_cfg).ready == sac_cfg.num_updates // pbt.PERIODS
+    assert pbt.Population((LR,)).for_run(CFG).ready == 1  # 12 updates: at least one
+    assert pbt.Population((LR,), ready=7).for_run(sac_cfg).ready == 7
+    with pytest.warns(C.JaxacWarning, match=r"--ready 2: 9499 exploit steps, each after 2 update\(s\) = 2 env"):
+        pbt.Population((LR,), ready=2).check(sac_cfg, 4)
+    assert "jaxac: warning: x\n" == cli._one_line_warning("x", C.JaxacWarning, "f.py", 1)
+    with pytest.raises(jaxac.ConfigError, match="--ready 12 is invalid: the run has 12 updates"):
+        Session("ppo", CFG, seeds=2, population=pbt.Population((LR,), ready=12))

@@ -65,3 +65,13 @@ def test_plot_of_two_four_seed_runs_with_bands_and_a_partial_run(tmp_path, capsy
     ax = fig.axes[0]
     assert len(ax.lines) == 2 and len(ax.collections) == 2  # a mean line and a band per run
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a (4 seeds)", "b (4 seeds)"]
+
+
+def test_sweep_labels_show_numbers_to_four_significant_digits():
+    from jaxac import plot
+
+    row = {"ent_coef": "0.012132715515343598", "optim.learning_rate": "0.001", "policy.hidden": "64,64",
+           "num_envs": "8", "final_return_mean": "1.0", "ci_low": "0", "ci_high": "2"}
+    label = plot.setting_label({k: v for k, v in row.items() if k in ("ent_coef", "optim.learning_rate",
+                                                                           "policy.hidden", "num_envs")})
+    assert label == "ent_coef=0.01213 learning_rate=0.001 hidden=64,64 num_envs=8"

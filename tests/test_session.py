@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import jax
 import numpy as np
 import pytest
 
@@ -66,3 +67,29 @@ def test_a_diverging_session_raises_and_names_the_last_checkpoint(tmp_path):
     with pytest.raises(stream.NonFiniteError) as err:
         Session("ppo", cfg, out=str(tmp_path / "nan"), chunk_updates=1, checkpoint_every=1).run()
     assert err.value.update >= 1 and err.value.last_checkpoint is None or err.value.last_checkpoint < err.value.update
+
+
+@pytest.mark.parametrize("algo", ["ppo", "sac"])
+def test_a_finished_run_extended_equals_the_run_trained_to_that_length(algo, tmp_path):
+    """`jaxac resume RUN --total-steps N` (Session.resume(total_steps=N)) continues a finished
+    run to N; with a constant learning rate it is bit for bit the run trained to N at once."""
+    from jaxac import cli, runs
+
+    cfg = jaxac.replace(CONFIGS[algo], **{"optim.schedule": "constant"})
+    short = cfg.replace(total_steps=cfg.total_steps - 6 * cfg.steps_per_update)
+    whole = Session(algo, cfg, seeds=2, out=str(tmp_path / "whole"), chunk_updates=2, eval_episodes=0).run()
+    run = str(tmp_path / "run")
+    Session(algo, short, seeds=2, out=run, chunk_updates=2, eval_episodes=0).run()
+    assert cli.main(["resume", run, "--total-steps", str(short.total_steps - 1)]) == 2  # shorter: one line
+    assert cli.main(["resume", run, "--total-steps", str(cfg.total_steps), "--no-progress",
+                     "--eval-episodes", "0"]) == 0
+    record = runs.record(run)
+    assert record["config"]["total_steps"] == cfg.total_steps and record["extended_from"] == [short.total_steps]
+    _, state, step = runs.restore(run)
+    assert step == cfg.num_updates
+    def data(x):
+        return jax.random.key_data(x) if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key) else x
+
+    for a, b in zip(jax.tree.leaves(state), jax.tree.leaves(whole.state)):
+        np.testing.assert_array_equal(np.asarray(data(a)), np.asarray(data(b)))
+    assert (tmp_path / "run" / "metrics.csv").read_text() == (tmp_path / "whole" / "metrics.csv").read_text()

@@ -54,7 +54,7 @@ def test_a_stacked_config_trains_each_member_as_its_own_call():
     (["optim.learning_rate="], [], None, "use FIELD=VALUES"),
     (["optim.learning_rate=,"], [], None, "give at least one value"),
     ([], ["ent_coef=normal:0:1"], None, "uniform:LOW:HIGH"),
-    ([], ["ent_coef=uniform:0.2:0.1"], None, "uniform:LOW:HIGH"),
+    ([], ["ent_coef=uniform:0.2:0.1"], None, "swap them: ent_coef=uniform:0.1:0.2"),
     ([], ["optim.learning_rate=loguniform:0:1e-3"], None, "0 < LOW"),
     ([], ["ent_coef=uniform:a:b"], None, "uniform:LOW:HIGH"),
     (["optim.learning_rate=1e-4"], [], 8, "--trials is given without --sample"),

@@ -414,6 +414,12 @@ def train(cfg: Config, key: PRNGKey) -> Tuple[State, Metrics]:
     return run(init, update, cfg, key)
 
 
+def extend(state: State, cfg: Config) -> State:
+    """One seed's state continued as a run of `cfg.total_steps` (`Session.resume(total_steps=)`):
+    a replay buffer that was capped at the shorter run's length grows to the new capacity."""
+    return state.replace(buffer=buffers.grow(state.buffer, cfg.buffer_capacity))
+
+
 def smoke_config() -> Config:
     """The smallest sensible run (64 warm-up steps and 4 updates on Pendulum, tiny networks)."""
     return Config(env="Pendulum-v1", total_steps=64 + 2 * 4, num_envs=2, learning_starts=64, batch_size=16,

@@ -184,6 +184,14 @@ def steps(directory: str) -> List[int]:
                   if n.isdigit() and os.path.isdir(os.path.join(directory, n)))
 
 
+def check_step(directory: str, step: int) -> None:
+    """CheckpointError unless `directory` has a checkpoint of update `step` (asked for by a
+    user: checked before anything compiles)."""
+    found = steps(directory)
+    if step not in found:
+        raise CheckpointError(f"no checkpoint {step} in {directory}; it has {_listing(found)}")
+
+
 def latest_step(directory: str) -> Optional[int]:
     """The newest checkpoint's step, or None (it may be damaged: `load` checks)."""
     found = steps(directory)

@@ -53,9 +53,17 @@ def integer(text: str) -> int:
         return int(value)
 
 
+# other tools' names for jaxac's flags (SB3 / RL Zoo, CleanRL, brax), suggested for a misspelling
+ALIASES = {"--lr": "--optim.learning-rate", "--learning-rate": "--optim.learning-rate",
+           "--total-timesteps": "--total-steps", "--timesteps": "--total-steps", "--n-timesteps": "--total-steps",
+           "--num-timesteps": "--total-steps", "--n-envs": "--num-envs", "--n-steps": "--num-steps",
+           "--n-epochs": "--update-epochs", "--num-epochs": "--update-epochs", "--episodes": "--eval-episodes",
+           "--max-grad-norm": "--optim.max-grad-norm", "--seeds": "--seed", "--env-id": "--env"}
+
+
 class _Parser(argparse.ArgumentParser):
-    """One line for a bad command line (not the usage block), with the closest flags for an
-    unknown one."""
+    """One line for a bad command line (not the usage block), with the closest flags of this
+    (sub)command for an unknown one."""
 
     def error(self, message: str):
         if message.startswith("unrecognized arguments:"):
@@ -63,21 +71,38 @@ class _Parser(argparse.ArgumentParser):
             for arg in message.split(":", 1)[1].split():
                 flag = arg.split("=")[0]
                 if flag.startswith("--"):
-                    close = difflib.get_close_matches(flag, sorted(_option_strings(self)), n=3, cutoff=0.6)
+                    close = suggest(flag, _option_strings(self))
                     if close:
                         hints.append(f"{flag}: did you mean {' / '.join(close)}?")
             message += ("; " + "; ".join(hints)) if hints else ""
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+def suggest(flag: str, options: set) -> List[str]:
+    """Up to 3 of `options` a user typing `flag` probably meant: another tool's name for it
+    (ALIASES), close spellings of the whole flag, and of a group field's own name
+    (`--hidden` -> `--policy.hidden`)."""
+    options = {o for o in options if not o.startswith("--help")}
+    out = [ALIASES[flag]] if ALIASES.get(flag) in options else []
+    out += difflib.get_close_matches(flag, sorted(options), n=3, cutoff=0.7)
+    by_name = {"--" + o.rsplit(".", 1)[1]: o for o in sorted(options) if "." in o}
+    out += [by_name[c] for c in difflib.get_close_matches(flag, sorted(by_name), n=2, cutoff=0.8)]
+    return list(dict.fromkeys(o for o in out if o != flag))[:3]
+
+
 def _option_strings(parser: argparse.ArgumentParser) -> set:
-    """Every flag of `parser` and its subcommands."""
-    out = set(o for o in parser._option_string_actions if o.startswith("--"))
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            for sub in action.choices.values():
-                out |= _option_strings(sub)
-    return out
+    """Every flag of `parser` (a command's own; subcommands have theirs)."""
+    return set(o for o in parser._option_string_actions if o.startswith("--"))
+
+
+def _leaf(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The (sub)command parser that parsed `args` (`jaxac train ppo`'s, `jaxac eval`'s, ...)."""
+    for name in ("command", "algo"):
+        sub = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+        if sub is None or getattr(args, name, None) not in sub.choices:
+            break
+        parser = sub.choices[getattr(args, name)]
+    return parser
 
 
 def _flag(path: str) -> str:
@@ -336,8 +361,13 @@ def build_parser(argv: Optional[List[str]] = None) -> argparse.ArgumentParser:
 
 
 def parse_args(argv: List[str]) -> argparse.Namespace:
-    """The parsed command line (the train flags depend on its algorithm, env and critic)."""
-    return build_parser(argv).parse_args(argv)
+    """The parsed command line (the train flags depend on its algorithm, env and critic); an
+    unknown flag is reported by its subcommand, with that subcommand's closest flags."""
+    parser = build_parser(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        _leaf(parser, args).error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
 
 
 def _config_overrides(args: argparse.Namespace) -> Dict[str, Any]:

@@ -101,8 +101,13 @@ def read_metrics_csv(path: str) -> RunMetrics:
 def load_run(run_dir: str) -> RunMetrics:
     """The metrics of a run directory (`run_dir/metrics.csv`), named after the directory."""
     path = os.path.join(run_dir, "metrics.csv")
+    if not os.path.isdir(run_dir):
+        raise FileNotFoundError(f"{run_dir} does not exist" if not os.path.exists(run_dir)
+                                else f"{run_dir} is a file, not a run directory")
     if not os.path.exists(path):
-        raise FileNotFoundError(f"{run_dir} has no metrics.csv (yet): it is written at each checkpoint")
+        if not os.path.exists(os.path.join(run_dir, "config.json")):
+            raise FileNotFoundError(f"{run_dir} is not a jaxac run directory (no config.json or metrics.csv)")
+        raise FileNotFoundError(f"{run_dir} has no metrics.csv yet: a run writes it at its first checkpoint")
     return read_metrics_csv(path)._replace(name=os.path.basename(os.path.normpath(run_dir)))
 
 

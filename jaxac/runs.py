@@ -137,6 +137,8 @@ def restore(run_dir: str, step: Optional[int] = None,
     from jaxac import checkpoint
 
     run = load(run_dir, env)
+    if step is not None:
+        checkpoint.check_step(os.path.join(run_dir, "checkpoints"), step)
     found = checkpoint.load(os.path.join(run_dir, "checkpoints"), like=initial_state(run),
                             expect=meta(run), step=step, on_damaged=on_damaged)
     return run, found.state, found.step

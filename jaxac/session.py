@@ -138,6 +138,10 @@ class Session:
         self.devices, self.eval_episodes, self.command = devices, eval_episodes, command
         self.settings["devices"] = len(devices)  # a resume splits the seeds the same way (same numbers)
         self.resuming, self.checkpoint = _resume, _checkpoint
+        if _checkpoint is not None:  # before anything compiles
+            from jaxac import checkpoint as ckpt
+
+            ckpt.check_step(self.checkpoint_dir, _checkpoint)
         self.extended_from: Optional[int] = None  # the run's total_steps before `resume(total_steps=...)`
         self.compile_cache = compile_cache
         self.cache_dir: Optional[str] = None  # the compilation cache in use (after `compile`)

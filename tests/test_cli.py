@@ -224,3 +224,37 @@ def test_resume_errors_are_one_line(tmp_path, capsys):
     assert "not a jaxac run directory" in capsys.readouterr().err
     assert cli.main(["eval", str(tmp_path / "nothing")]) == 2
     assert "not a jaxac run directory" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args,suggested", [
+    (["train", "ppo", "--lr", "1e-3"], "--optim.learning-rate"),
+    (["train", "ppo", "--total-step", "5"], "--total-steps"),
+    (["train", "a2c", "--hiden", "3"], "--policy.hidden"),
+    (["train", "sac", "--n-envs", "3"], "--num-envs"),
+    (["sweep", "ppo", "--trails", "3"], "--trials"),
+    (["pbt", "sac", "--populaton", "3"], "--population"),
+    (["eval", "x", "--epsiodes", "3"], "--episodes"),
+    (["resume", "x", "--chekpoint", "3"], "--checkpoint"),
+    (["plot", "x", "--titel", "t"], "--title"),
+])
+def test_a_misspelt_flag_suggests_its_own_subcommands_closest_flags(capsys, args, suggested):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(args)
+    err = capsys.readouterr().err.strip()
+    prog = "jaxac " + " ".join(args[:2] if args[0] in ("train", "sweep", "pbt") else args[:1])
+    assert exc.value.code == 2 and len(err.splitlines()) == 1, err
+    assert err.startswith(f"{prog}: error: unrecognized arguments") and f"did you mean {suggested}" in err, err
+    assert "--help" not in err.split("did you mean")[1].split("?")[0]
+
+
+def test_a_missing_checkpoint_or_directory_is_one_line_before_compiling(straight, tmp_path, capsys):
+    run_dir, _ = straight
+    for command in (["resume", str(run_dir), "--checkpoint", "7"], ["eval", str(run_dir), "--checkpoint", "7"]):
+        assert cli.main(command) == 2
+        out, err = capsys.readouterr()
+        assert "compiling" not in out and err.strip().startswith("jaxac: error: no checkpoint 7 in"), (out, err)
+    assert cli.main(["plot", str(tmp_path / "missing")]) == 2
+    assert capsys.readouterr().err.strip() == f"jaxac: error: {tmp_path / 'missing'} does not exist"
+    (tmp_path / "empty").mkdir()
+    assert cli.main(["plot", str(tmp_path / "empty")]) == 2
+    assert "is not a jaxac run directory" in capsys.readouterr().err

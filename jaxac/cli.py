@@ -105,6 +105,49 @@ def _leaf(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse
     return parser
 
 
+TRUE, FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+
+
+def optional_float(text: str) -> Optional[float]:
+    """An optional number flag's value: a float, or `none` for unset (as its help shows it)."""
+    return None if text.strip().lower() in ("none", "null", "unset") else float(text)
+
+
+class _Switch(argparse.Action):
+    """A boolean field's flag: `--obs.normalize`, `--no-obs.normalize`, or a value
+    (`--obs.normalize true|false`, as a config file or another tool would write it)."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        names = list(option_strings) + ["--no-" + o[2:] for o in option_strings]
+        super().__init__(names, dest, nargs="?", metavar="true|false", **kwargs)
+
+    def __call__(self, parser, namespace, value, option_string=None):
+        if option_string.startswith("--no-"):
+            if value is not None:
+                parser.error(f"{option_string} takes no value")
+            setattr(namespace, self.dest, False)
+            return
+        text = "true" if value is None else value.strip().lower()
+        if text not in TRUE + FALSE:
+            parser.error(f"argument {option_string}: invalid value {value!r}: use true or false")
+        setattr(namespace, self.dest, text in TRUE)
+
+
+class _Integers(argparse.Action):
+    """A tuple field's flag: `--policy.hidden 64 64` or `--policy.hidden 64,64` (the form sweep
+    grids use); no value is the empty tuple."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs="*", metavar="N", **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        try:
+            out = tuple(integer(p) for v in values for p in v.replace(",", " ").split())
+        except ValueError:
+            parser.error(f"argument {option_string}: invalid integers {' '.join(values)!r}: use e.g. 64 64 or 64,64")
+        setattr(namespace, self.dest, out)
+
+
 def _flag(path: str) -> str:
     return "--" + path.replace("_", "-")
 
@@ -113,15 +156,16 @@ def _add_field(group, cls, path: str, name: str, value: Any) -> None:
     """One flag for field `name` (of config class `cls`) at dotted `path`, showing `value`."""
     doc, choices = C.field_doc(cls, name)
     kwargs: Dict[str, Any] = dict(dest=path, default=argparse.SUPPRESS)
-    if isinstance(value, bool):
-        kwargs["action"] = argparse.BooleanOptionalAction
+    annotation = str(cls.__dataclass_fields__[name].type)
+    if value is None or "Optional" in annotation or "None" in annotation:  # a number or unset
+        kwargs.update(type=optional_float, metavar="X|none")
+    elif isinstance(value, bool):
+        kwargs["action"] = _Switch
     elif isinstance(value, tuple):
-        kwargs.update(nargs="*", type=integer, metavar="N")
-    elif isinstance(value, (int, float, str)):
+        kwargs["action"] = _Integers
+    else:
         kwargs.update(type={int: integer, float: float, str: str}[type(value)],
                       metavar={int: "N", float: "X", str: "S"}[type(value)])
-    else:  # optional numbers (v_min, max_grad_norm)
-        kwargs.update(type=float, metavar="X")
     if choices:  # shown, and checked by the config (a one-line error naming the field)
         kwargs["metavar"] = "{" + ",".join(map(str, choices)) + "}"
     shown = "unset" if value is None else (" ".join(map(str, value)) or "()") if isinstance(value, tuple) else value

@@ -258,3 +258,32 @@ def test_a_missing_checkpoint_or_directory_is_one_line_before_compiling(straight
     (tmp_path / "empty").mkdir()
     assert cli.main(["plot", str(tmp_path / "empty")]) == 2
     assert "is not a jaxac run directory" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flags,path,value", [
+    (["--optim.max-grad-norm", "none"], "optim.max_grad_norm", None),
+    (["--optim.max-grad-norm", "2"], "optim.max_grad_norm", 2.0),
+    (["--obs.normalize", "true"], "obs.normalize", True),
+    (["--obs.normalize", "false"], "obs.normalize", False),
+    (["--no-obs.normalize"], "obs.normalize", False),
+    (["--obs.normalize"], "obs.normalize", True),
+    (["--policy.hidden", "64,64"], "policy.hidden", (64, 64)),
+    (["--policy.hidden", "32", "16"], "policy.hidden", (32, 16)),
+    (["--critic", "c51", "--critic.v-min", "none"], "critic.v_min", None),
+])
+def test_every_value_the_help_shows_can_be_typed(flags, path, value):
+    """`unset: none`, booleans as true/false, tuples as the sweep grids write them."""
+    from jaxac import config as C
+
+    cfg = cli._config_from_args(cli.parse_args(["train", "ppo", *flags]))
+    assert C.get(cfg, path) == value
+
+
+def test_a_bad_typed_value_is_one_line(capsys):
+    for flags, needle in ((["--obs.normalize", "maybe"], "use true or false"),
+                          (["--policy.hidden", "6x"], "use e.g. 64 64 or 64,64"),
+                          (["--no-obs.normalize", "true"], "takes no value")):
+        with pytest.raises(SystemExit) as exc:
+            cli.main(["train", "ppo", *flags])
+        err = capsys.readouterr().err.strip()
+        assert exc.value.code == 2 and needle in err and len(err.splitlines()) == 1, err

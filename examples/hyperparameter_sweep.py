@@ -30,7 +30,7 @@ def main(argv=None):
           f"{result.seconds:.0f} s; ranked by the deterministic policy (95% bootstrap CI over seeds):")
     for row in result.table:
         print(f"  learning_rate={row['optim.learning_rate']:.0e} ent_coef={row['ent_coef']:.4f}: "
-              f"{row['final_return_mean']:.1f} [{row['ci_low']:.1f}, {row['ci_high']:.1f}]")
+              f"{row['eval_return_mean']:.1f} [{row['ci_low']:.1f}, {row['ci_high']:.1f}]")
     print(f"files: {out}/summary.csv, members.csv, scores.json; resume with jaxac.Sweep.resume({out!r}).run()")
 
 

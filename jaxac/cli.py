@@ -456,10 +456,37 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise C.ConfigError(f"--out {args.out} already holds a run: continue it with "
                             f"`jaxac resume {args.out}` or choose another directory.")
     parallel.request_devices(args.devices)  # first: building a config may start jax
-    session = Session(args.algo, _config_from_args(args), args.seeds, args.seed, args.out, args.chunk_updates,
+    cfg = _config_from_args(args)
+    _notes(args, cfg)
+    session = Session(args.algo, cfg, args.seeds, args.seed, args.out, args.chunk_updates,
                       args.checkpoint_every, args.devices, args.eval_episodes, command=sys.argv,
                       compile_cache=_cache_setting(args))
     return _execute(session, args.no_progress)
+
+
+def _notes(args: argparse.Namespace, cfg: Any) -> None:
+    """One line each (stderr, process 0) for what the command would otherwise do without a word:
+    the default environment, --seed given where --seeds was probably meant, nothing saved
+    without --out, --total-steps rounded down to whole updates."""
+    from jaxac import distributed
+
+    if distributed.current().index != 0:
+        return
+    given = {a.split("=")[0] for a in getattr(args, "argv", [])}
+    notes = []
+    if "--env" not in given:
+        notes.append(f"no --env: training on {cfg.env}, the default (`jaxac envs` lists the others)")
+    if "--seed" in given and "--seeds" not in given and hasattr(args, "seeds"):
+        notes.append(f"--seed {args.seed} is the base PRNG seed, and one seed runs; --seeds N runs N seeds")
+    if not args.out:
+        notes.append("no --out: nothing is saved (metrics, checkpoints); add --out DIR to keep the run")
+    trained = cfg.warmup_steps + cfg.num_updates * cfg.steps_per_update
+    if "--total-steps" in given and trained != cfg.total_steps:
+        warmup = f"{cfg.warmup_steps:,} warm-up steps and " if cfg.warmup_steps else ""
+        notes.append(f"--total-steps {cfg.total_steps:,} is rounded down to {trained:,} env steps per seed: "
+                     f"{warmup}{cfg.num_updates:,} whole updates of {cfg.steps_per_update:,}")
+    for note in notes:
+        print(f"jaxac: note: {note}", file=sys.stderr, flush=True)
 
 
 def cmd_pbt(args: argparse.Namespace) -> int:
@@ -485,7 +512,9 @@ def cmd_pbt(args: argparse.Namespace) -> int:
         raise C.ConfigError(f"--population {args.population} is invalid: PBT needs at least 2 members.")
     distributed.initialize(args.coordinator, args.num_processes, args.process_id)
     parallel.request_devices(args.devices)
-    session = Session(args.algo, _config_from_args(args), args.population, args.seed, args.out, None,
+    cfg = _config_from_args(args)
+    _notes(args, cfg)
+    session = Session(args.algo, cfg, args.population, args.seed, args.out, None,
                       args.checkpoint_every, args.devices, args.eval_episodes, command=sys.argv,
                       compile_cache=_cache_setting(args), population=population)
     return _execute(session, args.no_progress)
@@ -525,6 +554,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     parallel.request_devices(args.devices)
     cfg = _config_from_args(args)
     spec.check(cfg)
+    _notes(args, cfg)
     sw = sweep_run.Sweep(args.algo, cfg, spec, args.seeds, args.seed, args.out, args.chunk_updates,
                          args.checkpoint_every, args.eval_episodes, args.max_members, devices=args.devices,
                          compile_cache=_cache_setting(args), command=sys.argv)
@@ -570,7 +600,7 @@ def _execute_sweep(sw, args: argparse.Namespace, process) -> int:
         return signals.exit_status(result.signal or 2)
     say(f"{len(result.batches)} batch(es), {result.programs} compiled program(s), {result.seconds:.1f} s")
     if process.index == 0:
-        say(f"final return: deterministic policy, {sw.eval_episodes} episode(s) per seed; 95% bootstrap "
+        say(f"eval return: deterministic policy, {sw.eval_episodes} episode(s) per seed; 95% bootstrap "
             f"interval over seeds; best first")
         say(sweep_run.format_table(result.table, args.top))
         if len(result.table) > args.top:
@@ -686,10 +716,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(f"  seed {s}: return {r.mean():.2f} ± {r.std():.2f} (length {n.mean():.0f})")
     seed_means = returns.mean(1)
     print(f"  all seeds: return {returns.mean():.2f} ± {seed_means.std():.2f} (std over seed means), "
-          f"{returns.std():.2f} over all episodes")
+          f"std {returns.std():.2f} over all episodes")
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump({"run": args.run_dir, "step": step, "returns": returns.tolist(),
+            json.dump({"run": args.run_dir, "update": step, "returns": returns.tolist(),
                        "lengths": lengths.tolist(), "mean": float(returns.mean())}, fh, indent=2)
     return 0
 
@@ -832,6 +862,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             print(f"jaxac: error: {message}", file=sys.stderr)
             return 2
     args = parse_args(argv)
+    args.argv = argv  # what was typed (notes about flags left out)
     warnings.formatwarning = _one_line_warning
     signals.raise_on_sigterm()  # between a run's phases too, SIGTERM ends with one line
     try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import dataclasses
+import functools
 from typing import Any, Callable, Dict, Iterator, Mapping, Tuple
 
 import jax
@@ -165,13 +166,57 @@ def unit_interval(x):
 # ---- nested configs: groups, dotted paths, dicts ----------------------------------------------
 
 
+# flat config fields of earlier versions -> their path in the config tree
+RENAMED = {
+    "hidden": "policy.hidden", "activation": "policy.activation",
+    "continuous_dist": "policy.distribution", "state_dependent_std": "policy.state_dependent_std",
+    "init_log_std": "policy.init_log_std", "policy_std": "policy.std", "network_init": "policy.init",
+    "learning_rate": "optim.learning_rate", "adam_eps": "optim.eps", "optimizer_eps": "optim.eps",
+    "optimizer": "optim.name", "max_grad_norm": "optim.max_grad_norm", "anneal_lr": "optim.schedule",
+    "actor_lr": "optim.learning_rate", "critic_lr": "optim.critic_learning_rate",
+    "alpha_lr": "optim.alpha_learning_rate",
+    "normalize_observations": "obs.normalize", "obs_stats_before_update": "obs.stats_before_update",
+    "gae_lambda": "advantage.gae_lambda", "normalize_advantages": "advantage.normalize",
+    "advantage": "advantage.estimator",
+    "critic_hidden": "critic.hidden", "critic_layer_norm": "critic.layer_norm",
+    "critic_dropout": "critic.dropout", "num_bins": "critic.num_bins", "num_quantiles": "critic.num_quantiles",
+    "tqc_drop": "critic.drop", "v_min": "critic.v_min", "v_max": "critic.v_max",
+    "hl_sigma": "critic.hl_sigma", "huber_kappa": "critic.kappa", "gauss_beta": "critic.beta",
+    "flow_noise": "critic.noise", "flow_steps": "critic.steps", "flow_samples": "critic.samples",
+    "flow_bins": "critic.bins", "flow_actor": "critic.actor_value",
+}
+
+
 def group(cls: type) -> type:
     """Class decorator of every config and config group: a frozen flax pytree dataclass whose
     `replace` is `jaxac.config.replace` (dotted paths; a dict overlays a group's current
-    fields; a critic also takes a name)."""
+    fields; a critic also takes a name), and whose constructor names the path of a field
+    given by an old flat name (`Config(learning_rate=...)`: optim.learning_rate)."""
     cls = struct.dataclass(cls)
     cls.replace = group_replace
+    init = cls.__init__
+
+    @functools.wraps(init)
+    def checked_init(self, *args: Any, **kwargs: Any) -> None:
+        for name in kwargs:
+            if name not in type(self).__dataclass_fields__:
+                raise ConfigError(unknown_field(self, name))
+        init(self, *args, **kwargs)
+
+    cls.__init__ = checked_init
     return cls
+
+
+def unknown_field(config: Any, name: str) -> str:
+    """The message for a field `name` that `config` (an instance or class) does not have."""
+    kind = type(config) if not isinstance(config, type) else config
+    owner = f"{kind.__module__.rsplit('.', 1)[-1]}.{kind.__qualname__}"
+    if name in RENAMED and RENAMED[name].split(".")[0] in kind.__dataclass_fields__:
+        group_name, field = RENAMED[name].split(".", 1)
+        return (f"{owner} has no field {name!r}: it is now {RENAMED[name]} "
+                f"({group_name}={{{field!r}: ...}}, or .replace(**{{{RENAMED[name]!r}: ...}})).")
+    names = ", ".join(f.name for f in dataclasses.fields(kind))
+    return f"{owner} has no field {name!r}: choose one of {names}."
 
 
 def group_replace(self, **changes: Any) -> Any:
@@ -236,6 +281,8 @@ def replace(config: Any, **paths: Any) -> Any:
             try:
                 config = _replace_one(config, path.split("."), paths[path])
             except KeyError:
+                if path in RENAMED:
+                    raise ConfigError(f"unknown config field {path!r}: it is now {RENAMED[path]}.") from None
                 raise ConfigError(f"unknown config field {path!r}: {_known(config, path)}") from None
     if check:
         config.validate()

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxac.env import AutoReset
+from jaxac.env import AutoReset, Box
 from jaxac.rng import classic_threefry
 from jaxac.rollout import reset_envs
 from jaxac.types import Array, PRNGKey
@@ -143,8 +143,8 @@ def run_dir(path: str, num_episodes: int = 10, seed: int = 0, step: int | None =
     `step`; damaged newer ones go to `on_damaged(step, reason)`, see `jaxac.runs.restore`).
     `env`: the environment object again, for a run trained on one.
 
-    Returns `(returns, lengths, step)`: returns and lengths [seeds, num_episodes] as numpy, and
-    the checkpoint's step.
+    Returns `(returns, lengths, update)`: returns and lengths [seeds, num_episodes] as numpy,
+    and the update the checkpoint was saved at.
     """
     import functools
 
@@ -162,6 +162,38 @@ def run_dir(path: str, num_episodes: int = 10, seed: int = 0, step: int | None =
     keys = jax.random.split(jax.random.key(seed), run.run["seeds"])
     returns, lengths = jax.jit(jax.vmap(fn, in_axes=(axes, 0, 0)))(cfg, state, keys)
     return np.asarray(returns), np.asarray(lengths), step
+
+
+def load_policy(path: str, seed: int = 0, update: int | None = None, env: Any = None):
+    """The deterministic policy of seed `seed` of the run saved in `path` (its newest intact
+    checkpoint, or the one of `update`), to act in its environment as `jaxac.make` builds it.
+
+    Returns `(act, env, env_params)`: `act(obs) -> action` is jitted and takes one raw
+    observation (no batch axis; the run's observation normalisation is applied inside) and
+    gives the environment's own action (an index for discrete actions, a value within a Box's
+    bounds); `env` and `env_params` are the run's environment, unwrapped. `env`: the
+    environment object again, for a run trained on one.
+    """
+    from jaxac import runs
+    from jaxac.algos.common import base_env
+    from jaxac.config import ConfigError
+    from jaxac.env import RescaleAction
+
+    run, states, _ = runs.restore(path, update, env=env)
+    if not 0 <= seed < run.run["seeds"]:
+        raise ConfigError(f"seed={seed} is invalid: the run has seeds 0..{run.run['seeds'] - 1}.")
+    one = jax.tree.map(lambda x: x[seed], states)
+    one = getattr(one, "learner", one)  # a PBT member's learner state
+    comps = run.module.components(run.cfg)
+    raw_env, params = base_env(run.cfg.env, run.cfg.env_kwargs)
+    greedy = greedy_policy(comps.net, comps.dist)
+    scaled = isinstance(raw_env.action_space(params), Box)
+
+    def act(obs):
+        action = greedy(one.params["actor"], comps.obs_norm(one.obs_stats, jnp.asarray(obs)[None]))[0]
+        return RescaleAction(raw_env)._scaled(action, params) if scaled else action
+
+    return jax.jit(act), raw_env, params
 
 
 def render_dir(path: str, out: str, run_seed: int = 0, seed: int = 0, step: int | None = None,

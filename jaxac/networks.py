@@ -295,7 +295,7 @@ def policy_for(action_space, hidden: Sequence[int], activation: str, continuous_
     if isinstance(action_space, Box):
         dim = int(action_space.shape[0])
         net = PolicyNet(tuple(hidden), dim, True, activation, state_dependent_std, init_log_std, weight_init)
-        return net, ActionDist(continuous_kind, size=dim, std=std)
+        return net, ActionDist("gaussian" if continuous_kind == "auto" else continuous_kind, size=dim, std=std)
     raise TypeError(f"unsupported action space {action_space!r}")
 
 
@@ -309,7 +309,7 @@ def sampling_policy(net: nn.Module, dist: ActionDist) -> Policy:
     return Policy(dist.noise, act)
 
 
-DISTRIBUTIONS = ("gaussian", "tanh_gaussian")
+DISTRIBUTIONS = ("auto", "gaussian", "tanh_gaussian")  # auto: gaussian (discrete actions: categorical)
 
 
 @C.group
@@ -317,7 +317,9 @@ class PolicyConfig(C.Group):
     """The policy network and its action distribution (all static).
 
     `hidden`/`activation`/`init` also shape the critic unless its own `hidden` is set.
-    Continuous actions: `distribution` gaussian | tanh_gaussian; `state_dependent_std`
+    `distribution`: auto (the default) records that the action space decides it: categorical
+    for discrete actions (whatever it says), gaussian for continuous ones, unless set to
+    gaussian | tanh_gaussian; `state_dependent_std`
     False gives one free log-std per action dimension (PureJaxRL, CleanRL), True makes the
     std a second output of the network (brax.training); `std` is how the raw output becomes
     the std (see `ActionDist`); `init_log_std` the free log-std's start.
@@ -325,7 +327,8 @@ class PolicyConfig(C.Group):
 
     hidden: Tuple[int, ...] = C.static((64, 64), "hidden widths (also the critic's by default)")
     activation: str = C.static("tanh", 'hidden activation', choices=tuple(ACTIVATIONS))
-    distribution: str = C.static("gaussian", 'continuous-action distribution', choices=DISTRIBUTIONS)
+    distribution: str = C.static("auto", 'continuous-action distribution (auto: gaussian; discrete '
+                                 'actions are categorical)', choices=DISTRIBUTIONS)
     state_dependent_std: bool = C.static(False, 'std is a network output')
     init_log_std: float = C.static(0.0, 'initial free log-std')
     std: str = C.static("exp", "raw output to std (softplus: brax's)", choices=STD_TRANSFORMS)

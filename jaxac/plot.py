@@ -121,7 +121,7 @@ def summary(run: RunMetrics) -> Dict[str, float]:
 
 def summary_table(runs: Sequence[RunMetrics]) -> str:
     """A markdown table of `summary` per run."""
-    lines = ["| run | seeds | env steps | final return | 95% CI | IQM |", "|---|---:|---:|---:|---|---:|"]
+    lines = ["| run | seeds | env steps | final return (training episodes) | 95% CI | IQM |", "|---|---:|---:|---:|---|---:|"]
     for r in runs:
         s = summary(r)
         lines.append(f"| {r.name} | {s['seeds']} | {s['env_steps']:,} | {s['final_mean']:.1f} | "
@@ -197,7 +197,8 @@ def sweep_curves(sweep_dir: str) -> Tuple[List[Dict[str, str]], List[RunMetrics]
     return rows, out
 
 
-SUMMARY_COLUMNS = ("final_return_mean", "ci_low", "ci_high", "iqm", "seeds", "train_return_mean", "setting",
+SUMMARY_COLUMNS = ("eval_return_mean", "final_return_mean",  # the latter: sweeps written before the rename
+                   "ci_low", "ci_high", "iqm", "seeds", "train_return_mean", "setting",
                    "diverged")
 
 
@@ -229,8 +230,8 @@ def hyper_scales(run_dir: str) -> Dict[str, str]:
 
 
 def plot_sweep(sweep_dir: str, out: str, top: int = 5, points: int = 50) -> Tuple[str, str]:
-    """Learning curves of the `top` settings (best final return first) to `out`, and the
-    sensitivity plot (final return with its 95% interval against each swept field) to
+    """Learning curves of the `top` settings (best eval return first) to `out`, and the
+    sensitivity plot (eval return with its 95% interval against each swept field) to
     `<out stem>-sensitivity<ext>`. Returns both paths."""
     rows, runs = sweep_curves(sweep_dir)
     plot_curves(runs[:top], out, points=points,
@@ -249,7 +250,7 @@ def _number(text: str) -> Optional[float]:
 
 
 def plot_sensitivity(rows: Sequence[Dict[str, str]], out: str):
-    """One panel per swept field: each setting's final return (mean over seeds, 95% interval)
+    """One panel per swept field: each setting's eval return (mean over seeds, 95% interval)
     against the field's value; numbers on a log axis when they span more than 5x."""
     try:
         import matplotlib
@@ -270,7 +271,7 @@ def plot_sensitivity(rows: Sequence[Dict[str, str]], out: str):
             names = sorted(set(values))
             x = np.asarray([names.index(v) for v in values], float)
             ax.set_xticks(range(len(names)), names, rotation=30, fontsize=8)
-        y = np.asarray([float(r["final_return_mean"]) for r in rows])
+        y = np.asarray([float(r.get("eval_return_mean", r.get("final_return_mean"))) for r in rows])
         lo = np.asarray([float(r["ci_low"]) for r in rows])
         hi = np.asarray([float(r["ci_high"]) for r in rows])
         err = np.stack([np.nan_to_num(y - lo), np.nan_to_num(hi - y)])
@@ -279,7 +280,7 @@ def plot_sensitivity(rows: Sequence[Dict[str, str]], out: str):
             ax.set_xscale("log")
         ax.set_xlabel(field)
         ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("final return (deterministic policy)")
+    axes[0][0].set_ylabel("eval return (deterministic policy)")
     fig.suptitle("each setting: mean over seeds, 95% bootstrap interval", fontsize=10)
     fig.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)

@@ -174,22 +174,4 @@ def renamed(overrides: Dict[str, Any]) -> None:
             raise C.ConfigError(f"{name} is now {RENAMED[name]}.")
 
 
-# flat config fields of earlier versions -> their path in the config tree
-RENAMED = {
-    "hidden": "policy.hidden", "activation": "policy.activation",
-    "continuous_dist": "policy.distribution", "state_dependent_std": "policy.state_dependent_std",
-    "init_log_std": "policy.init_log_std", "policy_std": "policy.std", "network_init": "policy.init",
-    "learning_rate": "optim.learning_rate", "adam_eps": "optim.eps", "optimizer_eps": "optim.eps",
-    "optimizer": "optim.name", "max_grad_norm": "optim.max_grad_norm", "anneal_lr": "optim.schedule",
-    "actor_lr": "optim.learning_rate", "critic_lr": "optim.critic_learning_rate",
-    "alpha_lr": "optim.alpha_learning_rate",
-    "normalize_observations": "obs.normalize", "obs_stats_before_update": "obs.stats_before_update",
-    "gae_lambda": "advantage.gae_lambda", "normalize_advantages": "advantage.normalize",
-    "advantage": "advantage.estimator",
-    "critic_hidden": "critic.hidden", "critic_layer_norm": "critic.layer_norm",
-    "critic_dropout": "critic.dropout", "num_bins": "critic.num_bins", "num_quantiles": "critic.num_quantiles",
-    "tqc_drop": "critic.drop", "v_min": "critic.v_min", "v_max": "critic.v_max",
-    "hl_sigma": "critic.hl_sigma", "huber_kappa": "critic.kappa", "gauss_beta": "critic.beta",
-    "flow_noise": "critic.noise", "flow_steps": "critic.steps", "flow_samples": "critic.samples",
-    "flow_bins": "critic.bins", "flow_actor": "critic.actor_value",
-}
+RENAMED = C.RENAMED  # flat config fields of earlier versions -> their path in the config tree

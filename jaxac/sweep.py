@@ -153,6 +153,9 @@ class Spec:
             raise C.ConfigError(f"--trials {trials!r} is invalid: use an integer >= 1.")
         spec = cls(tuple(Grid.parse(g) for g in grids), tuple(Sample.parse(s) for s in samples),
                    1 if trials is None else trials)
+        if samples and trials is None:
+            raise C.ConfigError("--sample needs --trials N: the number of random draws of the sampled fields "
+                                "(each draw trains --seeds seeds).")
         paths = [g.path for g in spec.grids] + [s.path for s in spec.samples]
         twice = sorted({p for p in paths if paths.count(p) > 1})
         if twice:

@@ -2,7 +2,7 @@
 
     spec = jaxac.sweep.Spec.parse(grids=["optim.learning_rate=1e-4,2.5e-4,1e-3"], samples=[])
     result = jaxac.Sweep("ppo", cfg, spec, seeds=8, out="sw").run()
-    result.table[0]                      # the best setting: its values, final_return_mean, ci, iqm
+    result.table[0]                      # the best setting: its values, eval_return_mean, ci, iqm
     jaxac.Sweep.resume("sw").run()       # after Ctrl-C, SIGTERM or SIGKILL, in a new process
 
 Member m is setting m // seeds with seed m % seeds; seed r of every setting trains with key
@@ -31,11 +31,11 @@ The sweep directory:
                         the member's place in the batch), tb/ (one run per setting),
                         checkpoints/, results.json (per-member figures once finished)
     members.csv         one row per member: setting, seed, batch, swept values, returns
-    summary.csv         one row per setting, best first: swept values, final_return_mean,
+    summary.csv         one row per setting, best first: swept values, eval_return_mean,
                         ci_low, ci_high (95% bootstrap over seeds), iqm, seeds, train_return_mean
     scores.json         per-seed final scores, {env: {setting label: [score per seed]}}
 
-The final return of a member is its deterministic policy's mean over `eval_episodes`
+The eval return of a member is its deterministic policy's mean over `eval_episodes`
 evaluation episodes whose keys are folded away from every training key; the training
 episodes' return over the last 5% of updates is the second column.
 """
@@ -135,7 +135,7 @@ class Sweep:
     (None: nothing written); `max_members`: the most members in one call; `memory_limit`:
     bytes a batch may use (default: see `default_budget`); `devices`: this process's devices
     the members are split over, a list or a count (default: every local device); `eval_episodes` (>= 1): the
-    deterministic episodes behind each member's final return. The rest as for
+    deterministic episodes behind each member's eval return. The rest as for
     `jaxac.Session`. Everything is checked here, before anything compiles."""
 
     def __init__(self, algorithm: str, cfg: Any, spec: S.Spec, seeds: int = 1, seed: int = 0,
@@ -478,7 +478,8 @@ def label(setting: Dict[str, Any], swept: Sequence[str]) -> str:
 
 def summary_rows(settings: Sequence[Dict[str, Any]], eval_r: np.ndarray, train_r: np.ndarray,
                  diverged: np.ndarray, swept: Sequence[str]) -> List[Dict[str, Any]]:
-    """One row per setting, best final return first: swept values, final_return_mean, ci_low,
+    """One row per setting, best eval return first: swept values, eval_return_mean (the
+    deterministic policy's), ci_low,
     ci_high (95% bootstrap over seeds), iqm, seeds, train_return_mean, diverged (seeds whose
     training became non-finite: the setting's figures are then NaN and it ranks last),
     setting (its index)."""
@@ -489,13 +490,13 @@ def summary_rows(settings: Sequence[Dict[str, Any]], eval_r: np.ndarray, train_r
         bad = int(diverged[s].sum())
         lo, hi = bootstrap_ci(eval_r[s], seed=s) if not bad else (float("nan"), float("nan"))
         rows.append({**{p: show(setting[p]) for p in swept},
-                     "final_return_mean": float(np.mean(eval_r[s])) if not bad else float("nan"),
+                     "eval_return_mean": float(np.mean(eval_r[s])) if not bad else float("nan"),
                      "ci_low": lo, "ci_high": hi, "iqm": iqm(eval_r[s]) if not bad else float("nan"),
                      "seeds": int(eval_r.shape[1]),
                      "train_return_mean": float(np.nanmean(train_r[s])) if not bad and np.isfinite(train_r[s]).any()
                      else float("nan"),
                      "diverged": bad, "setting": s})
-    return sorted(rows, key=lambda r: (bool(r["diverged"]), -np.nan_to_num(r["final_return_mean"], nan=-np.inf),
+    return sorted(rows, key=lambda r: (bool(r["diverged"]), -np.nan_to_num(r["eval_return_mean"], nan=-np.inf),
                                        r["setting"]))
 
 

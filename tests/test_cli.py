@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+import jaxac
 from jaxac import cli
 
 ARGS = ["train", "ppo", "--env", "CartPole-v1", "--seeds", "2", "--total-steps", "2048",
@@ -60,8 +61,9 @@ def test_train_writes_metrics_and_config_and_is_reproducible_across_processes(st
     out = run_cli("eval", str(a), "--episodes", "3", "--json", str(tmp_path / "eval.json"))
     assert out.returncode == 0, out.stderr
     assert "seed 1: return" in out.stdout and "all seeds: return" in out.stdout
+    assert "over all episodes" in out.stdout.split("all seeds:")[1] and ", std " in out.stdout  # labelled
     result = json.load(open(tmp_path / "eval.json"))
-    assert result["step"] == 160 and len(result["returns"]) == 2 and len(result["returns"][0]) == 3
+    assert result["update"] == 160 and len(result["returns"]) == 2 and len(result["returns"][0]) == 3
     # CartPole pays 1 per step: an episode's return is its length
     assert result["returns"] == [[float(n) for n in seed] for seed in result["lengths"]]
 
@@ -287,3 +289,37 @@ def test_a_bad_typed_value_is_one_line(capsys):
             cli.main(["train", "ppo", *flags])
         err = capsys.readouterr().err.strip()
         assert exc.value.code == 2 and needle in err and len(err.splitlines()) == 1, err
+
+
+def test_what_a_command_would_do_silently_is_one_note_each(monkeypatch, capsys, tmp_path):
+    """The default env, --seed for --seeds, no --out, --total-steps rounded down (not compiled)."""
+    monkeypatch.setattr(cli, "_execute", lambda session, no_progress: 0)
+    assert cli.main(["train", "ppo", "--seed", "4", "--total-steps", "30000"]) == 0
+    notes = capsys.readouterr().err.strip().splitlines()
+    assert notes == [
+        "jaxac: note: no --env: training on CartPole-v1, the default (`jaxac envs` lists the others)",
+        "jaxac: note: --seed 4 is the base PRNG seed, and one seed runs; --seeds N runs N seeds",
+        "jaxac: note: no --out: nothing is saved (metrics, checkpoints); add --out DIR to keep the run",
+        "jaxac: note: --total-steps 30,000 is rounded down to 29,696 env steps per seed: 58 whole updates of 512"]
+    assert cli.main(["train", "ppo", "--env", "CartPole-v1", "--seeds", "2", "--seed", "1",
+                     "--total-steps", str(512 * 3), "--out", str(tmp_path / "run")]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_old_flat_names_are_named_from_python_too():
+    with pytest.raises(jaxac.ConfigError, match=r"ppo.Config has no field 'learning_rate': it is now optim"):
+        jaxac.ppo.Config(learning_rate=1e-3)
+    with pytest.raises(jaxac.ConfigError, match=r"'learning_rate': it is now optim.learning_rate"):
+        jaxac.ppo.Config().replace(learning_rate=1e-3)
+    with pytest.raises(jaxac.ConfigError, match=r"sac.Config has no field 'lr': choose one of env,"):
+        jaxac.sac.Config(lr=1e-3)
+
+
+def test_a_discrete_policy_records_no_continuous_distribution():
+    """config.json records policy.distribution "auto" unless set: categorical for discrete actions,
+    gaussian for continuous ones."""
+    from jaxac import config as C
+
+    assert C.to_dict(jaxac.ppo.Config(env="CartPole-v1"))["policy"]["distribution"] == "auto"
+    assert jaxac.ppo.components(jaxac.ppo.Config(env="CartPole-v1")).dist.kind == "categorical"
+    assert jaxac.ppo.components(jaxac.ppo.Config(env="Pendulum-v1")).dist.kind == "gaussian"

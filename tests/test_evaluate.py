@@ -46,3 +46,26 @@ def test_continuous_episodes_run_to_the_time_limit_with_the_mean_action():
     one = jax.tree.map(lambda x: x[0], states.params["actor"])
     a = np.asarray(act(one, obs))
     assert a.shape == (4, 1) and (np.abs(a) <= 1).all()
+
+
+def test_a_saved_run_is_loaded_and_acts_in_its_own_environment(tmp_path):
+    """`load_policy`: one raw observation in, the environment's own action out (Pendulum's
+    bounds are [-2, 2]: twice the policy's [-1, 1] mode), per seed."""
+    import jax.numpy as jnp
+
+    from jaxac import Session
+
+    cfg = sac.Config(env="Pendulum-v1", total_steps=64 + 2 * 4, learning_starts=64, batch_size=16, num_envs=2,
+                     buffer_size=128, policy=dict(hidden=(8,)))
+    result = Session("sac", cfg, seeds=2, out=str(tmp_path / "run"), eval_episodes=0).run()
+    comps = sac.components(cfg)
+    greedy = evaluate.greedy_policy(comps.net, comps.dist)
+    obs = jnp.asarray([0.5, -0.5, 1.0])
+    for seed in (0, 1):
+        act, env, params = evaluate.load_policy(str(tmp_path / "run"), seed=seed)
+        one = jax.tree.map(lambda x: x[seed], result.state)
+        unit = greedy(one.params["actor"], comps.obs_norm(one.obs_stats, obs[None]))[0]
+        np.testing.assert_allclose(np.asarray(act(obs)), 2.0 * np.asarray(unit), atol=1e-6)
+    state, ts = env.reset(jax.random.key(0), params)
+    state, ts = env.step(jax.random.key(1), state, act(ts.obs), params)  # acts in the raw environment
+    assert np.isfinite(float(ts.reward))

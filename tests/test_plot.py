@@ -71,7 +71,7 @@ def test_sweep_labels_show_numbers_to_four_significant_digits():
     from jaxac import plot
 
     row = {"ent_coef": "0.012132715515343598", "optim.learning_rate": "0.001", "policy.hidden": "64,64",
-           "num_envs": "8", "final_return_mean": "1.0", "ci_low": "0", "ci_high": "2"}
+           "num_envs": "8", "eval_return_mean": "1.0", "ci_low": "0", "ci_high": "2"}
     label = plot.setting_label({k: v for k, v in row.items() if k in ("ent_coef", "optim.learning_rate",
                                                                            "policy.hidden", "num_envs")})
     assert label == "ent_coef=0.01213 learning_rate=0.001 hidden=64,64 num_envs=8"

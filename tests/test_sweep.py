@@ -50,7 +50,8 @@ def test_a_stacked_config_trains_each_member_as_its_own_call():
 
 @pytest.mark.parametrize("grids,samples,trials,needle", [
     (["optim.lerning_rate=1e-4"], [], None, "did you mean optim.learning_rate"),
-    (["num_envs=4"], ["num_steps=uniform:8:16"], None, "num_steps is not a float field"),
+    (["num_envs=4"], ["num_steps=uniform:8:16"], 2, "num_steps is not a float field"),
+    ([], ["ent_coef=uniform:0:0.1"], None, "--sample needs --trials N"),
     (["optim.learning_rate="], [], None, "use FIELD=VALUES"),
     (["optim.learning_rate=,"], [], None, "give at least one value"),
     ([], ["ent_coef=normal:0:1"], None, "uniform:LOW:HIGH"),

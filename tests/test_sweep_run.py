@@ -59,10 +59,10 @@ def test_the_sweep_directory_has_a_ranked_summary_members_and_rliable_scores(who
     out, result, _ = whole
     rows = read_csv(os.path.join(out, "summary.csv"))
     assert [r["optim.learning_rate"] for r in rows] == [str(r["optim.learning_rate"]) for r in result.table]
-    means = [float(r["final_return_mean"]) for r in rows]
+    means = [float(r["eval_return_mean"]) for r in rows]
     assert means == sorted(means, reverse=True) and all(r["seeds"] == "2" for r in rows)
     for r in rows:
-        assert float(r["ci_low"]) <= float(r["final_return_mean"]) <= float(r["ci_high"])
+        assert float(r["ci_low"]) <= float(r["eval_return_mean"]) <= float(r["ci_high"])
         assert {"iqm", "train_return_mean"} <= set(r)
     members = read_csv(os.path.join(out, "members.csv"))
     assert len(members) == 6 and {m["batch"] for m in members} == {"g0-m00000"}
@@ -113,11 +113,12 @@ def test_sac_members_whose_replay_buffers_do_not_fit_at_once_run_in_batches():
 
 @pytest.mark.parametrize("flags,needle", [
     (["--grid", "optim.lerning_rate=1e-4"], "did you mean optim.learning_rate"),
-    (["--sample", "num_steps=uniform:8:16"], "num_steps is not a float field"),
+    (["--sample", "num_steps=uniform:8:16", "--trials", "2"], "num_steps is not a float field"),
     (["--grid", "optim.learning_rate="], "use FIELD=VALUES"),
     (["--grid", "ent_coef=,"], "give at least one value for ent_coef"),
     (["--sample", "ent_coef=normal:0:1"], "ent_coef=uniform:LOW:HIGH"),
     (["--grid", "ent_coef=0,0.01", "--trials", "4"], "--trials is given without --sample"),
+    (["--sample", "ent_coef=uniform:0:0.1"], "--sample needs --trials N"),
     (["--seeds", "2"], "a sweep needs --grid"),
     (["--grid", "gamma=0.9,1.5"], "gamma"),
 ])
@@ -162,7 +163,7 @@ def test_a_sweep_killed_with_sigkill_and_resumed_equals_the_uninterrupted_sweep(
     for batch in ("g0-m00000", "g0-m00002"):
         assert (open(os.path.join(part_dir, "runs", batch, "metrics.csv")).read()
                 == open(os.path.join(whole_dir, "runs", batch, "metrics.csv")).read())
-    assert "optim.learning_rate" in out and "final_return_mean" in out
+    assert "optim.learning_rate" in out and "eval_return_mean" in out
     assert json.load(open(scores)) == json.load(open(os.path.join(whole_dir, "scores.json")))
 
 
@@ -197,7 +198,7 @@ def test_two_processes_train_their_own_members_and_process_0_writes_the_summary(
     for column in ("eval_return", "train_return"):
         np.testing.assert_allclose([float(r[column]) for r in b], [float(r[column]) for r in a], rtol=1e-4)
     assert "(process 0 of 2)" in outs[0][0]
-    assert "final_return_mean" in outs[0][0] and "final_return_mean" not in outs[1][0]
+    assert "eval_return_mean" in outs[0][0] and "eval_return_mean" not in outs[1][0]
 
 
 def test_a_diverging_setting_is_marked_and_ranked_last_without_stopping_the_others(tmp_path):
@@ -206,7 +207,7 @@ def test_a_diverging_setting_is_marked_and_ranked_last_without_stopping_the_othe
     assert result.diverged[0].all() and not result.diverged[1].any()
     assert np.isnan(result.eval_return[0]).all() and np.isfinite(result.eval_return[1]).all()
     assert [r["optim.learning_rate"] for r in result.table] == [1e-3, 1e30]
-    assert result.table[1]["diverged"] == 2 and np.isnan(result.table[1]["final_return_mean"])
+    assert result.table[1]["diverged"] == 2 and np.isnan(result.table[1]["eval_return_mean"])
     rows = read_csv(os.path.join(str(tmp_path / "s"), "members.csv"))
     assert [r["diverged"] for r in rows] == ["True", "True", "False", "False"]
 

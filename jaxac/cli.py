@@ -1,4 +1,4 @@
-"""Command line: `jaxac train {ppo,a2c,sac} --env CartPole-v1 --seeds 8 --total-steps 500000 --out runs/cp`.
+"""Command line: `jaxac train ALGO --env CartPole-v1 --seeds 8 --total-steps 500000 --out runs/cp`.
 
 `jaxac sweep ALGO --grid FIELD=A,B --sample FIELD=DIST --trials N --seeds N --out DIR` takes
 every train flag as a fixed value (see `jaxac.sweep_run`); `jaxac resume DIR` continues a run
@@ -305,9 +305,11 @@ def build_parser(argv: Optional[List[str]] = None) -> argparse.ArgumentParser:
     lists (the config groups and the chosen critic's options, with the preset's defaults)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     context = _train_context(argv)
-    parser = _Parser(prog="jaxac", description=__doc__.split("\n")[0], allow_abbrev=False)
+    names = ", ".join(presets.ALGORITHMS)
+    parser = _Parser(prog="jaxac", description=__doc__.split("\n")[0] + f" ALGO: {names}.", allow_abbrev=False)
+    parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True)
-    train = sub.add_parser("train", help="train an algorithm over several seeds in one call")
+    train = sub.add_parser("train", help=f"train an algorithm ({names}) over several seeds in one call")
     algos = train.add_subparsers(dest="algo", required=True, metavar="ALGO")
     for name in presets.ALGORITHMS:
         p = algos.add_parser(name, help=f"train {name.upper()}", allow_abbrev=False, formatter_class=_Formatter,
@@ -402,6 +404,19 @@ def build_parser(argv: Optional[List[str]] = None) -> argparse.ArgumentParser:
     sub.add_parser("envs", help="list registered environments")
     sub.add_parser("critics", help="list registered critics")
     return parser
+
+
+def _version() -> str:
+    """`jaxac --version`: jaxac's version and the jax it runs on."""
+    from importlib import metadata
+
+    import jaxac
+
+    try:
+        jax_version = metadata.version("jax")
+    except metadata.PackageNotFoundError:
+        jax_version = "?"
+    return f"jaxac {jaxac.__version__} (jax {jax_version}, python {sys.version.split()[0]})"
 
 
 def parse_args(argv: List[str]) -> argparse.Namespace:

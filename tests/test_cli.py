@@ -323,3 +323,13 @@ def test_a_discrete_policy_records_no_continuous_distribution():
     assert C.to_dict(jaxac.ppo.Config(env="CartPole-v1"))["policy"]["distribution"] == "auto"
     assert jaxac.ppo.components(jaxac.ppo.Config(env="CartPole-v1")).dist.kind == "categorical"
     assert jaxac.ppo.components(jaxac.ppo.Config(env="Pendulum-v1")).dist.kind == "gaussian"
+
+
+def test_version_and_every_algorithm_in_the_top_level_help(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["--version"])
+    assert exc.value.code == 0 and capsys.readouterr().out.startswith(f"jaxac {jaxac.__version__} (jax ")
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    shown = capsys.readouterr().out
+    assert all(name in shown for name in jaxac.algos.ALGORITHMS), shown

@@ -5,6 +5,7 @@ import os
 import struct
 
 import numpy as np
+import pytest
 
 from jaxac import logging as run_logs
 
@@ -51,3 +52,15 @@ def test_tensorboard_has_a_run_per_seed_and_the_mean(tmp_path):
     assert seed1["episode/episode_return"] == [(100, 3.0)]  # no point where no episode ended
     assert mean["episode/episode_return"] == [(100, 2.0), (200, 2.0)]
     assert mean["train/loss"] == [(100, 1.0), (200, 1.0)]
+
+
+def test_tensorboard_itself_reads_the_event_files(tmp_path):
+    """The viewer the docs tell users to run (the `tensorboard` extra) reads what a run writes."""
+    accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
+    board = run_logs.TensorBoard(str(tmp_path), num_seeds=1)
+    board.write(100, {"episode_return": np.array([[4.0]]), "episodes": np.array([[1]]), "loss": np.array([[0.5]])})
+    board.close()
+    events = accumulator.EventAccumulator(str(tmp_path / "mean"))
+    events.Reload()
+    assert {"episode/episode_return", "train/loss"} <= set(events.Tags()["scalars"])
+    assert [(e.step, e.value) for e in events.Scalars("episode/episode_return")] == [(100, 4.0)]

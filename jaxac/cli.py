@@ -232,6 +232,11 @@ class _Formatter(argparse.HelpFormatter):
     def __init__(self, prog):
         super().__init__(prog, max_help_position=44, width=max(100, _terminal_width()))
 
+    def _format_action_invocation(self, action):
+        if isinstance(action, _Switch):  # `--x, --no-x` (a value true|false is taken too)
+            return ", ".join(action.option_strings)
+        return super()._format_action_invocation(action)
+
 
 def _terminal_width() -> int:
     import shutil
@@ -361,7 +366,7 @@ def build_parser(argv: Optional[List[str]] = None) -> argparse.ArgumentParser:
                             "deterministic policy's over N fresh episodes at each step [train]")
         _add_process_flags(g)
         _add_run_flags(p, name, context if context and context[0] == ("pbt", name) else None, argv, seeds=False)
-    resume = sub.add_parser("resume", help="continue a run from its latest checkpoint")
+    resume = sub.add_parser("resume", help="continue a run from its latest checkpoint, or extend it (--total-steps)")
     resume.add_argument("run_dir", help="the --out directory of the run")
     resume.add_argument("--no-progress", action="store_true", help="no progress bar")
     resume.add_argument("--devices", type=integer, default=None, metavar="N",
@@ -472,10 +477,10 @@ def cmd_train(args: argparse.Namespace) -> int:
                             f"`jaxac resume {args.out}` or choose another directory.")
     parallel.request_devices(args.devices)  # first: building a config may start jax
     cfg = _config_from_args(args)
-    _notes(args, cfg)
     session = Session(args.algo, cfg, args.seeds, args.seed, args.out, args.chunk_updates,
                       args.checkpoint_every, args.devices, args.eval_episodes, command=sys.argv,
                       compile_cache=_cache_setting(args))
+    _notes(args, cfg)  # once everything is checked: a bad command line stays one line
     return _execute(session, args.no_progress)
 
 
@@ -528,10 +533,10 @@ def cmd_pbt(args: argparse.Namespace) -> int:
     distributed.initialize(args.coordinator, args.num_processes, args.process_id)
     parallel.request_devices(args.devices)
     cfg = _config_from_args(args)
-    _notes(args, cfg)
     session = Session(args.algo, cfg, args.population, args.seed, args.out, None,
                       args.checkpoint_every, args.devices, args.eval_episodes, command=sys.argv,
                       compile_cache=_cache_setting(args), population=population)
+    _notes(args, cfg)
     return _execute(session, args.no_progress)
 
 
@@ -544,7 +549,7 @@ def _pbt_best(session, result) -> str:
     fitness, values = parallel.host((result.state.fitness, result.state.values))
     best = int(np.nanargmax(np.where(np.isnan(fitness), -np.inf, fitness)))
     values = ", ".join(f"{p}={float(v[best]):.4g}" for p, v in values.items())
-    evaluation = (f"; deterministic policy {result.eval_return[best]:.1f}" if result.eval_return is not None else "")
+    evaluation = (f"; eval return {result.eval_return[best]:.1f}" if result.eval_return is not None else "")
     where = f"; lineage in {session.out}/lineage.csv" if session.out else ""
     episodes = session.population.fitness_episodes
     measure = (f"deterministic policy over {episodes} episodes at the last step" if episodes
@@ -569,10 +574,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     parallel.request_devices(args.devices)
     cfg = _config_from_args(args)
     spec.check(cfg)
-    _notes(args, cfg)
     sw = sweep_run.Sweep(args.algo, cfg, spec, args.seeds, args.seed, args.out, args.chunk_updates,
                          args.checkpoint_every, args.eval_episodes, args.max_members, devices=args.devices,
                          compile_cache=_cache_setting(args), command=sys.argv)
+    _notes(args, cfg)
     return _execute_sweep(sw, args, process)
 
 
@@ -826,7 +831,7 @@ def _execute(session, no_progress: bool) -> int:
           f"{np.nanmean(finals):.1f} ± {np.nanstd(finals):.1f} over {seeds} {unit}")
     if result.eval_return is not None:
         evals = result.eval_return
-        say(f"deterministic policy ({session.eval_episodes} episodes per seed): "
+        say(f"eval return (deterministic policy, {session.eval_episodes} episodes per seed): "
               f"{evals.mean():.1f} ± {evals.std():.1f} over {seeds} {unit}")
     if session.population is not None:
         say(_pbt_best(session, result))

@@ -327,8 +327,8 @@ class PolicyConfig(C.Group):
 
     hidden: Tuple[int, ...] = C.static((64, 64), "hidden widths (also the critic's by default)")
     activation: str = C.static("tanh", 'hidden activation', choices=tuple(ACTIVATIONS))
-    distribution: str = C.static("auto", 'continuous-action distribution (auto: gaussian; discrete '
-                                 'actions are categorical)', choices=DISTRIBUTIONS)
+    distribution: str = C.static("auto", 'continuous-action distribution (auto: gaussian)',
+                                 choices=DISTRIBUTIONS)
     state_dependent_std: bool = C.static(False, 'std is a network output')
     init_log_std: float = C.static(0.0, 'initial free log-std')
     std: str = C.static("exp", "raw output to std (softplus: brax's)", choices=STD_TRANSFORMS)

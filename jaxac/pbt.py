@@ -184,7 +184,7 @@ class Population:
 
     def for_run(self, cfg: Any) -> "Population":
         """These settings with `ready` chosen for `cfg`'s run when None: a `PERIODS`th of its
-        updates (an update is one rollout for PPO, one env step of every env for SAC)."""
+        updates (an update is one rollout for PPO, `rollout_length` steps of every env for SAC)."""
         if self.ready is not None:
             return self
         return dataclasses.replace(self, ready=max(1, cfg.num_updates // PERIODS))

@@ -112,7 +112,7 @@ def test_help_is_grouped_short_and_shows_the_defaults_in_effect(capsys):
                  "--policy.hidden", "--reward-scale", "--policy.distribution", "--env-kwarg", "--critic.hidden"]:
         assert flag in text
     assert text.index("--optim.learning-rate") < text.index("--critic.hidden")  # critic options last
-    assert "--critic.num-bins" not in text and "{gaussian,tanh_gaussian}" in text
+    assert "--critic.num-bins" not in text and "{auto,gaussian,tanh_gaussian}" in text
     assert "learning rate [0.00025]" in text and "passes over each rollout [4]" in text
     # the preset's values for the chosen env, the chosen critic's options
     text = _help(capsys, "ppo", "--env", "Pendulum-v1", "--critic", "c51", "--help")

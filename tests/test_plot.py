@@ -53,7 +53,7 @@ def test_plot_of_two_four_seed_runs_with_bands_and_a_partial_run(tmp_path, capsy
     assert partial.metrics["episode_return"].shape == (4, 27)  # what every seed has written
     # error for a run without metrics before anything is drawn
     assert cli.main(["plot", str(tmp_path / "a"), str(tmp_path / "none")]) == 2
-    assert "no metrics.csv" in capsys.readouterr().err
+    assert "none does not exist" in capsys.readouterr().err
 
     out = tmp_path / "curves.png"
     assert cli.main(["plot", str(tmp_path / "a"), str(tmp_path / "b"), "-o", str(out)]) == 0

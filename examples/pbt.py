@@ -40,7 +40,7 @@ def main(argv=None):
     with open(os.path.join(out, "lineage.csv")) as f:
         steps_taken = sum(1 for _ in csv.DictReader(f))
     print(f"{members} members x {steps} steps; {steps_taken} members replaced over the run (lineage.csv)")
-    print(f"deterministic policy per member: {np.round(np.asarray(result.eval_return, np.float64), 1)}")
+    print(f"eval return (deterministic policy) per member: {np.round(np.asarray(result.eval_return, np.float64), 1)}")
     print(f"best member {best}: learning_rate {values['optim.learning_rate'][best]:.2e}, "
           f"ent_coef {values['ent_coef'][best]:.4f}")
 

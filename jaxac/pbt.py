@@ -228,7 +228,7 @@ class PopState:
     learner: Any  # the algorithm's state of each member
     values: Dict[str, Array]  # [P] each hyperparameter's current value
     fitness: Array  # [P] the last fitness measured (NaN before any)
-    period: Array  # [P] int32 exploit steps taken (the same for every member)
+    period: Array  # [P] int32 chunks of `ready` updates done (the same for every member)
 
 
 def with_values(cfg: Any, values: Dict[str, Array]) -> Any:
@@ -263,6 +263,8 @@ def population_chunk(member_run: Any, population: Population, num_updates: int, 
             recent = recent_fitness(metrics, n)
             fitness = jnp.where(jnp.isnan(recent), ps.fitness, recent)
         members = fitness.shape[0]
+        # no step after the run's last update (the count of chunks done is the count of updates
+        # done over `ready`, also in a run extended from a shorter one)
         step = (n == ready) & ((ps.period[0] + 1) * ready < num_updates)
         key = jax.random.fold_in(jax.random.key(population.seed + 1), ps.period[0])
 
@@ -292,7 +294,7 @@ def population_chunk(member_run: Any, population: Population, num_updates: int, 
         metrics = dict(metrics, pbt_parent=jnp.where(at_step, parents[:, None], own),
                        **{f"hyper/{p}": jnp.broadcast_to(v[:, None], (members, capacity)).astype(jnp.float32)
                           for p, v in ps.values.items()})
-        return PopState(learner, values, fitness[parents], ps.period + step.astype(jnp.int32)), metrics, finite
+        return PopState(learner, values, fitness[parents], ps.period + 1), metrics, finite
 
     return chunk
 

@@ -240,8 +240,7 @@ class Session:
         if (step or 0) < self.cfg.num_updates:
             return False
         if self._final_intact is None:
-            _, _, keys = self.inputs()
-            shapes = self.runner().init_shapes(keys)
+            shapes = self._init_shapes(self.cfg)
             self._final_intact = checkpoint.intact(self.checkpoint_dir, step, shapes, self._meta())
         return self._final_intact
 
@@ -272,7 +271,7 @@ class Session:
         state = runner.init(runner.cfg, keys)  # includes the warm-up steps of off-policy algorithms
         if self.resuming:
             damaged = []
-            found = checkpoint.load(self.checkpoint_dir, like=self._shaped_as(state, keys),
+            found = checkpoint.load(self.checkpoint_dir, like=self._shaped_as(state),
                                     expect=self._meta(), step=self.checkpoint,
                                     on_damaged=lambda step, why: damaged.append(step))
             newer = [s for s in checkpoint.steps(self.checkpoint_dir) if s > found.step]
@@ -300,7 +299,7 @@ class Session:
             self.cached = new["cache_hits"] > 0 and not new["cache_misses"]
         return self.compile_seconds
 
-    def _shaped_as(self, state: Any, keys: Any):
+    def _shaped_as(self, state: Any):
         """The state a checkpoint is read as, by its meta: `state`, or for one written before
         the run was extended, the shapes of a run of the checkpoint's length."""
         import jax
@@ -309,11 +308,22 @@ class Session:
             total = meta.get("config", {}).get("total_steps", self.cfg.total_steps)
             if total == self.cfg.total_steps:
                 return state
-            shorter = self.runner(self.cfg.replace(total_steps=total))
-            shapes = jax.eval_shape(lambda k: shorter.init(shorter.cfg, k), keys)
+            shapes = self._init_shapes(self.cfg.replace(total_steps=total))
             return jax.tree.map(lambda x, s: x if x.shape == s.shape else np.zeros(s.shape, s.dtype), state, shapes)
 
         return like
+
+    def _init_shapes(self, cfg: Any) -> Any:
+        """The shapes and dtypes of the members' initial state under `cfg` (a PBT run's
+        population state included), computed without running anything."""
+        import jax
+
+        member_cfg, _, keys = self.inputs(cfg)
+        if self.population is not None:
+            from jaxac import pbt
+
+            return jax.eval_shape(lambda k: pbt.initial_state(self.module, member_cfg, k, self.population), keys)
+        return self.runner(cfg).init_shapes(keys)
 
     def _lengthened(self, found: Any) -> Any:
         """The restored state as this run's length needs it (an algorithm's `extend` grows what

@@ -409,3 +409,21 @@ def test_ready_defaults_to_a_twentieth_of_the_run_and_warns_when_it_is_short():
     assert "jaxac: warning: x\n" == cli._one_line_warning("x", C.JaxacWarning, "f.py", 1)
     with pytest.raises(jaxac.ConfigError, match="--ready 12 is invalid: the run has 12 updates"):
         Session("ppo", CFG, seeds=2, population=pbt.Population((LR,), ready=12))
+
+
+def test_an_extended_pbt_run_goes_on_exploiting_every_ready_updates(whole, tmp_path):
+    """`Session.resume(total_steps=)` of a finished population: its exploit steps continue every
+    `ready` updates from where it stood, and none follows the last update."""
+    import shutil
+
+    out, _, _ = whole
+    longer = str(tmp_path / "longer")
+    shutil.copytree(out, longer, ignore=shutil.ignore_patterns(".lock*"))
+    session = Session.resume(longer, eval_episodes=0, compile_cache=False,
+                             total_steps=CFG.total_steps + 6 * CFG.steps_per_update)
+    assert session.extended_from == CFG.total_steps and not session.finished
+    result = session.run()
+    assert result.updates == 18
+    rows = read(os.path.join(longer, "lineage.csv"))
+    assert sorted({int(r["update"]) for r in rows}) == [3, 6, 9, 15]
+    assert rows[:6] == read(os.path.join(out, "lineage.csv"))  # the first 12 updates kept as they were

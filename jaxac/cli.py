@@ -27,6 +27,7 @@ import dataclasses
 import difflib
 import json
 import os
+import re
 import signal
 import sys
 import time
@@ -75,6 +76,10 @@ class _Parser(argparse.ArgumentParser):
                     if close:
                         hints.append(f"{flag}: did you mean {' / '.join(close)}?")
             message += ("; " + "; ".join(hints)) if hints else ""
+        choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if choice:  # a misspelt subcommand or algorithm
+            close = difflib.get_close_matches(choice.group(1), re.findall(r"'([^']*)'", choice.group(2)), n=1)
+            message += f"; did you mean {close[0]}?" if close else ""
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 

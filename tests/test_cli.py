@@ -97,6 +97,11 @@ def test_unknown_algorithm_is_rejected_by_the_parser(capsys):
     with pytest.raises(SystemExit) as exc:
         cli.main(["train", "dqn"])
     assert exc.value.code == 2 and "invalid choice" in capsys.readouterr().err
+    for argv, close in ((["trian", "ppo"], "train"), (["train", "ppp"], "ppo")):  # misspelt: the closest
+        with pytest.raises(SystemExit):
+            cli.main(argv)
+        err = capsys.readouterr().err.strip()
+        assert f"did you mean {close}?" in err and len(err.splitlines()) == 1, err
 
 
 def _help(capsys, *args):

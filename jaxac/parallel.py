@@ -12,8 +12,8 @@ seeds on every GPU.
 
 On a CPU, XLA runs one program on one core (its intra-op threads do not help the small
 matrices of RL networks), so an S-seed vmapped run leaves the other cores idle. Splitting
-the CPU into several XLA devices runs the shards on separate cores: on a 2-core machine,
-8 seeds of PPO CartPole train 2.1x faster (benchmarks/throughput.py). So `import jaxac`
+the CPU into several XLA devices runs the shards on separate cores (the throughput
+benchmark measures it: benchmarks/throughput.py). So `import jaxac`
 splits the CPU into one XLA device per core (`split_cpu`), unless jax's CPU device count
 was set already (`JAX_NUM_CPU_DEVICES`, `jax.config`, XLA_FLAGS) or its backend started;
 `JAXAC_CPU_DEVICES=N` asks for N, `=off` leaves jax alone. `Session`, `Sweep` and PBT

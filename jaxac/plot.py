@@ -121,7 +121,8 @@ def summary(run: RunMetrics) -> Dict[str, float]:
 
 def summary_table(runs: Sequence[RunMetrics]) -> str:
     """A markdown table of `summary` per run."""
-    lines = ["| run | seeds | env steps | final return (training episodes) | 95% CI | IQM |", "|---|---:|---:|---:|---|---:|"]
+    lines = ["| run | seeds | env steps | final return (training episodes) | 95% CI | IQM |",
+             "|---|---:|---:|---:|---|---:|"]
     for r in runs:
         s = summary(r)
         lines.append(f"| {r.name} | {s['seeds']} | {s['env_steps']:,} | {s['final_mean']:.1f} | "

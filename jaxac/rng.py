@@ -3,9 +3,8 @@
 jax's default `jax_threefry_partitionable=True` lays threefry's counters out so that a draw
 sharded over devices needs no communication. jaxac never shards a draw (`jaxac.parallel`
 splits whole seeds, each device drawing its own), and on a CPU that layout is expensive to
-compile: a lone `jax.random.bits` draw compiles ~5x slower, and PPO CartPole's whole
-training program (8 seeds vmapped) 4.9 s against 3.8 s with the classic layout, at the same
-steps/s. So the algorithms' `init` and `update` and the evaluation functions trace their
+compile (docs/design/rng.md; the figures are in the throughput benchmark's results). So the
+algorithms' `init` and `update` and the evaluation functions trace their
 draws with the classic layout whatever the caller's setting, and a run's numbers do not
 depend on that setting (tests/test_rng.py).
 """

@@ -19,9 +19,9 @@ class Policy(NamedTuple):
     `act(params, obs [B, ...], noise [B, ...])` -> (action [B, ...], env_action [B, ...],
     log_prob [B]).
 
-    On CPU every random draw inside the step loop is its own small loop (threefry's rounds):
-    drawing a Categorical's Gumbel noise per step was ~25% of a CartPole rollout. One batched
-    draw up front removes it from the loop; the samples have the same distribution.
+    On CPU every random draw inside the step loop is its own small loop (threefry's rounds),
+    a large part of a small network's rollout. One batched draw up front removes it from the
+    loop; the samples have the same distribution.
     """
 
     noise: Callable[[PRNGKey, Tuple[int, int]], Any]

@@ -148,8 +148,7 @@ def update(cfg: Config, state: State) -> Tuple[State, Metrics]:
 
     def epoch(carry, xs):
         i, k, keys = xs
-        # drawn inside the epoch: all epochs' permutations drawn up front as one [epochs, n]
-        # array made the vmapped update slower on CPU
+        # drawn inside the epoch: one [n] permutation at a time keeps the vmapped update lean on CPU
         mbs = epoch_minibatches(i, k, carry[0]["critic"])
         return jax.lax.scan(minibatch_step, carry, (mbs, keys))
 

@@ -51,7 +51,7 @@ def euler_integrate(velocity, z0: Array, steps: int) -> Array:
 def smoothed_histogram(z: Array, edges: Array, sigma: Array) -> Array:
     """HL-Gauss-style histogram features of z [...] -> [..., N] over bins with `edges` [N+1],
     normalised to the covered mass. The normal CDF is replaced by the logistic
-    `sigmoid(1.702 x)` (max error 0.01): these are input features, not a loss, and it is 4x
+    `sigmoid(1.702 x)` (max error 0.01): these are input features, not a loss, and it is
     cheaper on CPU, where the R x K integration steps of each target evaluate it."""
     cdf = jax.nn.sigmoid(1.702 * (edges - z[..., None]) / sigma)
     return (cdf[..., 1:] - cdf[..., :-1]) / jnp.maximum(cdf[..., -1:] - cdf[..., :1], 1e-12)

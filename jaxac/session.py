@@ -152,8 +152,8 @@ class Session:
         self._lock = None
         self._final_intact: Optional[bool] = None  # the last update's checkpoint reads back (when resuming)
         if out and not _resume and not isinstance(cfg.env, str):
-            warnings.warn(f"{out} records the environment object {C.object_text(cfg.env)} only by its repr: evaluating or "
-                          f"resuming it needs the object again (env=...); register a factory "
+            warnings.warn(f"{out} records the environment object {C.object_text(cfg.env)} only by its repr: "
+                          f"evaluating or resuming it needs the object again (env=...); register a factory "
                           f"(jaxac.register_env) and train on its name to make the run reloadable.",
                           C.JaxacWarning, stacklevel=2)
         if out and not self.finished:  # a finished run is only read

@@ -120,8 +120,9 @@ class Sample:
         if name not in ("uniform", "loguniform") or not all(map(math.isfinite, (low, high))):
             raise C.ConfigError(usage + ".")
         if not low < high:
+            fix = f"swap them: {path}={name}:{bounds[1]}:{bounds[0]}" if low > high else "give a range"
             raise C.ConfigError(f"{flag} {item!r} is invalid: LOW ({bounds[0]}) must be below HIGH ({bounds[1]}); "
-                                f"{'swap them: ' + path + '=' + name + ':' + bounds[1] + ':' + bounds[0] if low > high else 'give a range'}.")
+                                f"{fix}.")
         if name == "loguniform" and low <= 0:
             raise C.ConfigError(f"{flag} {item!r} is invalid: loguniform needs 0 < LOW (it draws log(value)); "
                                 f"use uniform for a range from {bounds[0]}.")

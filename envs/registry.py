@@ -11,13 +11,12 @@ from __future__ import annotations
 import difflib
 import functools
 import importlib
-import os
-import sys
 from typing import Any, Callable, Dict, Optional, Tuple
 
 import numpy as np
 
 from jaxac import config as C
+from jaxac import sources
 from jaxac.envs import brax_adapter, classic, frozen_lake, gymnax_adapter, lot_sizing, playground_adapter, probes
 
 
@@ -157,27 +156,14 @@ def _users(name: str, factory: Callable[..., Tuple[Any, Any]], kwargs) -> Tuple[
 
 def _is_users(factory: Callable[..., Any]) -> bool:
     """`factory` was registered by a user (jaxac's own live in jaxac.envs)."""
-    module = getattr(getattr(factory, "func", factory), "__module__", None) or ""
-    return not module.startswith("jaxac.")
-
-
-def _import_root(module: Any, dotted: str) -> Optional[str]:
-    """The sys.path entry `module` (named `dotted`) was imported from, or None (no file)."""
-    path = getattr(module, "__file__", None)
-    if not path:
-        return None
-    root = os.path.dirname(os.path.abspath(path))
-    depth = dotted.count(".") + (os.path.basename(path).startswith("__init__."))
-    for _ in range(depth):
-        root = os.path.dirname(root)
-    return root
+    return sources.is_users(getattr(getattr(factory, "func", factory), "__module__", None))
 
 
 def source(name: Any) -> Optional[Dict[str, str]]:
     """Where the code of environment `name` lives, so that a run can find it again from another
-    directory or process: {"module", "path" (the directory it was imported from), and for a
-    name registered from Python "factory" (its qualified name)}; {"object": repr} for an
-    environment object (not recordable); None for jaxac's own and gymnax's environments."""
+    directory or process (`jaxac.sources.where`, and for a name registered from Python
+    "factory", its qualified name); {"object": text} for an environment object (not
+    recordable); None for jaxac's own and gymnax's environments."""
     if not isinstance(name, str):
         return {"object": C.object_text(name)}
     if name in REGISTRY:
@@ -185,44 +171,24 @@ def source(name: Any) -> Optional[Dict[str, str]]:
         if not _is_users(factory):
             return None
         factory = getattr(factory, "func", factory)
-        dotted, qualname = factory.__module__, getattr(factory, "__qualname__", "")
-    elif ":" in name:
-        dotted, qualname = name.partition(":")[0], None
-    else:
-        return None
-    module = sys.modules.get(dotted)
-    out = {"module": dotted, "path": _import_root(module, dotted) if module else None}
-    if dotted == "__main__":
-        out["path"] = os.path.abspath(getattr(module, "__file__", "") or "") or None
-    if qualname is not None:
-        out["factory"] = qualname
-    return out
+        return {**sources.where(factory.__module__), "factory": getattr(factory, "__qualname__", "")}
+    if ":" in name:
+        return sources.where(name.partition(":")[0])
+    return None
 
 
 def recall(name: str, src: Optional[Dict[str, str]]) -> None:
-    """Makes environment `name` of a run buildable again from its recorded `source`: imports the
-    module as it is found now, else from the directory recorded (which is added to sys.path);
-    a name registered from Python is registered again from its module (importing a module that
-    registers at import does it). Raises UnknownEnvironmentError saying what is missing."""
-    if not src or "module" not in src or (name in REGISTRY):
+    """Makes environment `name` of a run buildable again from its recorded `source`: imports its
+    module (`jaxac.sources.load`); a name registered from Python is registered again from its
+    module (importing a module that registers at import does it). Raises
+    UnknownEnvironmentError saying what is missing."""
+    if not src or "module" not in src or name in REGISTRY:
         return
-    dotted, where = src["module"], src.get("path")
-    if dotted == "__main__":
-        raise UnknownEnvironmentError(
-            f"environment {name!r} was registered by the script {where or '(unknown)'}: register it "
-            f"again with jaxac.register_env({name!r}, factory) in Python before using this run.")
+    what = f"environment {name!r}"
     try:
-        module = importlib.import_module(dotted)
-    except ImportError:
-        if where and where not in sys.path:
-            sys.path.append(where)
-        try:
-            module = importlib.import_module(dotted)
-        except ImportError as err:
-            raise UnknownEnvironmentError(
-                f"environment {name!r} needs module {dotted!r} (imported from {where or 'an unrecorded place'} when "
-                f"the run was trained), which cannot be imported here: {err}; put its directory on "
-                f"PYTHONPATH.") from None
+        module = sources.load(src["module"], src.get("path"), what)
+    except sources.Missing as err:
+        raise UnknownEnvironmentError(str(err)) from None
     qualname = src.get("factory")
     if qualname and name not in REGISTRY:
         factory = module
@@ -230,8 +196,8 @@ def recall(name: str, src: Optional[Dict[str, str]]) -> None:
             factory = getattr(factory, part, None)
         if not callable(factory):
             raise UnknownEnvironmentError(
-                f"environment {name!r} was registered from Python with {dotted}.{qualname}, which is not "
-                f"a module-level function: register it again with jaxac.register_env({name!r}, factory) "
+                f"{what} was registered from Python with {src['module']}.{qualname}, which is not a "
+                f"module-level function: register it again with jaxac.register_env({name!r}, factory) "
                 f"before using this run.")
         register(name, factory)
 

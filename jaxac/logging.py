@@ -43,6 +43,19 @@ def git_commit() -> Optional[str]:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
+def critic_sources(cfg: Any) -> Dict[str, Dict[str, Any]]:
+    """{critic name: where its module is (`jaxac.sources.where`)} of the user-registered critics
+    `cfg` uses (`critic`, PDPPO's `post_critic`), so that a run finds them again."""
+    from jaxac import sources
+
+    out = {}
+    for name in cfg.critic_fields():
+        spec = getattr(cfg, name)
+        if sources.is_users(type(spec).__module__):
+            out[spec.name] = sources.where(type(spec).__module__)
+    return out
+
+
 def update_config(path: str, **extra: Any) -> None:
     """Adds or replaces top-level entries of a written config.json."""
     with open(path) as fh:
@@ -64,12 +77,13 @@ def write_json(path: str, record: Dict[str, Any]) -> None:
 
 
 def write_config(path: str, algo: str, cfg: Any, **extra: Any) -> None:
-    """Writes a run's config.json: algorithm, config, where a user's environment's code was
-    found (`jaxac.envs.registry.source`), versions, commit and `extra` fields."""
+    """Writes a run's config.json: algorithm, config, where a user's environment and critics
+    were found (`jaxac.envs.registry.source`, `critic_sources`), versions, commit and `extra`
+    fields."""
     from jaxac.envs import registry
 
     record = {"algorithm": algo, "config": C.to_dict(cfg), "env_source": registry.source(cfg.env),
-              "versions": versions(), "git_commit": git_commit(), **extra}
+              "critic_source": critic_sources(cfg), "versions": versions(), "git_commit": git_commit(), **extra}
     write_json(path, record)
 
 

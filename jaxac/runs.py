@@ -76,6 +76,7 @@ def config_of(config_cls: Any, rec: Dict[str, Any], where: str, env: Any = None)
             registry.recall(fields.get("env"), src)
         except registry.UnknownEnvironmentError as err:
             raise C.ConfigError(f"{where}: {err}") from None
+    recall_critics(rec.get("critic_source") or {}, where)
     try:
         return C.from_dict(config_cls, fields)
     except (TypeError, C.ConfigError) as err:
@@ -127,6 +128,19 @@ def initial_state(run: Run) -> Any:
 
         return pbt.initial_state(run.module, cfg, keys, population(run))
     return jax.jit(jax.vmap(run.module.init, in_axes=(axes, 0)))(cfg, keys)
+
+
+def recall_critics(recorded: Dict[str, Dict[str, Any]], where: str) -> None:
+    """Imports the modules of a run's user-registered critics that are not registered here
+    (registration happens at import); ConfigError naming a module that cannot be imported."""
+    from jaxac import critics, sources
+
+    for name, src in recorded.items():
+        if name not in critics.names():
+            try:
+                sources.load(src["module"], src.get("path"), f"critic {name!r}")
+            except sources.Missing as err:
+                raise C.ConfigError(f"{where}: {err}") from None
 
 
 def restore(run_dir: str, step: Optional[int] = None,

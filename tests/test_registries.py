@@ -148,11 +148,25 @@ def test_cli_help_lists_a_registered_critic():
     assert cli._config_from_args(args).critic == MeanAbsSpec(scale=3.0)
 
 
-def _user_module(directory, name: str) -> None:
-    """A user's environment module `name`.py in `directory` (toy_env's code)."""
+USER_CRITIC = """
+
+from jaxac import config as _C, critics as _critics
+from jaxac.critics.scalar import ScalarSpec as _ScalarSpec
+
+
+@_critics.register("user-scalar-39", "a user's critic, registered when its module is imported")
+@_C.group
+class UserSpec(_ScalarSpec):
+    pass
+"""
+
+
+def _user_modules(directory, env_module: str, critic_module: str) -> None:
+    """A user's modules in `directory`: toy_env's environment, and a critic registered at import."""
     directory.mkdir(parents=True, exist_ok=True)
     with open(os.path.join(HERE, "toy_env.py")) as fh:
-        (directory / f"{name}.py").write_text(fh.read())
+        (directory / f"{env_module}.py").write_text(fh.read())
+    (directory / f"{critic_module}.py").write_text(USER_CRITIC)
 
 
 def _cli_from(cwd, *commands):
@@ -170,32 +184,37 @@ def _cli_from(cwd, *commands):
 
 
 def test_a_run_on_a_user_environment_is_evaluated_and_resumed_from_another_directory(tmp_path, monkeypatch):
-    """`module:factory` and a name registered from Python: the run records where the module was
-    imported from (env_source), and eval/resume in another directory import it from there."""
+    """`module:factory` and a name registered from Python, with a critic the module registers:
+    the run records where the module was imported from (env_source, critic_source), and
+    eval/resume in another directory import it from there."""
     import importlib
 
     from jaxac.session import Session
 
-    _user_module(tmp_path / "code", "userenv39")
+    _user_modules(tmp_path / "code", "userenv39", "usercritic39")
     monkeypatch.syspath_prepend(str(tmp_path / "code"))
     module = importlib.import_module("userenv39")
+    importlib.import_module("usercritic39")
     jaxac.register_env("test/user-reach", module.make_env)
     dirs = []
     for env in ("userenv39:make_env", "test/user-reach"):
         out = str(tmp_path / env.replace("/", "_").replace(":", "_"))
-        cfg = ppo.Config(env=env, env_kwargs=(("target", 0.2),), **TINY_PPO)
+        cfg = ppo.Config(env=env, env_kwargs=(("target", 0.2),), critic="user-scalar-39", **TINY_PPO)
         Session("ppo", cfg, out=out, chunk_updates=1, eval_episodes=0).run(stop=lambda: True)  # half of it
-        assert runs.record(out)["env_source"]["path"] == str(tmp_path / "code")
+        record = runs.record(out)
+        assert record["env_source"]["path"] == record["critic_source"]["user-scalar-39"]["path"] == str(
+            tmp_path / "code")
         dirs.append(out)
     (tmp_path / "elsewhere").mkdir()
     codes, err = _cli_from(tmp_path / "elsewhere", *[[c, d, *o] for d in dirs for c, o in
                                                        (("resume", ["--no-progress"]), ("eval", ["--episodes", "1"]))])
     assert codes == [0, 0, 0, 0], err[-2000:]
     assert all(runs.record(d)["final_return_per_seed"] for d in dirs)  # resumed to the end
-    os.remove(tmp_path / "code" / "userenv39.py")
-    codes, err = _cli_from(tmp_path / "elsewhere", ["eval", dirs[0]])
-    assert codes == [2] and len(err.strip().splitlines()) == 1, err
-    assert "needs module 'userenv39'" in err and str(tmp_path / "code") in err and "earlier version" not in err
+    for module in ("usercritic39", "userenv39"):  # each missing module is one line naming it
+        os.remove(tmp_path / "code" / f"{module}.py")
+        codes, err = _cli_from(tmp_path / "elsewhere", ["eval", dirs[0]])
+        assert codes == [2] and len(err.strip().splitlines()) == 1, err
+        assert f"needs module '{module}'" in err and str(tmp_path / "code") in err and "earlier version" not in err
 
 
 def test_a_run_on_an_environment_object_warns_and_reloads_with_the_object(tmp_path):

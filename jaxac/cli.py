@@ -865,6 +865,24 @@ def _progress_bar(algo: str, seeds: int, total_steps: int, off: bool, initial: i
         yield on_chunk
 
 
+def cmd_envs(args: argparse.Namespace) -> int:
+    """`jaxac envs`: the registered environments, one per line."""
+    print("\n".join(registry.registered()))
+    return 0
+
+
+def cmd_critics(args: argparse.Namespace) -> int:
+    """`jaxac critics`: the registered critics with their description and reference."""
+    for name, entry in critics.entries().items():
+        print(f"{name:10s} {entry.description} ({entry.reference})")
+    return 0
+
+
+# subcommand -> its function (argparse's `command`); each returns the exit status
+COMMANDS = {"train": cmd_train, "sweep": cmd_sweep, "pbt": cmd_pbt, "resume": cmd_resume, "eval": cmd_eval,
+            "plot": cmd_plot, "envs": cmd_envs, "critics": cmd_critics}
+
+
 def _one_line_warning(message, category, filename, lineno, line=None) -> str:
     """jaxac's own warnings as one line (`jaxac: warning: ...`), others as Python shows them."""
     if issubclass(category, C.JaxacWarning):
@@ -891,24 +909,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     warnings.formatwarning = _one_line_warning
     signals.raise_on_sigterm()  # between a run's phases too, SIGTERM ends with one line
     try:
-        if args.command == "envs":
-            print("\n".join(registry.registered()))
-            return 0
-        if args.command == "critics":
-            for name, entry in critics.entries().items():
-                print(f"{name:10s} {entry.description} ({entry.reference})")
-            return 0
-        if args.command == "resume":
-            return cmd_resume(args)
-        if args.command == "eval":
-            return cmd_eval(args)
-        if args.command == "plot":
-            return cmd_plot(args)
-        if args.command == "sweep":
-            return cmd_sweep(args)
-        if args.command == "pbt":
-            return cmd_pbt(args)
-        return cmd_train(args)
+        return COMMANDS[args.command](args)
     except (C.ConfigError, registry.UnknownEnvironmentError, CheckpointError, RunLocked) as err:
         print(f"jaxac: error: {err}", file=sys.stderr)
         return 2

@@ -338,3 +338,11 @@ def test_version_and_every_algorithm_in_the_top_level_help(capsys):
         cli.main(["--help"])
     shown = capsys.readouterr().out
     assert all(name in shown for name in jaxac.algos.ALGORITHMS), shown
+
+
+def test_every_subcommand_dispatches_through_the_table():
+    import argparse
+
+    parser = cli.build_parser(["envs"])
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    assert set(sub.choices) == set(cli.COMMANDS)

@@ -144,3 +144,10 @@ def test_a_registered_algorithm_gets_its_cases_without_an_edit():
     with pytest.raises(TypeError, match="smoke_config"):
         algos.register("incomplete", types.SimpleNamespace(Config=None, State=None, init=None, update=None,
                                                            train=None))
+
+    class Stateless:  # a State without the fields the run layer reads
+        __dataclass_fields__ = {"params": None}
+
+    with pytest.raises(TypeError, match=r"algorithm 'no-stats' lacks State.obs_stats \(see docs/design"):
+        algos.register("no-stats", types.SimpleNamespace(**{**vars(copy), "State": Stateless}))
+    assert "no-stats" not in algos.ALGORITHMS

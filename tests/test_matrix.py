@@ -24,6 +24,7 @@ import subprocess
 import sys
 import types
 
+import jax
 import numpy as np
 import pytest
 
@@ -69,10 +70,13 @@ def equal(a, b):
 
 
 @pytest.mark.parametrize("algo", ALGOS)
-def test_one_device(algo):
+def test_one_device(algo, tmp_path):
+    """A run with its directory; then its policy loaded to act in the raw environment, and the
+    run extended by two updates (`Session.resume(total_steps=)`)."""
     module = algos.get(algo)
     cfg = module.smoke_config()
-    session = jaxac.Session(algo, cfg, seeds=2, eval_episodes=1)
+    out = str(tmp_path / "run")
+    session = jaxac.Session(algo, cfg, seeds=2, eval_episodes=1, out=out)
     result = session.run()
     assert len(session.devices_used) == 1 and result.updates == cfg.num_updates
     for key, value in result.metrics.items():
@@ -80,6 +84,20 @@ def test_one_device(algo):
         if not key.startswith("episode_"):
             assert np.isfinite(value).all(), key
     assert np.isfinite(result.eval_return).all()
+
+    act, env, params = jaxac.evaluate.load_policy(out, seed=1)
+    _, ts = env.reset(jax.random.key(0), params)
+    action = np.asarray(act(ts.obs))
+    space = env.action_space(params)
+    if hasattr(space, "low"):  # a Box: within its bounds
+        assert action.shape == tuple(space.shape) and (space.low <= action).all() and (action <= space.high).all()
+    else:
+        assert np.issubdtype(action.dtype, np.integer) and (action >= 0).all()
+
+    longer = jaxac.Session.resume(out, eval_episodes=0, total_steps=cfg.total_steps + 2 * cfg.steps_per_update)
+    extended = longer.run()
+    assert longer.extended_from == cfg.total_steps and extended.updates == cfg.num_updates + 2
+    assert all(np.isfinite(v).all() for k, v in extended.metrics.items() if not k.startswith("episode_"))
 
 
 @pytest.mark.parametrize("algo", ALGOS)
@@ -131,14 +149,14 @@ def test_two_processes_equal_two_devices_bitwise(algo, tmp_path):
         assert rc == 0 and result["sweep"]["finite"], err[-3000:]
 
 
-def test_a_registered_algorithm_gets_its_cases_without_an_edit():
+def test_a_registered_algorithm_gets_its_cases_without_an_edit(tmp_path):
     from jaxac.algos import ppo
 
     copy = types.SimpleNamespace(**{n: getattr(ppo, n) for n in algos.REQUIRED})
     algos.register("ppo-copy", copy)
     try:
         assert {mode for name, mode in cases() if name == "ppo-copy"} == {"train", "sweep", "pbt", "resume"}
-        test_one_device("ppo-copy")
+        test_one_device("ppo-copy", tmp_path)
     finally:
         del algos.ALGORITHMS["ppo-copy"]
     with pytest.raises(TypeError, match="smoke_config"):

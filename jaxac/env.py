@@ -217,14 +217,18 @@ class RescaleAction(Wrapper):
         return self.env.post_decision(state, self._scaled(action, params), params)
 
     def _scaled(self, action, params):
-        space = self.env.action_space(params)
-        unit = jnp.clip(action, -1.0, 1.0)
-        low, high = jnp.asarray(space.low, jnp.float32), jnp.asarray(space.high, jnp.float32)
-        return low + (unit + 1.0) * 0.5 * (high - low)
+        return to_bounds(action, self.env.action_space(params))
 
     def action_space(self, params):
         space = self.env.action_space(params)
         return Box(-1.0, 1.0, space.shape)
+
+
+def to_bounds(action: Array, space: Box) -> Array:
+    """A policy's action in [-1, 1] (clipped) mapped to `space`'s bounds (`RescaleAction`)."""
+    unit = jnp.clip(action, -1.0, 1.0)
+    low, high = jnp.asarray(space.low, jnp.float32), jnp.asarray(space.high, jnp.float32)
+    return low + (unit + 1.0) * 0.5 * (high - low)
 
 
 def has_post_decision(env) -> bool:

@@ -177,21 +177,19 @@ def load_policy(path: str, seed: int = 0, update: int | None = None, env: Any = 
     from jaxac import runs
     from jaxac.algos.common import base_env
     from jaxac.config import ConfigError
-    from jaxac.env import RescaleAction
+    from jaxac.env import to_bounds
 
     run, states, _ = runs.restore(path, update, env=env)
     if not 0 <= seed < run.run["seeds"]:
         raise ConfigError(f"seed={seed} is invalid: the run has seeds 0..{run.run['seeds'] - 1}.")
     one = jax.tree.map(lambda x: x[seed], states)
-    one = getattr(one, "learner", one)  # a PBT member's learner state
-    comps = run.module.components(run.cfg)
+    _, _, batched = _setup(run.module, run.cfg, getattr(one, "learner", one))  # a PBT member: its learner
     raw_env, params = base_env(run.cfg.env, run.cfg.env_kwargs)
-    greedy = greedy_policy(comps.net, comps.dist)
-    scaled = isinstance(raw_env.action_space(params), Box)
+    space = raw_env.action_space(params)
 
     def act(obs):
-        action = greedy(one.params["actor"], comps.obs_norm(one.obs_stats, jnp.asarray(obs)[None]))[0]
-        return RescaleAction(raw_env)._scaled(action, params) if scaled else action
+        action = batched(jnp.asarray(obs)[None])[0]
+        return to_bounds(action, space) if isinstance(space, Box) else action
 
     return jax.jit(act), raw_env, params
 

@@ -12,7 +12,7 @@ from jaxac import env, types  # noqa: F401  (import order: envs depend on jaxac.
 from jaxac import envs  # noqa: F401
 from jaxac import compile_cache, memory, parallel, presets  # noqa: F401
 from jaxac import critics  # noqa: F401
-from jaxac.algos import a2c, pdppo, ppo, sac
+from jaxac.algos import a2c, pdppo, ppo, sac, td3
 from jaxac.config import ConfigError, axes, replace
 from jaxac.envs import make, registered
 from jaxac.envs.registry import register as register_env
@@ -23,6 +23,6 @@ from jaxac import checkpoint, config, evaluate, summary  # noqa: F401  (used as 
 
 __version__ = "0.1.0"
 
-__all__ = ["ppo", "a2c", "sac", "pdppo", "critics", "presets", "parallel", "make", "registered", "register_env",
+__all__ = ["ppo", "a2c", "sac", "td3", "pdppo", "critics", "presets", "parallel", "make", "registered", "register_env",
            "ConfigError", "axes", "replace", "Session", "Result", "Sweep", "SweepResult",
            "__version__"]

@@ -183,7 +183,8 @@ class PolicyNet(nn.Module):
 @dataclasses.dataclass(frozen=True)
 class ActionDist:
     """How network outputs become actions. `kind`: categorical | multi_categorical |
-    gaussian | tanh_gaussian. `multi_categorical` (MultiDiscrete actions): one independent
+    gaussian | tanh_gaussian | tanh_deterministic (TD3's actor: the output's tanh, no
+    sampling; only `mode` and `to_env` apply). `multi_categorical` (MultiDiscrete actions): one independent
     categorical per dimension d over `nvec[d]` choices, from [..., D * K] logits (K = max
     nvec; a dimension's choices beyond its own size are masked out); log-probs and entropies
     sum over the dimensions.
@@ -270,11 +271,11 @@ class ActionDist:
         return self._base(out).entropy()
 
     def mode(self, out) -> Array:
-        return self._base(out).mode()
+        return out if self.kind == "tanh_deterministic" else self._base(out).mode()
 
     def to_env(self, action: Array) -> Array:
         """The environment action for a distribution sample."""
-        return jnp.tanh(action) if self.kind == "tanh_gaussian" else action
+        return jnp.tanh(action) if self.kind in ("tanh_gaussian", "tanh_deterministic") else action
 
 
 STD_TRANSFORMS = ("exp", "softplus")

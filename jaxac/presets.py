@@ -146,6 +146,12 @@ PRESETS: Dict[str, Dict[str, Dict[str, Any]]] = {
                           reward_scale=10.0),
         **_BRAX_SAC,
     },
+    "td3": {
+        # SB3 zoo's Pendulum budget and learning rate, with the SAC preset's 64x64 networks
+        # and minibatches of 128.
+        "Pendulum-v1": dict(total_steps=20_000, policy=dict(hidden=(64, 64)), batch_size=128,
+                            optim=dict(learning_rate=1e-3)),
+    },
 }
 
 

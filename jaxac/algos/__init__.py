@@ -38,9 +38,10 @@ def get(name: str) -> Any:
     return ALGORITHMS[name]
 
 
-from jaxac.algos import a2c, pdppo, ppo, sac  # noqa: E402  (they import this package's submodules)
+from jaxac.algos import a2c, pdppo, ppo, sac, td3  # noqa: E402  (they import this package's submodules)
 
 register("ppo", ppo)
 register("a2c", a2c)
 register("sac", sac)
 register("pdppo", pdppo)
+register("td3", td3)

@@ -3,12 +3,12 @@
     cfg = jaxac.sac.Config(env="Pendulum-v1", total_steps=20_000)
     state, metrics = jax.jit(jaxac.sac.train)(cfg, jax.random.key(0))
 
-`init` fills the replay buffer with `learning_starts` steps of uniformly random actions (or,
-`warmup="policy"`, of the initial policy's). Each update then collects `rollout_length` steps
-from each of `num_envs` environments with the current policy and takes
-`utd * rollout_length * num_envs` gradient steps (`utd`: gradient steps per env step; 8 for a
-high update-to-data ratio, 0.25 for one step per 4 env steps), each on a fresh uniform
-minibatch of the buffer:
+SAC is a learner on the off-policy spine (`jaxac.algos.offpolicy`): `init` fills the replay
+buffer with `learning_starts` steps of uniformly random actions (or, `warmup="policy"`, of the
+initial policy's); each update collects `rollout_length` steps from each of `num_envs`
+environments with the current policy and takes `utd * rollout_length * num_envs` gradient
+steps (`utd`: gradient steps per env step; 8 for a high update-to-data ratio, 0.25 for one step
+per 4 env steps), each on a fresh uniform minibatch of the buffer:
 
     y        = r + gamma (1 - terminated) E_{a'~pi}[ Qbar(s', a') - alpha log pi(a'|s') ]
     critic   = sum over ensemble members of the critic's loss against y
@@ -34,94 +34,61 @@ sets).
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Dict, NamedTuple, Optional, Tuple
+from typing import Any, Dict, NamedTuple, Tuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from flax import struct
 
-from jaxac import buffers
 from jaxac import config as C
 from jaxac import critics
-from jaxac.algos import common
+from jaxac.algos import common, offpolicy
+from jaxac.algos.offpolicy import Item, State, critic_action
 from jaxac.critics import Ensemble, Particles
 from jaxac.env import Box, Discrete
 from jaxac.networks import PolicyConfig, sampling_policy
-from jaxac.optim import Optim
-from jaxac.normalize import ObsNorm, RunningStats, normalized_policy
+from jaxac.normalize import ObsNorm
 from jaxac.rng import classic_threefry
-from jaxac.rollout import EnvCarry, Policy, episode_metrics, unroll
+from jaxac.rollout import Policy
 from jaxac.train import run
 from jaxac.types import Array, Metrics, PRNGKey
 
-WARMUPS = ("uniform", "policy")
-OBS_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "float16": jnp.float16}
-
 
 @C.group
-class SacOptim(Optim):
+class SacOptim(offpolicy.ActorCriticOptim):
     """SAC's three Adam optimisers share `name`, `schedule`, `eps` and `max_grad_norm`;
     `learning_rate` is the actor's, `critic_learning_rate` the critic's (None: the actor's)
     and `alpha_learning_rate` the temperature's (0 keeps alpha fixed)."""
 
-    critic_learning_rate: Optional[float] = C.leaf(None, "the critic's learning rate (unset: learning_rate)")
     alpha_learning_rate: float = C.leaf(3e-4, "the temperature's learning rate (0: alpha fixed)")
     def validate(self, prefix: str = "optim.") -> None:
         super().validate(prefix)
-        if self.critic_learning_rate is not None:
-            C.check_number(f"{prefix}critic_learning_rate", self.critic_learning_rate, C.positive, "> 0")
         C.check_number(f"{prefix}alpha_learning_rate", self.alpha_learning_rate, C.non_negative,
                        ">= 0 (0 keeps alpha fixed)")
 
     def transforms(self, num_updates: int, steps_per_update: int) -> Dict[str, optax.GradientTransformation]:
-        critic_rate = self.learning_rate if self.critic_learning_rate is None else self.critic_learning_rate
         return {"actor": self.transform(num_updates, steps_per_update),
-                "critic": self.transform(num_updates, steps_per_update, critic_rate),
+                "critic": self.transform(num_updates, steps_per_update, self.critic_rate()),
                 "alpha": self.transform(num_updates, steps_per_update, self.alpha_learning_rate)}
 
 
 @C.group
-class Config(common.Config):
+class Config(offpolicy.Config):
     """SAC hyperparameters; defaults are the SAC paper's (2x256 ReLU, lr 3e-4, tau 0.005,
     batch 256, one gradient step per env step).
 
-    Static, besides the shared ones: rollout_length, utd, batch_size, buffer_size,
-    learning_starts, num_critics, aggregate, obs_dtype, warmup. Leaves, besides the shared
-    ones: tau, init_alpha, target_entropy_scale, target_entropy_ratio. The policy is a
-    tanh-Gaussian with a state-dependent std (or categorical for discrete actions);
-    `aggregate="auto"` is the critic's preferred ensemble rule ("truncate" for tqc, "min"
-    otherwise).
+    Besides the off-policy ones (`jaxac.algos.offpolicy.Config`), leaves: init_alpha,
+    target_entropy_scale, target_entropy_ratio. The policy is a tanh-Gaussian with a
+    state-dependent std (or categorical for discrete actions).
     """
 
-    env: Any = C.static("Pendulum-v1")
-    total_steps: int = C.static(20_000)
-    num_envs: int = C.static(1)
     policy: PolicyConfig = PolicyConfig(hidden=(256, 256), activation="relu", distribution="tanh_gaussian",
                                         state_dependent_std=True)
     optim: SacOptim = SacOptim()
-    rollout_length: int = C.static(1, 'steps per environment between gradient phases')
-    utd: float = C.static(1.0, 'gradient steps per environment step')
-    batch_size: int = C.static(256, 'replay minibatch size')
-    buffer_size: int = C.static(1_000_000, 'replay capacity (capped at total_steps)')
-    learning_starts: int = C.static(1_000, 'warm-up steps before the first gradient step')
-    num_critics: int = C.static(2, 'critic ensemble size')
-    aggregate: str = C.static("auto", "how ensemble members combine (auto: the critic's preference)", choices=("auto",) + critics.registry.AGGREGATES)
-    obs_dtype: str = C.static("float32", 'dtype of stored observations', choices=tuple(OBS_DTYPES))
-    # initial policy (brax.training's prefill)
-    warmup: str = C.static("uniform", 'warm-up actions: uniform, or from the initial policy', choices=WARMUPS)
-    tau: float = C.leaf(0.005, 'Polyak rate of the target critic')
     init_alpha: float = C.leaf(1.0, 'initial temperature')
     target_entropy_scale: float = C.leaf(1.0, 'continuous target entropy is -scale * |A|')
     target_entropy_ratio: float = C.leaf(0.5, 'discrete target entropy is ratio * log |A|')
-    def size_fields(self):
-        return super().size_fields() + ("rollout_length", "batch_size", "buffer_size", "learning_starts",
-                                        "num_critics")
-
-    def action_spaces(self):
-        return (Discrete, Box)  # the critic takes one action: one-hot (discrete) or the vector
-
     def validate(self, prefix: str = "") -> None:
         super().validate(prefix)
         if self.policy.distribution != "tanh_gaussian" or not self.policy.state_dependent_std:
@@ -130,90 +97,9 @@ class Config(common.Config):
                 f"{self.policy.state_dependent_std} are invalid for SAC: its policy is a tanh-Gaussian "
                 f"with a state-dependent std (distribution='tanh_gaussian', state_dependent_std=True)."
             )
-        if self.obs.stats_before_update:
-            raise C.ConfigError("obs.stats_before_update=True is invalid for SAC: off-policy minibatches "
-                                "are always normalised with the statistics that include the newest steps.")
-        steps = self.utd * self.steps_per_update
-        if not isinstance(self.utd, (int, float)) or self.utd <= 0 or steps != round(steps):
-            raise C.ConfigError(
-                f"utd={self.utd!r} is invalid: it must be > 0 and utd * num_envs * "
-                f"rollout_length (= {steps}) a whole number of gradient steps per update."
-            )
-        critics.check_aggregate(self.critic, self.aggregate)
-        C.check_choice("obs_dtype", self.obs_dtype, tuple(OBS_DTYPES))
-        C.check_choice("warmup", self.warmup, WARMUPS)
-        if self.batch_size > self.learning_starts:
-            raise C.ConfigError(
-                f"batch_size={self.batch_size} is invalid: it must not exceed learning_starts="
-                f"{self.learning_starts}, the transitions in the buffer at the first gradient "
-                f"step; lower batch_size or raise learning_starts."
-            )
-        if self.learning_starts > self.buffer_capacity:
-            raise C.ConfigError(
-                f"learning_starts={self.learning_starts} is invalid: it exceeds the buffer "
-                f"capacity {self.buffer_capacity}; raise buffer_size."
-            )
-        if self.num_updates < 1:
-            raise C.ConfigError(
-                f"total_steps={self.total_steps} is invalid: it must exceed learning_starts="
-                f"{self.learning_starts} by at least one update ({self.steps_per_update} steps)."
-            )
-        C.check_number("tau", self.tau, lambda x: (x > 0) & (x <= 1), "in (0, 1]")
         C.check_number("init_alpha", self.init_alpha, C.positive, "> 0")
         C.check_number("target_entropy_scale", self.target_entropy_scale, lambda x: abs(x) < 100, "in (-100, 100)")
         C.check_number("target_entropy_ratio", self.target_entropy_ratio, lambda x: (x >= 0) & (x < 1), "in [0, 1)")
-
-    @property
-    def ensemble_rule(self) -> str:
-        return critics.registry.aggregate_rule(self.critic, self.aggregate)
-
-    @property
-    def steps_per_update(self) -> int:
-        return self.num_envs * self.rollout_length
-
-    @property
-    def warmup_steps(self) -> int:
-        """Warm-up env steps `init` takes (learning_starts rounded up to whole batches)."""
-        return -(-self.learning_starts // self.num_envs) * self.num_envs
-
-    @property
-    def num_updates(self) -> int:
-        return (self.total_steps - self.warmup_steps) // self.steps_per_update
-
-    @property
-    def gradient_steps_per_update(self) -> int:
-        return int(round(self.utd * self.steps_per_update))
-
-    @property
-    def buffer_capacity(self) -> int:
-        """The buffer never needs to hold more than the whole run."""
-        return min(self.buffer_size, self.total_steps)
-
-
-@struct.dataclass
-class Item:
-    """One stored transition. `action` is what the critic sees (the env action in [-1, 1] for
-    continuous control; the integer action for discrete)."""
-
-    obs: Array
-    action: Array
-    reward: Array
-    terminated: Array
-    next_obs: Array
-
-
-@struct.dataclass
-class State:
-    """Everything a SAC run carries between updates, the replay buffer included (one seed;
-    vmapped, every leaf gains a leading member axis). A checkpoint saves it whole."""
-
-    params: Dict[str, Any]  # {"actor", "critic", "target_critic", "log_alpha"}
-    opt_state: Dict[str, Any]  # {"actor", "critic", "alpha"}
-    buffer: buffers.Buffer
-    env: EnvCarry
-    key: PRNGKey
-    update_step: Array
-    obs_stats: RunningStats  # observation normaliser's statistics (unused when it is off)
 
 
 class Components(NamedTuple):
@@ -254,43 +140,10 @@ def components(cfg: Config) -> Components:
                       cfg.obs.norm())
 
 
-def critic_action(comps: Components, action: Array) -> Array:
-    """What the critic sees of an action: one-hot for discrete, the [-1, 1] vector otherwise."""
-    if comps.num_actions:
-        return jax.nn.one_hot(action, comps.num_actions)
-    return action
-
-
-def random_policy(comps: Components) -> Policy:
-    """Uniform actions for the warm-up, drawn for the whole warm-up at once (the noise is the
-    action; log-probs are not used off-policy)."""
-    def noise(key, shape):
-        if comps.num_actions:
-            return jax.random.randint(key, shape, 0, comps.num_actions)
-        action_shape = tuple(comps.env.action_space(comps.env_params).shape)
-        return jax.random.uniform(key, tuple(shape) + action_shape, minval=-1.0, maxval=1.0)
-
-    def act(params, obs, a):
-        return a, a, jnp.zeros(obs.shape[:1])
-    return Policy(noise, act)
-
-
-def _items(traj) -> Item:
-    flat = lambda x: x.reshape((-1,) + x.shape[2:])
-    return Item(flat(traj.obs), flat(traj.env_action), flat(traj.reward),
-                flat(traj.terminated), flat(traj.next_obs))
-
-
-@classic_threefry
-def init(cfg: Config, key: PRNGKey) -> State:
-    """The state before the first update: networks, optimisers, and a replay buffer already
-    holding `learning_starts` warm-up steps."""
-    comps = components(cfg)
-    key, k_env, k_actor, k_critic, k_warm = jax.random.split(key, 5)
-    carry, obs = common.start(comps.env, comps.env_params, cfg.num_envs, k_env)
-    space = comps.env.action_space(comps.env_params)
-    example_action = jnp.zeros((), jnp.int32) if comps.num_actions else jnp.zeros(space.shape, jnp.float32)
-    critic_params = comps.critic.init(k_critic, obs, critic_action(comps, example_action))
+def init_params(cfg: Config, comps: Components, k_actor: PRNGKey, k_critic: PRNGKey, obs: Array,
+                action: Array) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+    """Actor, twin critics and their target copy, log-temperature, and their optimisers."""
+    critic_params = comps.critic.init(k_critic, obs, action)
     params = {
         "actor": comps.net.init(k_actor, obs),
         "critic": critic_params,
@@ -300,18 +153,12 @@ def init(cfg: Config, key: PRNGKey) -> State:
     opt_state = {"actor": comps.tx["actor"].init(params["actor"]),
                  "critic": comps.tx["critic"].init(params["critic"]),
                  "alpha": comps.tx["alpha"].init(params["log_alpha"])}
-    buf = buffers.init(_example_item(cfg, comps), cfg.buffer_capacity)
-    if cfg.warmup == "policy":
-        warm = normalized_policy(sampling_policy(comps.net, comps.dist), comps.obs_norm,
-                                 comps.obs_norm.init(obs.shape))
-    else:
-        warm = random_policy(comps)
-    carry, traj = unroll(comps.env, comps.env_params, warm, params["actor"], carry, k_warm,
-                         cfg.warmup_steps // cfg.num_envs)
-    items = _items(traj)
-    buf = buffers.add(buf, items)
-    stats = comps.obs_norm.update(comps.obs_norm.init(obs.shape), items.obs)
-    return State(params, opt_state, buf, carry, key, jnp.zeros((), jnp.int32), stats)
+    return params, opt_state
+
+
+def behaviour(cfg: Config, comps: Components) -> Policy:
+    """SAC collects with samples of its own stochastic policy."""
+    return sampling_policy(comps.net, comps.dist)
 
 
 def policy_expectation(comps: Components, actor_params, obs: Array, key: PRNGKey):
@@ -365,7 +212,8 @@ def losses(cfg: Config, comps: Components, params, batch: Item, key: PRNGKey) ->
     }
 
 
-def gradient_step(cfg: Config, comps: Components, params, opt_state, batch: Item, key: PRNGKey):
+def gradient_step(cfg: Config, comps: Components, params, opt_state, batch: Item, key: PRNGKey,
+                  step: Array = 0):
     """One step of all three optimisers, then the Polyak update of the target critic."""
     grads, metrics = jax.grad(lambda p: losses(cfg, comps, p, batch, key), has_aux=True)(params)
     new = dict(params)
@@ -373,40 +221,24 @@ def gradient_step(cfg: Config, comps: Components, params, opt_state, batch: Item
     for part, name in (("actor", "actor"), ("critic", "critic"), ("log_alpha", "alpha")):
         updates, new_opt[name] = comps.tx[name].update(grads[part], opt_state[name], params[part])
         new[part] = optax.apply_updates(params[part], updates)
-    new["target_critic"] = optax.incremental_update(new["critic"], params["target_critic"], cfg.tau)
+    new["target_critic"] = offpolicy.polyak(new["critic"], params["target_critic"], cfg.tau)
     return new, new_opt, metrics
+
+
+LEARNER = offpolicy.Learner(components, init_params, behaviour, gradient_step)
+
+
+@classic_threefry
+def init(cfg: Config, key: PRNGKey) -> State:
+    """The state before the first update: networks, optimisers, and a replay buffer already
+    holding `learning_starts` warm-up steps."""
+    return offpolicy.init(LEARNER, cfg, key)
 
 
 @classic_threefry
 def update(cfg: Config, state: State) -> Tuple[State, Metrics]:
-    """Collect `rollout_length` x `num_envs` steps, then `gradient_steps_per_update` steps.
-
-    The buffer keeps raw observations; minibatches are normalised with the statistics that
-    include the new steps (off-policy, nothing ties them to the acting policy's).
-    """
-    comps = components(cfg)
-    key, k_roll, k_grad = jax.random.split(state.key, 3)
-    norm = comps.obs_norm
-    policy = normalized_policy(sampling_policy(comps.net, comps.dist), norm, state.obs_stats)
-    carry, traj = unroll(comps.env, comps.env_params, policy, state.params["actor"], state.env,
-                         k_roll, cfg.rollout_length)
-    items = _items(traj)
-    buf = buffers.add(state.buffer, items)
-    stats = norm.update(state.obs_stats, items.obs)
-
-    def step(carry, k):
-        params, opt_state = carry
-        k_sample, k_loss = jax.random.split(k)
-        batch = buffers.sample(buf, k_sample, cfg.batch_size)
-        batch = batch.replace(obs=norm(stats, batch.obs), next_obs=norm(stats, batch.next_obs))
-        params, opt_state, metrics = gradient_step(cfg, comps, params, opt_state, batch, k_loss)
-        return (params, opt_state), metrics
-
-    keys = jax.random.split(k_grad, cfg.gradient_steps_per_update)
-    (params, opt_state), metrics = jax.lax.scan(step, (state.params, state.opt_state), keys)
-    metrics = jax.tree.map(jnp.mean, metrics)
-    metrics.update(episode_metrics(traj))
-    return State(params, opt_state, buf, carry, key, state.update_step + 1, stats), metrics
+    """Collect `rollout_length` x `num_envs` steps, then `gradient_steps_per_update` steps."""
+    return offpolicy.update(LEARNER, cfg, state)
 
 
 def train(cfg: Config, key: PRNGKey) -> Tuple[State, Metrics]:
@@ -414,10 +246,7 @@ def train(cfg: Config, key: PRNGKey) -> Tuple[State, Metrics]:
     return run(init, update, cfg, key)
 
 
-def extend(state: State, cfg: Config) -> State:
-    """One seed's state continued as a run of `cfg.total_steps` (`Session.resume(total_steps=)`):
-    a replay buffer that was capped at the shorter run's length grows to the new capacity."""
-    return state.replace(buffer=buffers.grow(state.buffer, cfg.buffer_capacity))
+extend = offpolicy.extend  # a longer run grows the replay buffer (Session.resume(total_steps=))
 
 
 def smoke_config() -> Config:
@@ -426,14 +255,6 @@ def smoke_config() -> Config:
                   buffer_size=128, policy=dict(hidden=(16,)), critic=dict(hidden=(16,)))
 
 
-def _example_item(cfg: Config, comps: Components) -> Item:
-    """One stored transition's shapes and dtypes (observations in `cfg.obs_dtype`)."""
-    obs = jnp.zeros(comps.env.observation_space(comps.env_params).shape, OBS_DTYPES[cfg.obs_dtype])
-    space = comps.env.action_space(comps.env_params)
-    action = jnp.zeros((), jnp.int32) if comps.num_actions else jnp.zeros(space.shape, jnp.float32)
-    return Item(obs, action, jnp.zeros((), jnp.float32), jnp.zeros((), bool), obs)
-
-
 def buffer_bytes(cfg: Config) -> int:
     """Replay memory per seed in bytes (obs dtype and capacity are config fields)."""
-    return buffers.nbytes(_example_item(cfg, components(cfg)), cfg.buffer_capacity)
+    return offpolicy.buffer_bytes(LEARNER, cfg)

@@ -20,7 +20,6 @@ def train_on_probe(module, cfg):
 
     def action(o):
         out = parts.net.apply(state.params["actor"], jnp.array([[o]], jnp.float32))
-        mode = np.asarray(parts.dist.mode(out))[0]
-        return np.tanh(mode) if parts.dist.kind == "tanh_gaussian" else mode
+        return np.asarray(parts.dist.to_env(parts.dist.mode(out)))[0]
 
     return value, action

@@ -11,8 +11,11 @@ numbers in any layout (2 processes x 1 device = 1 process x 2 devices); a member
 not bitwise the member inside a larger batch, so that is not checked.
 
 Default run (about 30 s of compile per algorithm, most of it shared through the tests'
-compilation cache): 1 device in this process, and train + sweep + PBT + SIGKILL/resume on 2
-CPU devices. Slow (`pytest -m slow tests/test_matrix.py`): the 2-process layout in every mode.
+compilation cache): 1 device in this process for every algorithm, and train + sweep + PBT +
+SIGKILL/resume on 2 CPU devices for the first algorithm of each spine (each `State` class: the
+run layer sees a state's layout, which algorithms on one spine share). Slow
+(`pytest -m slow tests/test_matrix.py`): 2 devices for the others, and the 2-process layout
+in every mode.
 Modes run in subprocesses of `matrix_worker.py`, each with a timeout.
 """
 
@@ -41,6 +44,17 @@ def cases(modes=("train", "sweep", "pbt", "resume")):
 
 
 ALGOS = sorted({name for name, _ in cases()})
+
+
+def spine_leaders():
+    """The first registered algorithm of each `State` class."""
+    first = {}
+    for name, module in algos.ALGORITHMS.items():
+        first.setdefault(module.State, name)
+    return set(first.values())
+
+
+TWO_DEVICES = [a if a in spine_leaders() else pytest.param(a, marks=pytest.mark.slow) for a in ALGOS]
 
 
 def worker(algo, out, modes, *flags, devices_env="2"):
@@ -100,7 +114,7 @@ def test_one_device(algo, tmp_path):
     assert all(np.isfinite(v).all() for k, v in extended.metrics.items() if not k.startswith("episode_"))
 
 
-@pytest.mark.parametrize("algo", ALGOS)
+@pytest.mark.parametrize("algo", TWO_DEVICES)
 def test_two_cpu_devices_every_mode_and_sigkill_then_resume(algo, tmp_path):
     rc, whole, err = finish(worker(algo, tmp_path / "whole", "train,sweep,pbt"))
     assert rc == 0, err[-3000:]

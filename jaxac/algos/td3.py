@@ -55,9 +55,9 @@ class Config(offpolicy.Config):
 
     policy: PolicyConfig = PolicyConfig(hidden=(256, 256), activation="relu")
     policy_delay: int = C.static(2, 'critic steps per actor (and target) step')
-    exploration_noise: float = C.leaf(0.1, 'std of the Gaussian noise added to actions while collecting')
+    exploration_noise: float = C.leaf(0.1, 'std of the Gaussian exploration noise on actions')
     policy_noise: float = C.leaf(0.2, 'std of the target-policy smoothing noise')
-    noise_clip: float = C.leaf(0.5, 'the smoothing noise is clipped to [-noise_clip, noise_clip]')
+    noise_clip: float = C.leaf(0.5, 'clip of the target-policy smoothing noise')
     def size_fields(self):
         return super().size_fields() + ("policy_delay",)
 

@@ -151,6 +151,10 @@ PRESETS: Dict[str, Dict[str, Dict[str, Any]]] = {
         # and minibatches of 128.
         "Pendulum-v1": dict(total_steps=20_000, policy=dict(hidden=(64, 64)), batch_size=128,
                             optim=dict(learning_rate=1e-3)),
+        # the SAC preset's setting of brax's `fast` test
+        "brax/fast": dict(env_kwargs=(("episode_length", 128),), total_steps=2**15, num_envs=64,
+                          batch_size=64, learning_starts=1024, policy=dict(hidden=(64, 64)),
+                          reward_scale=10.0),
     },
 }
 

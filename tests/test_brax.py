@@ -112,7 +112,7 @@ def test_bad_brax_arguments_are_config_errors():
         presets.config("ppo", "brax/fast", env_kwargs=(("action_repeat", -1),))
 
 
-@pytest.mark.parametrize("algo", ["ppo", "sac"])
+@pytest.mark.parametrize("algo", ["ppo", "sac", pytest.param("td3", marks=pytest.mark.slow)])
 def test_learns_fast_to_brax_test_bar(algo):
     """brax's own test: evaluation reward > 135 within 2^15 env steps (the best is ~143)."""
     cfg = presets.config(algo, "brax/fast")

@@ -210,8 +210,7 @@ def _read(directory: str, step: int, template: Any, expect: Dict[str, Any]) -> T
             _check_meta(meta, expect, directory)
             if callable(template):
                 template = template(meta)
-            restored = mngr.restore(step, args=ocp.args.Composite(
-                state=ocp.args.PyTreeRestore(template)))["state"]
+            raw = mngr.restore(step, args=ocp.args.Composite(state=ocp.args.PyTreeRestore()))["state"]
             history = {}
             if os.path.isdir(os.path.join(path, "history")):
                 history = mngr.restore(step, args=ocp.args.Composite(
@@ -222,6 +221,7 @@ def _read(directory: str, step: int, template: Any, expect: Dict[str, Any]) -> T
         raise DamagedCheckpoint(f"checkpoint {step} in {directory} cannot be read: {_cause(err)}") from None
     if not isinstance(meta, dict):
         raise DamagedCheckpoint(f"checkpoint {step} in {directory} cannot be read: its metadata is not a record")
+    restored = _fill(template, raw, directory)
     _check_arrays(restored, template, directory)
     history = {k: np.asarray(v) for k, v in (history or {}).items()}
     saved = meta.get("digest")  # absent in checkpoints of earlier versions
@@ -329,12 +329,50 @@ def _comparable(key: str, value: Any) -> Any:
     return value
 
 
+def _older(saved: Any, want: Any) -> Any:
+    """`want` without the config fields a checkpoint of an earlier version does not have
+    (fields added since, which it trained with at their defaults), at every depth."""
+    if not (isinstance(saved, dict) and isinstance(want, dict)):
+        return want
+    return {k: _older(saved[k], v) for k, v in want.items() if k in saved}
+
+
 def _check_meta(meta: Dict[str, Any], expect: Dict[str, Any], directory: str) -> None:
     for key, want in expect.items():
+        if key == "config" and key in meta:
+            want = _older(meta[key], want)
         if key in meta and _comparable(key, meta[key]) != _comparable(key, want):
             raise CheckpointError(
                 f"checkpoint in {directory} is incompatible: {key} is {meta[key]!r}, this run has {want!r}"
             )
+
+
+def _entry(node: Any, key: Any) -> Any:
+    """The child of an untyped restored node (dicts and lists) at one step of a jax key path."""
+    name = getattr(key, "name", getattr(key, "key", getattr(key, "idx", None)))
+    if isinstance(node, dict):
+        return node[name] if name in node else node[str(name)]
+    return node[name]
+
+
+def _fill(template: Any, raw: Any, directory: str) -> Any:
+    """`template`'s structure with its leaves read by path from `raw`, the checkpoint as orbax
+    restores it untyped (dicts and lists). A node without leaves (a feed-forward policy's
+    carry) is not looked up, so checkpoints from before such a node was added still read."""
+    flat, treedef = jax.tree_util.tree_flatten_with_path(template)
+    leaves = []
+    for path, _ in flat:
+        node = raw
+        try:
+            for key in path:
+                node = _entry(node, key)
+        except (KeyError, IndexError, TypeError):
+            raise CheckpointError(f"checkpoint in {directory} is incompatible: it has no "
+                                  f"{jax.tree_util.keystr(path)}") from None
+        leaves.append(node)
+    if len(jax.tree.leaves(raw)) != len(leaves):
+        raise CheckpointError(f"checkpoint in {directory} is incompatible: its state has another structure")
+    return jax.tree_util.tree_unflatten(treedef, leaves)
 
 
 def _check_arrays(restored: Any, template: Any, directory: str) -> None:

@@ -22,31 +22,35 @@ from jaxac.rollout import reset_envs
 from jaxac.types import Array, PRNGKey
 
 
-def greedy_policy(net: Any, dist: Any) -> Callable[[Any, Array], Array]:
-    """(actor params, obs [B, ...]) -> environment action [B, ...]: the distribution's mode
-    (argmax for discrete actions; tanh of the mean for a tanh-Gaussian)."""
-    def act(params, obs):
-        return dist.to_env(dist.mode(net.apply(params, obs)))
+def greedy_policy(net: Any, dist: Any) -> Callable[[Any, Array, Any], Tuple[Array, Any]]:
+    """(actor params, obs [B, ...], policy carry [B, ...]) -> (environment action [B, ...],
+    next carry): the distribution's mode (argmax for discrete actions; tanh of the mean for a
+    tanh-Gaussian). A policy network's carry starts at `net.initial_carry((B,))`."""
+    def act(params, obs, carry):
+        out, carry = net.apply(params, obs, carry)
+        return dist.to_env(dist.mode(out)), carry
     return act
 
 
 def _setup(module: Any, cfg: Any, state: Any):
-    """(components, the training env without auto-reset, obs [B, ...] -> deterministic
-    action [B, ...] of `state`'s policy on normalised observations)."""
+    """(components, the training env without auto-reset, (obs [B, ...], carry) ->
+    (deterministic action [B, ...], carry) of `state`'s policy on normalised observations,
+    B -> the policy's starting carry [B, ...])."""
     comps = module.components(cfg)
     # the training stack without auto-reset: an ended episode stays ended
     env = comps.env.env if isinstance(comps.env, AutoReset) else comps.env
     greedy = greedy_policy(comps.net, comps.dist)
 
-    def act(obs):
-        return greedy(state.params["actor"], comps.obs_norm(state.obs_stats, obs))
-    return comps, env, act
+    def act(obs, carry):
+        return greedy(state.params["actor"], comps.obs_norm(state.obs_stats, obs), carry)
+    return comps, env, act, lambda num: comps.net.initial_carry((num,))
 
 
 @struct.dataclass
 class _Loop:
     state: Any
     obs: Array
+    policy: Any  # the policy's carry [E, ...]
     key: PRNGKey
     ret: Array  # [E] return so far of each episode
     length: Array  # [E]
@@ -64,8 +68,8 @@ def episodes(module: Any, cfg: Any, state: Any, key: PRNGKey, num_episodes: int 
       (returns [num_episodes] float32, lengths [num_episodes] int32). An episode still running
       after `max_steps` steps counts what it collected so far (as a time limit would).
     """
-    comps, env, act = _setup(module, cfg, state)
-    return run_episodes(env, comps.env_params, act, key, num_episodes, max_steps)
+    comps, env, act, start = _setup(module, cfg, state)
+    return _run(env, comps.env_params, act, start(num_episodes), key, num_episodes, max_steps)
 
 
 def run_episodes(env: Any, env_params: Any, act: Callable[[Array], Array], key: PRNGKey, num_episodes: int = 10,
@@ -73,19 +77,26 @@ def run_episodes(env: Any, env_params: Any, act: Callable[[Array], Array], key: 
     """`episodes` for any deterministic `act(obs [E, ...]) -> action [E, ...]` on `env`
     (without auto-reset): the same `key` gives the same resets and environment draws to any
     policy (a heuristic is compared with a learned policy on the same demand, slips, ...)."""
+    return _run(env, env_params, lambda obs, carry: (act(obs), carry), (), key, num_episodes, max_steps)
+
+
+def _run(env: Any, env_params: Any, act: Callable, start: Any, key: PRNGKey, num_episodes: int,
+         max_steps: int) -> Tuple[Array, Array]:
+    """`run_episodes` of `act(obs, carry) -> (action, carry)` from the carry `start` [E, ...]."""
     k_reset, key = jax.random.split(key)
-    carry = reset_envs(env, env_params, k_reset, num_episodes)
+    carry = reset_envs(env, env_params, k_reset, num_episodes, start)
     step = jax.vmap(env.step, in_axes=(0, 0, 0, None))
 
     def body(c: _Loop) -> _Loop:
         key, k_step = jax.random.split(c.key)
-        env_state, ts = step(jax.random.split(k_step, num_episodes), c.state, act(c.obs), env_params)
+        action, policy = act(c.obs, c.policy)
+        env_state, ts = step(jax.random.split(k_step, num_episodes), c.state, action, env_params)
         live = ~c.done
-        return _Loop(env_state, ts.obs, key, c.ret + jnp.where(live, ts.reward, 0.0),
+        return _Loop(env_state, ts.obs, policy, key, c.ret + jnp.where(live, ts.reward, 0.0),
                      c.length + live.astype(jnp.int32), c.done | ts.done, c.t + 1)
 
     zeros = jnp.zeros((num_episodes,))
-    init = _Loop(carry.state, carry.obs, key, zeros, zeros.astype(jnp.int32),
+    init = _Loop(carry.state, carry.obs, carry.policy, key, zeros, zeros.astype(jnp.int32),
                  zeros.astype(bool), jnp.zeros((), jnp.int32))
     out = jax.lax.while_loop(lambda c: ~c.done.all() & (c.t < max_steps), body, init)
     return out.ret, out.length
@@ -121,17 +132,18 @@ def trajectory(module: Any, cfg: Any, state: Any, key: PRNGKey, max_steps: int =
     state, then the state after each step), rewards [max_steps], and live [max_steps] (bool:
     the step belongs to the episode).
     """
-    comps, env, act = _setup(module, cfg, state)
+    comps, env, act, start = _setup(module, cfg, state)
     k_reset, key = jax.random.split(key)
-    carry = reset_envs(env, comps.env_params, k_reset, 1)
+    carry = reset_envs(env, comps.env_params, k_reset, 1, start(1))
     step = jax.vmap(env.step, in_axes=(0, 0, 0, None))
 
     def body(c, k):
-        env_state, obs, done = c
-        env_state, ts = step(k[None], env_state, act(obs), comps.env_params)
-        return (env_state, ts.obs, done | ts.done), (env_state, ts.reward[0], ~done[0])
+        env_state, obs, policy, done = c
+        action, policy = act(obs, policy)
+        env_state, ts = step(k[None], env_state, action, comps.env_params)
+        return (env_state, ts.obs, policy, done | ts.done), (env_state, ts.reward[0], ~done[0])
 
-    init = (carry.state, carry.obs, jnp.zeros((1,), bool))
+    init = (carry.state, carry.obs, carry.policy, jnp.zeros((1,), bool))
     _, (states, rewards, live) = jax.lax.scan(body, init, jax.random.split(key, max_steps))
     states = jax.tree.map(lambda first, rest: jnp.concatenate([first, rest[:, 0]]), carry.state, states)
     return states, rewards, live
@@ -172,7 +184,9 @@ def load_policy(path: str, seed: int = 0, update: int | None = None, env: Any = 
     observation (no batch axis; the run's observation normalisation is applied inside) and
     gives the environment's own action (an index for discrete actions, a value within a Box's
     bounds); `env` and `env_params` are the run's environment, unwrapped. `env`: the
-    environment object again, for a run trained on one.
+    environment object again, for a run trained on one. A policy network with a carry (a
+    registered stateful network) gives `act(obs, carry) -> (action, carry)` instead, with
+    `carry=None` at an episode's start.
     """
     from jaxac import runs
     from jaxac.algos.common import base_env
@@ -183,15 +197,18 @@ def load_policy(path: str, seed: int = 0, update: int | None = None, env: Any = 
     if not 0 <= seed < run.run["seeds"]:
         raise ConfigError(f"seed={seed} is invalid: the run has seeds 0..{run.run['seeds'] - 1}.")
     one = jax.tree.map(lambda x: x[seed], states)
-    _, _, batched = _setup(run.module, run.cfg, getattr(one, "learner", one))  # a PBT member: its learner
+    _, _, batched, start = _setup(run.module, run.cfg, getattr(one, "learner", one))  # a PBT member: its learner
     raw_env, params = base_env(run.cfg.env, run.cfg.env_kwargs)
     space = raw_env.action_space(params)
 
-    def act(obs):
-        action = batched(jnp.asarray(obs)[None])[0]
-        return to_bounds(action, space) if isinstance(space, Box) else action
+    def act_carried(obs, carry):
+        carry = start(1) if carry is None else carry
+        action, carry = batched(jnp.asarray(obs)[None], carry)
+        return (to_bounds(action[0], space) if isinstance(space, Box) else action[0]), carry
 
-    return jax.jit(act), raw_env, params
+    if jax.tree.leaves(start(1)):
+        return jax.jit(act_carried), raw_env, params
+    return jax.jit(lambda obs: act_carried(obs, ())[0]), raw_env, params
 
 
 def render_dir(path: str, out: str, run_seed: int = 0, seed: int = 0, step: int | None = None,

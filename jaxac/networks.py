@@ -10,7 +10,7 @@ log-prob is recomputed exactly (no atanh of a saturated action) with the stable 
 from __future__ import annotations
 
 import dataclasses
-from typing import Sequence, Tuple
+from typing import Any, Dict, Sequence, Tuple
 
 import distrax
 import flax.linen as nn
@@ -151,10 +151,14 @@ def orthogonal_stack(key: PRNGKey, shapes: Sequence[Tuple[int, int]], scales: Se
 
 
 class PolicyNet(nn.Module):
-    """Outputs logits [..., n] (discrete) or (mean, log_std) each [..., A] (continuous).
+    """The MLP policy network: logits [..., n] (`continuous=False`: discrete actions, or raw
+    outputs such as TD3's pre-tanh action) or (mean, log_std) each [..., A] (continuous).
 
-    `state_dependent_std`: log-std from the torso (SAC) or one free parameter per action
-    dimension (PPO, as in PureJaxRL and CleanRL).
+    Every policy network is called `net.apply(params, obs, carry) -> (out, carry)` and gives
+    `net.initial_carry(batch_shape)`, the carry an episode starts with: the rollout, the
+    losses and evaluation all act through that pair. This one is feed-forward: its carry is
+    () and passes through. `state_dependent_std`: log-std from the torso (SAC) or one free
+    parameter per action dimension (PPO, as in PureJaxRL and CleanRL).
     """
 
     hidden: Sequence[int]
@@ -165,19 +169,45 @@ class PolicyNet(nn.Module):
     init_log_std: float = C.leaf(0.0, 'initial free log-std')
     weight_init: str = "orthogonal"  # see MLP
 
+    def initial_carry(self, batch_shape: Tuple[int, ...]) -> Any:
+        """The carry an episode starts with, leaves [*batch_shape, ...]: none here."""
+        return ()
+
     @nn.compact
-    def __call__(self, obs: Array):
+    def __call__(self, obs: Array, carry: Any = ()):
         n_out = 2 * self.out_dim if (self.continuous and self.state_dependent_std) else self.out_dim
         out = MLP(self.hidden, n_out, self.activation, out_scale=0.01, weight_init=self.weight_init)(obs)
         if not self.continuous:
-            return out
+            return out, carry
         if self.state_dependent_std:
             mean, log_std = jnp.split(out, 2, axis=-1)
-            return mean, log_std + self.init_log_std
+            return (mean, log_std + self.init_log_std), carry
         log_std = self.param(
             "log_std", nn.initializers.constant(self.init_log_std), (self.out_dim,)
         )
-        return out, jnp.broadcast_to(log_std, out.shape)
+        return (out, jnp.broadcast_to(log_std, out.shape)), carry
+
+
+# name -> policy network class: a flax module with PolicyNet's fields, called
+# `(obs, carry) -> (out, carry)`, with `initial_carry(batch_shape)` (see PolicyNet)
+NETWORKS: Dict[str, type] = {"mlp": PolicyNet}
+
+
+def register_network(name: str, network: type) -> None:
+    """Makes `network` (a flax module class with `PolicyNet`'s fields, `__call__(obs, carry)
+    -> (out, carry)` and `initial_carry(batch_shape)`) the policy network of configs with
+    `policy.network=name`, in every algorithm; a class lacking part of that is refused."""
+    fields = set(getattr(network, "__dataclass_fields__", {}))
+    missing = [n for n in PolicyNet.__dataclass_fields__ if n not in fields and n not in ("parent", "name")]
+    missing += [m for m in ("initial_carry", "__call__") if not callable(getattr(network, m, None))]
+    if missing:
+        raise TypeError(f"policy network {name!r} lacks {', '.join(missing)} (see jaxac.networks.PolicyNet)")
+    NETWORKS[name] = network
+
+
+def init_policy(net: nn.Module, key: PRNGKey, obs: Array) -> Any:
+    """`net`'s parameters, initialised on a batch `obs` [B, ...] with its starting carry."""
+    return net.init(key, obs, net.initial_carry(obs.shape[:-1]))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -283,9 +313,10 @@ STD_TRANSFORMS = ("exp", "softplus")
 
 def policy_for(action_space, hidden: Sequence[int], activation: str, continuous_kind: str,
                state_dependent_std: bool = False, init_log_std: float = 0.0, std: str = "exp",
-               weight_init: str = "orthogonal") -> Tuple[PolicyNet, ActionDist]:
-    """The policy network and distribution that fit an action space (`std`: see ActionDist;
-    `weight_init`: see MLP)."""
+               weight_init: str = "orthogonal", network: str = "mlp") -> Tuple[PolicyNet, ActionDist]:
+    """The policy network (`NETWORKS[network]`) and distribution that fit an action space
+    (`std`: see ActionDist; `weight_init`: see MLP)."""
+    PolicyNet = NETWORKS[network]  # noqa: N806 - the registered class in PolicyNet's place
     if isinstance(action_space, Discrete):
         n = int(action_space.n)
         return PolicyNet(tuple(hidden), n, False, activation, weight_init=weight_init), ActionDist("categorical", size=n)
@@ -303,11 +334,12 @@ def policy_for(action_space, hidden: Sequence[int], activation: str, continuous_
 def sampling_policy(net: nn.Module, dist: ActionDist) -> Policy:
     """A `jaxac.rollout.Policy` that samples from the distribution with pre-drawn noise."""
 
-    def act(params, obs, noise):
-        action, log_prob = dist.sample_with_noise(net.apply(params, obs), noise)
-        return action, dist.to_env(action), log_prob
+    def act(params, obs, carry, noise):
+        out, carry = net.apply(params, obs, carry)
+        action, log_prob = dist.sample_with_noise(out, noise)
+        return action, dist.to_env(action), log_prob, carry
 
-    return Policy(dist.noise, act)
+    return Policy(dist.noise, act, lambda num_envs: net.initial_carry((num_envs,)))
 
 
 DISTRIBUTIONS = ("auto", "gaussian", "tanh_gaussian")  # auto: gaussian (discrete actions: categorical)
@@ -317,7 +349,9 @@ DISTRIBUTIONS = ("auto", "gaussian", "tanh_gaussian")  # auto: gaussian (discret
 class PolicyConfig(C.Group):
     """The policy network and its action distribution (all static).
 
-    `hidden`/`activation`/`init` also shape the critic unless its own `hidden` is set.
+    `network` names a registered policy network (`NETWORKS`: "mlp", or one added with
+    `register_network`). `hidden`/`activation`/`init` also shape the critic unless its own
+    `hidden` is set.
     `distribution`: auto (the default) records that the action space decides it: categorical
     for discrete actions (whatever it says), gaussian for continuous ones, unless set to
     gaussian | tanh_gaussian; `state_dependent_std`
@@ -326,6 +360,7 @@ class PolicyConfig(C.Group):
     the std (see `ActionDist`); `init_log_std` the free log-std's start.
     """
 
+    network: str = C.static("mlp", "registered policy network (jaxac.networks.NETWORKS)")
     hidden: Tuple[int, ...] = C.static((64, 64), "hidden widths (also the critic's by default)")
     activation: str = C.static("tanh", 'hidden activation', choices=tuple(ACTIVATIONS))
     distribution: str = C.static("auto", 'continuous-action distribution (auto: gaussian)',
@@ -336,6 +371,7 @@ class PolicyConfig(C.Group):
     init: str = C.static("orthogonal", "weight init (lecun_uniform: brax's)", choices=NETWORK_INITS)
 
     def validate(self, prefix: str = "policy.") -> None:
+        C.check_choice(f"{prefix}network", self.network, tuple(NETWORKS))
         check_hidden(f"{prefix}hidden", self.hidden)
         C.check_choice(f"{prefix}activation", self.activation, tuple(ACTIVATIONS))
         C.check_choice(f"{prefix}distribution", self.distribution, DISTRIBUTIONS)
@@ -346,7 +382,8 @@ class PolicyConfig(C.Group):
     def build(self, action_space) -> Tuple["PolicyNet", "ActionDist"]:
         """The policy network and distribution for `action_space`."""
         return policy_for(action_space, self.hidden, self.activation, self.distribution,
-                          self.state_dependent_std, self.init_log_std, std=self.std, weight_init=self.init)
+                          self.state_dependent_std, self.init_log_std, std=self.std, weight_init=self.init,
+                          network=self.network)
 
 
 def check_hidden(name: str, hidden) -> None:

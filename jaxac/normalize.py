@@ -90,8 +90,8 @@ class ObsNorm:
 
 def normalized_policy(policy, norm: ObsNorm, stats: RunningStats):
     """`policy` (a `jaxac.rollout.Policy`) acting on `norm(stats, obs)`."""
-    def act(params, obs, noise):
-        return policy.act(params, norm(stats, obs), noise)
+    def act(params, obs, carry, noise):
+        return policy.act(params, norm(stats, obs), carry, noise)
     return policy._replace(act=act)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Callable, NamedTuple, Tuple
 
 import jax
+import jax.numpy as jnp
 from flax import struct
 
 from jaxac.env import AutoReset
@@ -12,12 +13,19 @@ from jaxac.env import AutoReset
 from jaxac.types import Array, PRNGKey, Transition
 
 
+def no_carry(num_envs: int) -> Any:
+    """A feed-forward policy's carry: nothing."""
+    return ()
+
+
 class Policy(NamedTuple):
     """A rollout policy whose randomness is drawn for the whole rollout before it starts.
 
     `noise(key, (T, B))` -> per-step noise with leading [T, B] axes (a pytree);
-    `act(params, obs [B, ...], noise [B, ...])` -> (action [B, ...], env_action [B, ...],
-    log_prob [B]).
+    `act(params, obs [B, ...], carry [B, ...], noise [B, ...])` -> (action [B, ...],
+    env_action [B, ...], log_prob [B], carry [B, ...]); `carry(B)` -> the carry every episode
+    starts with (a pytree with a leading [B] axis; () for a feed-forward policy, which then
+    costs nothing). The rollout resets an environment's carry where its episode ended.
 
     On CPU every random draw inside the step loop is its own small loop (threefry's rounds),
     a large part of a small network's rollout. One batched draw up front removes it from the
@@ -25,30 +33,49 @@ class Policy(NamedTuple):
     """
 
     noise: Callable[[PRNGKey, Tuple[int, int]], Any]
-    act: Callable[[Any, Array, Any], Tuple[Array, Array, Array]]
+    act: Callable[[Any, Array, Any, Any], Tuple[Array, Array, Array, Any]]
+    carry: Callable[[int], Any] = no_carry
+
+
+def stateless(act: Callable[[Any, Array, Any], Tuple[Array, Array, Array]]) -> Callable:
+    """`act(params, obs, noise)` of a feed-forward policy as a `Policy.act` (its carry passes
+    through)."""
+    def with_carry(params, obs, carry, noise):
+        return (*act(params, obs, noise), carry)
+    return with_carry
 
 
 def keyed(policy: Callable[[Any, Array, PRNGKey], Tuple[Array, Array, Array]]) -> Policy:
-    """A `Policy` from `policy(params, obs, key)` that draws inside each step (one key per step
-    for all B environments: simple, but every step pays for its own random draw)."""
+    """A feed-forward `Policy` from `policy(params, obs, key)` that draws inside each step (one
+    key per step for all B environments: simple, but every step pays for its own random draw)."""
     def noise(key, shape):
         return jax.random.split(key, shape[0])
-    return Policy(noise, policy)
+    return Policy(noise, stateless(policy))
 
 
 @struct.dataclass
 class EnvCarry:
-    """B vectorised environments between rollouts: their states and current observations."""
+    """B vectorised environments between rollouts: their states, current observations, and
+    the acting policy's carry for the next step (() for a feed-forward policy)."""
 
     state: Any
     obs: Array
+    policy: Any = ()
 
 
-def reset_envs(env, params, key: PRNGKey, num_envs: int) -> EnvCarry:
-    """Resets `num_envs` environments with independent keys."""
+def reset_envs(env, params, key: PRNGKey, num_envs: int, policy_carry: Any = ()) -> EnvCarry:
+    """Resets `num_envs` environments with independent keys; `policy_carry` [num_envs, ...] is
+    the policy's carry at the episodes' start."""
     keys = jax.random.split(key, num_envs)
     state, ts = jax.vmap(env.reset, in_axes=(0, None))(keys, params)
-    return EnvCarry(state, ts.obs)
+    return EnvCarry(state, ts.obs, policy_carry)
+
+
+def reset_where(done: Array, start: Any, carry: Any) -> Any:
+    """`carry` [B, ...] with the environments where `done` [B] replaced by `start` [B, ...]."""
+    def pick(s, c):
+        return jnp.where(done.reshape(done.shape + (1,) * (c.ndim - done.ndim)), s, c)
+    return jax.tree.map(pick, start, carry)
 
 
 def unroll(
@@ -79,10 +106,16 @@ def unroll(
     the rollout reuses (a reset inside every step would run for every environment, ended or
     not; brax's own auto-reset reuses one initial state per environment for the whole run).
 
+    The policy's carry (`carry.policy`) goes with the environments: each step's action is
+    taken with it (stored as `Transition.policy_carry`), the policy's new carry is stored as
+    `next_policy_carry` and, where the episode ended (terminated or truncated), replaced by
+    the policy's starting carry for the next episode.
+
     Returns:
       (carry after the last step, Transition with leaves [num_steps, B, ...]).
     """
     num_envs = carry.obs.shape[0]
+    start = policy.carry(num_envs)
     decided = jax.vmap(env.post_decision, in_axes=(0, 0, None)) if post_decision else None
     key, k_policy = jax.random.split(key)
     policy_noise = policy.noise(k_policy, (num_steps, num_envs))
@@ -107,7 +140,7 @@ def unroll(
 
     def one_step(carry: EnvCarry, xs):
         noise, key_env, *reset = xs
-        action, env_action, log_prob = policy.act(policy_params, carry.obs, noise)
+        action, env_action, log_prob, acted = policy.act(policy_params, carry.obs, carry.policy, noise)
         post_obs = decided(carry.state, env_action, env_params) if post_decision else None
         state, ts = step_env(key_env, carry.state, env_action, env_params, *reset)
         transition = Transition(
@@ -122,8 +155,10 @@ def unroll(
             episode_return=ts.episode_return,
             episode_length=ts.episode_length,
             post_obs=post_obs,
+            policy_carry=carry.policy,
+            next_policy_carry=acted,
         )
-        return EnvCarry(state, ts.obs), transition
+        return EnvCarry(state, ts.obs, reset_where(ts.done, start, acted)), transition
 
     return jax.lax.scan(one_step, carry, xs)
 

@@ -61,6 +61,10 @@ class Transition:
       episode_return, episode_length: statistics of completed episodes where `done`.
       post_obs: the post-decision observation of (obs, action), when the rollout was asked
         for it (`unroll(..., post_decision=True)`), else None.
+      policy_carry: the policy's own carry the action was taken with (() for a feed-forward
+        policy), so that a loss replays the step exactly.
+      next_policy_carry: the carry after the step, before any reset at an episode's end (what
+        the policy acts with in `next_obs`).
     """
 
     obs: Array
@@ -74,6 +78,8 @@ class Transition:
     episode_return: Array
     episode_length: Array
     post_obs: Optional[Array] = None
+    policy_carry: Any = ()
+    next_policy_carry: Any = ()
 
     @property
     def done(self) -> Array:

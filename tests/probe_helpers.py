@@ -19,7 +19,7 @@ def train_on_probe(module, cfg):
         return float(parts.critic.value(state.params["critic"], obs, act, jax.random.key(0))[0])
 
     def action(o):
-        out = parts.net.apply(state.params["actor"], jnp.array([[o]], jnp.float32))
+        out = parts.net.apply(state.params["actor"], jnp.array([[o]], jnp.float32))[0]
         return np.asarray(parts.dist.to_env(parts.dist.mode(out)))[0]
 
     return value, action

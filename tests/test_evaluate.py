@@ -44,7 +44,7 @@ def test_continuous_episodes_run_to_the_time_limit_with_the_mean_action():
     act = evaluate.greedy_policy(comps.net, comps.dist)
     obs = np.zeros((4, 3), np.float32)
     one = jax.tree.map(lambda x: x[0], states.params["actor"])
-    a = np.asarray(act(one, obs))
+    a = np.asarray(act(one, obs, ())[0])
     assert a.shape == (4, 1) and (np.abs(a) <= 1).all()
 
 
@@ -64,7 +64,7 @@ def test_a_saved_run_is_loaded_and_acts_in_its_own_environment(tmp_path):
     for seed in (0, 1):
         act, env, params = evaluate.load_policy(str(tmp_path / "run"), seed=seed)
         one = jax.tree.map(lambda x: x[seed], result.state)
-        unit = greedy(one.params["actor"], comps.obs_norm(one.obs_stats, obs[None]))[0]
+        unit = greedy(one.params["actor"], comps.obs_norm(one.obs_stats, obs[None]), ())[0][0]
         np.testing.assert_allclose(np.asarray(act(obs)), 2.0 * np.asarray(unit), atol=1e-6)
     state, ts = env.reset(jax.random.key(0), params)
     state, ts = env.step(jax.random.key(1), state, act(ts.obs), params)  # acts in the raw environment

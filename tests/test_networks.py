@@ -141,7 +141,7 @@ def test_ppo_policy_std_is_a_free_parameter_or_a_network_output(state_dependent)
     assert ("log_std" in params) is not state_dependent
     assert params["MLP_0"][f"Dense_{len(cfg.policy.hidden)}"]["kernel"].shape[-1] == 1 + state_dependent
     obs = jax.random.normal(jax.random.key(1), (2, 3)) * 3.0
-    _, log_std = comps.dist._mean_log_std(comps.net.apply({"params": params}, obs))
+    _, log_std = comps.dist._mean_log_std(comps.net.apply({"params": params}, obs)[0])
     assert log_std.shape == (2, 1)
     assert (abs(float(log_std[0, 0] - log_std[1, 0])) > 1e-4) is state_dependent
 

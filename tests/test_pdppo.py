@@ -18,7 +18,7 @@ def test_both_critics_learn_known_values_on_a_probe_with_a_post_decision_state()
     comps = pdppo.components(cfg)
     value = lambda o: float(comps.critic.value(state.params["critic"], jnp.array([[o]]), None, None)[0])  # noqa: E731
     post = lambda x: float(comps.post_critic.value(state.params["post_critic"], jnp.array([[x]]), None, None)[0])  # noqa: E731,E501
-    act = lambda o: int(comps.dist.mode(comps.net.apply(state.params["actor"], jnp.array([[o]])))[0])  # noqa: E731
+    act = lambda o: int(comps.dist.mode(comps.net.apply(state.params["actor"], jnp.array([[o]]))[0])[0])  # noqa: E731
     assert act(1.0) == 1 and act(-1.0) == 0  # match the sign
     assert post(1.0) == pytest.approx(0.9, abs=0.05)  # E[reward | matched], whatever the ice does
     assert value(1.0) == pytest.approx(0.9, abs=0.05) and value(-1.0) == pytest.approx(0.9, abs=0.05)

@@ -71,7 +71,7 @@ def train_probe(name, continuous=False):
         return float(parts.critic.value(state.params["critic"], jnp.array([[o]]))[0])
 
     def action(o):
-        return np.asarray(parts.dist.mode(parts.net.apply(state.params["actor"], jnp.array([[o]]))))[0]
+        return np.asarray(parts.dist.mode(parts.net.apply(state.params["actor"], jnp.array([[o]]))[0]))[0]
 
     return value, action
 

@@ -89,7 +89,7 @@ def test_warmup_actions_come_from_the_initial_policy_or_uniform(warmup, z_std):
     state = jax.jit(sac.init)(cfg, jax.random.key(0))
     comps = sac.components(cfg)
     obs, act = (np.asarray(x[:2_000]) for x in (state.buffer.data.obs, state.buffer.data.action))
-    mean, log_std = comps.dist._mean_log_std(comps.net.apply(state.params["actor"], obs))
+    mean, log_std = comps.dist._mean_log_std(comps.net.apply(state.params["actor"], obs)[0])
     z = (np.arctanh(np.clip(act, -0.999999, 0.999999)) - mean) / np.exp(log_std)
     assert abs(z.mean()) < 0.1 and z.std() == pytest.approx(z_std, abs=0.06)
 

@@ -101,7 +101,7 @@ def test_exploration_adds_gaussian_noise_to_the_deterministic_action():
     quiet = jax.jit(td3.init)(cfg.replace(exploration_noise=0.0), jax.random.key(0))
     comps = td3.components(cfg)
     obs = quiet.buffer.data.obs[:100]
-    np.testing.assert_allclose(quiet.buffer.data.action[:100], td3.act(comps, quiet.params["actor"], obs),
+    np.testing.assert_allclose(quiet.buffer.data.action[:100], td3.act(comps, quiet.params["actor"], obs)[0],
                                atol=1e-6)
 
 

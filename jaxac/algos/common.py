@@ -122,10 +122,10 @@ def check_env(env: Any, env_kwargs) -> Tuple[Any, Any]:
         raise C.ConfigError(f"env_kwargs for {env}: {err}.") from None
 
 
-def start(env: Any, env_params: Any, num_envs: int, key: PRNGKey) -> Tuple[EnvCarry, jax.Array]:
-    """The first reset of `num_envs` environments and one observation (float32) to
-    initialise networks with."""
-    carry = reset_envs(env, env_params, key, num_envs)
+def start(env: Any, env_params: Any, num_envs: int, key: PRNGKey, net: Any) -> Tuple[EnvCarry, jax.Array]:
+    """The first reset of `num_envs` environments, with the policy network `net`'s starting
+    carry, and one observation (float32) to initialise networks with."""
+    carry = reset_envs(env, env_params, key, num_envs, net.initial_carry((num_envs,)))
     return carry, carry.obs[0].astype(jnp.float32)
 
 

@@ -33,7 +33,7 @@ from jaxac.algos import common
 from jaxac.env import Box, Discrete
 from jaxac.normalize import RunningStats, normalized_policy
 from jaxac.optim import Optim
-from jaxac.rollout import EnvCarry, Policy, episode_metrics, unroll
+from jaxac.rollout import EnvCarry, Policy, episode_metrics, stateless, unroll
 from jaxac.types import Array, Metrics, PRNGKey
 
 WARMUPS = ("uniform", "policy")
@@ -149,13 +149,17 @@ class Config(common.Config):
 @struct.dataclass
 class Item:
     """One stored transition. `action` is what the critic sees (the env action in [-1, 1] for
-    continuous control; the integer action for discrete)."""
+    continuous control; the integer action for discrete); `policy_carry` and
+    `next_policy_carry` are the policy's carry in `obs` and in `next_obs` (() for a
+    feed-forward policy: nothing stored)."""
 
     obs: Array
     action: Array
     reward: Array
     terminated: Array
     next_obs: Array
+    policy_carry: Any = ()
+    next_policy_carry: Any = ()
 
 
 @struct.dataclass
@@ -176,8 +180,9 @@ class State:
 class Learner:
     """What an algorithm adds to the spine (all pure functions).
 
-    components(cfg) -> an object with `env`, `env_params`, `obs_norm` and `num_actions` (|A|
-        for discrete actions, 0 for continuous) besides the learner's own parts.
+    components(cfg) -> an object with `env`, `env_params`, `net` (the policy network),
+        `obs_norm` and `num_actions` (|A| for discrete actions, 0 for continuous) besides the
+        learner's own parts.
     init_params(cfg, comps, k_actor, k_critic, obs [D], critic_action [...]) ->
         (params, opt_state); `params["actor"]` is what the behaviour policy acts with.
     behaviour(cfg, comps) -> the `Policy` that collects (on normalised observations).
@@ -200,7 +205,8 @@ def critic_action(comps: Any, action: Array) -> Array:
 
 def random_policy(comps: Any) -> Policy:
     """Uniform actions for the warm-up, drawn for the whole warm-up at once (the noise is the
-    action; log-probs are not used off-policy)."""
+    action; log-probs are not used off-policy). The policy network's starting carry passes
+    through, so warm-up items are stored like the learner's."""
     def noise(key, shape):
         if comps.num_actions:
             return jax.random.randint(key, shape, 0, comps.num_actions)
@@ -209,7 +215,7 @@ def random_policy(comps: Any) -> Policy:
 
     def act(params, obs, a):
         return a, a, jnp.zeros(obs.shape[:1])
-    return Policy(noise, act)
+    return Policy(noise, stateless(act), lambda num_envs: comps.net.initial_carry((num_envs,)))
 
 
 def polyak(online: Any, target: Any, tau: Any) -> Any:
@@ -220,8 +226,8 @@ def polyak(online: Any, target: Any, tau: Any) -> Any:
 def items(traj) -> Item:
     """A rollout's transitions [T, B, ...] as buffer items [T * B, ...]."""
     flat = lambda x: x.reshape((-1,) + x.shape[2:])
-    return Item(flat(traj.obs), flat(traj.env_action), flat(traj.reward),
-                flat(traj.terminated), flat(traj.next_obs))
+    return Item(flat(traj.obs), flat(traj.env_action), flat(traj.reward), flat(traj.terminated),
+                flat(traj.next_obs), *jax.tree.map(flat, (traj.policy_carry, traj.next_policy_carry)))
 
 
 def example_action(comps: Any) -> Array:
@@ -234,7 +240,8 @@ def example_action(comps: Any) -> Array:
 def example_item(cfg: Config, comps: Any) -> Item:
     """One stored transition's shapes and dtypes (observations in `cfg.obs_dtype`)."""
     obs = jnp.zeros(comps.env.observation_space(comps.env_params).shape, OBS_DTYPES[cfg.obs_dtype])
-    return Item(obs, example_action(comps), jnp.zeros((), jnp.float32), jnp.zeros((), bool), obs)
+    carry = comps.net.initial_carry(())
+    return Item(obs, example_action(comps), jnp.zeros((), jnp.float32), jnp.zeros((), bool), obs, carry, carry)
 
 
 def init(learner: Learner, cfg: Config, key: PRNGKey) -> State:
@@ -242,7 +249,7 @@ def init(learner: Learner, cfg: Config, key: PRNGKey) -> State:
     holding `cfg.warmup_steps` warm-up steps."""
     comps = learner.components(cfg)
     key, k_env, k_actor, k_critic, k_warm = jax.random.split(key, 5)
-    carry, obs = common.start(comps.env, comps.env_params, cfg.num_envs, k_env)
+    carry, obs = common.start(comps.env, comps.env_params, cfg.num_envs, k_env, comps.net)
     params, opt_state = learner.init_params(cfg, comps, k_actor, k_critic, obs,
                                             critic_action(comps, example_action(comps)))
     buf = buffers.init(example_item(cfg, comps), cfg.buffer_capacity)

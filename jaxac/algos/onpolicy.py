@@ -25,7 +25,7 @@ from flax import struct
 from jaxac import config as C
 from jaxac.algos import common
 from jaxac.critics import Particles
-from jaxac.networks import sampling_policy
+from jaxac.networks import init_policy, sampling_policy
 from jaxac.normalize import ObsNorm, RunningStats, normalized_policy
 from jaxac.optim import Optim
 from jaxac.returns import gae, vtrace_advantage
@@ -138,6 +138,7 @@ class Batch:
     target: Array
     post_obs: Optional[Array] = None  # dual critics: post-decision observations
     post_value: Optional[Array] = None  # and the rollout post critic's values of them
+    policy_carry: Any = ()  # the policy's carry each action was taken with (() feed-forward)
 
 
 class Components(NamedTuple):
@@ -170,8 +171,8 @@ def components(cfg: Config, optimizer_steps_per_update: int) -> Components:
 def init(cfg: Config, comps: Components, key: PRNGKey) -> State:
     """The state before the first update: reset environments, initial networks and optimiser."""
     key, k_env, k_actor, k_critic = jax.random.split(key, 4)
-    carry, obs = common.start(comps.env, comps.env_params, cfg.num_envs, k_env)
-    params = {"actor": comps.net.init(k_actor, obs), "critic": comps.critic.init(k_critic, obs, None)}
+    carry, obs = common.start(comps.env, comps.env_params, cfg.num_envs, k_env, comps.net)
+    params = {"actor": init_policy(comps.net, k_actor, obs), "critic": comps.critic.init(k_critic, obs, None)}
     if comps.post_critic is not None:  # folded in: a single critic's draws stay as they were
         params["post_critic"] = comps.post_critic.init(jax.random.fold_in(k_critic, 1), obs, None)
     return State(params, comps.tx.init(params), carry, key, jnp.zeros((), jnp.int32),
@@ -208,7 +209,7 @@ def collect(
     advantage, target = estimates(cfg, reward, value, next_value, traj.terminated, traj.truncated)
     seg = Segment(obs, norm(seen, traj.next_obs[-1]), reward, traj.terminated, traj.truncated,
                   next_value)
-    batch = Batch(obs, traj.action, traj.log_prob, value, advantage, target)
+    batch = Batch(obs, traj.action, traj.log_prob, value, advantage, target, policy_carry=traj.policy_carry)
     metrics = dict(episode_metrics(traj))
     if dual:  # s^x_t shares the observation's statistics: it is the same kind of vector
         post_obs = norm(seen, traj.post_obs)
@@ -312,7 +313,8 @@ def policy_change(comps: Components, actor_params, batch: Batch, clip_eps: Optio
     minibatch steps: it is the update's total move, and keeping these reductions out of
     the minibatch loop saves a dozen kernels per gradient step.
     """
-    log_ratio = comps.dist.log_prob(comps.net.apply(actor_params, batch.obs), batch.action) - batch.log_prob
+    out, _ = comps.net.apply(actor_params, batch.obs, batch.policy_carry)
+    log_ratio = comps.dist.log_prob(out, batch.action) - batch.log_prob
     ratio = jnp.exp(log_ratio)
     metrics = {"approx_kl": ((ratio - 1.0) - log_ratio).mean()}
     if clip_eps is not None:
@@ -340,7 +342,7 @@ def loss(
     squared error; the others have no clipped form and train unclipped).
     """
     net, dist, critic = comps.net, comps.dist, comps.critic
-    out = net.apply(params["actor"], batch.obs)
+    out, _ = net.apply(params["actor"], batch.obs, batch.policy_carry)  # replayed from the rollout's carries
     log_prob = dist.log_prob(out, batch.action)
     adv = batch.advantage
     if cfg.advantage.normalize:

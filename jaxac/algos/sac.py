@@ -47,7 +47,7 @@ from jaxac.algos import common, offpolicy
 from jaxac.algos.offpolicy import Item, State, critic_action
 from jaxac.critics import Ensemble, Particles
 from jaxac.env import Box, Discrete
-from jaxac.networks import PolicyConfig, sampling_policy
+from jaxac.networks import PolicyConfig, init_policy, sampling_policy
 from jaxac.normalize import ObsNorm
 from jaxac.rng import classic_threefry
 from jaxac.rollout import Policy
@@ -145,7 +145,7 @@ def init_params(cfg: Config, comps: Components, k_actor: PRNGKey, k_critic: PRNG
     """Actor, twin critics and their target copy, log-temperature, and their optimisers."""
     critic_params = comps.critic.init(k_critic, obs, action)
     params = {
-        "actor": comps.net.init(k_actor, obs),
+        "actor": init_policy(comps.net, k_actor, obs),
         "critic": critic_params,
         "target_critic": critic_params,
         "log_alpha": jnp.log(jnp.asarray(cfg.init_alpha, jnp.float32)),
@@ -161,10 +161,11 @@ def behaviour(cfg: Config, comps: Components) -> Policy:
     return sampling_policy(comps.net, comps.dist)
 
 
-def policy_expectation(comps: Components, actor_params, obs: Array, key: PRNGKey):
+def policy_expectation(comps: Components, actor_params, obs: Array, carry: Any, key: PRNGKey):
     """Actions, weights and log-probs [B, M, ...] that estimate E_{a~pi(.|s)}[f(s, a)] as
-    sum_m w_m f(s, a_m): M = 1 reparameterised sample (continuous) or M = |A| (discrete)."""
-    out = comps.net.apply(actor_params, obs)
+    sum_m w_m f(s, a_m): M = 1 reparameterised sample (continuous) or M = |A| (discrete);
+    `carry` [B, ...] is the policy's carry in `obs`."""
+    out, _ = comps.net.apply(actor_params, obs, carry)
     if comps.num_actions:
         log_p = jax.nn.log_softmax(out)  # [B, A]
         actions = jnp.broadcast_to(jnp.arange(comps.num_actions), log_p.shape)
@@ -187,7 +188,7 @@ def losses(cfg: Config, comps: Components, params, batch: Item, key: PRNGKey) ->
     frozen_actor = jax.lax.stop_gradient(params["actor"])
 
     # critic: soft TD target, a mixture over the policy's next actions
-    next_a, next_w, next_logp = policy_expectation(comps, frozen_actor, batch.next_obs, k_next)
+    next_a, next_w, next_logp = policy_expectation(comps, frozen_actor, batch.next_obs, batch.next_policy_carry, k_next)
     q_next = _q_each(comps.critic.target, params["target_critic"], batch.next_obs, next_a, k_target)
     n = batch.obs.shape[0]  # [B, M, K] -> one mixture of M*K particles per sample
     soft = Particles((q_next.atoms - (alpha * next_logp)[..., None]).reshape(n, -1),
@@ -198,7 +199,7 @@ def losses(cfg: Config, comps: Components, params, batch: Item, key: PRNGKey) ->
     critic_loss = critic_loss.mean()
 
     # actor: through the (frozen) critics' aggregated value of the policy's own actions
-    a, w, logp = policy_expectation(comps, params["actor"], batch.obs, k_pi)
+    a, w, logp = policy_expectation(comps, params["actor"], batch.obs, batch.policy_carry, k_pi)
     frozen_critic = jax.lax.stop_gradient(params["critic"])
     q = _q_each(comps.critic.value, frozen_critic, batch.obs, a, k_q)
     actor_loss = (w * (alpha * logp - q)).sum(-1).mean()

@@ -34,7 +34,7 @@ from jaxac.algos import common, offpolicy
 from jaxac.algos.offpolicy import Item, State
 from jaxac.critics import Ensemble
 from jaxac.env import Box
-from jaxac.networks import MLP, ActionDist, PolicyConfig
+from jaxac.networks import NETWORKS, ActionDist, PolicyConfig, init_policy
 from jaxac.normalize import ObsNorm
 from jaxac.rng import classic_threefry
 from jaxac.rollout import Policy
@@ -95,7 +95,8 @@ def components(cfg: Config) -> Components:
     """Environment, actor, critic ensemble and optimisers for `cfg`."""
     env, env_params = common.training_env(cfg.env, cfg.env_kwargs)
     dim = int(env.action_space(env_params).shape[0])
-    net = MLP(cfg.policy.hidden, dim, cfg.policy.activation, out_scale=0.01, weight_init=cfg.policy.init)
+    net = NETWORKS[cfg.policy.network](cfg.policy.hidden, dim, False, cfg.policy.activation,
+                                       weight_init=cfg.policy.init)  # raw outputs: the pre-tanh action
     critic = critics.ensemble(cfg.critic, common.critic_context(cfg, env, env_params), cfg.num_critics,
                               cfg.aggregate)
     steps = cfg.gradient_steps_per_update
@@ -108,16 +109,18 @@ def components(cfg: Config) -> Components:
 def init_params(cfg: Config, comps: Components, k_actor: PRNGKey, k_critic: PRNGKey, obs: Array,
                 action: Array) -> Tuple[Dict[str, Any], Dict[str, Any]]:
     """Actor and twin critics, their target copies, and the two optimisers."""
-    actor = comps.net.init(k_actor, obs)
+    actor = init_policy(comps.net, k_actor, obs)
     critic = comps.critic.init(k_critic, obs, action)
     params = {"actor": actor, "critic": critic, "target_actor": actor, "target_critic": critic}
     opt_state = {"actor": comps.tx["actor"].init(actor), "critic": comps.tx["critic"].init(critic)}
     return params, opt_state
 
 
-def act(comps: Components, actor_params, obs: Array) -> Array:
-    """The deterministic action tanh(mu(s)) in [-1, 1], [B, A]."""
-    return comps.dist.to_env(comps.net.apply(actor_params, obs))
+def act(comps: Components, actor_params, obs: Array, carry: Any = ()) -> Tuple[Array, Any]:
+    """The deterministic action tanh(mu(s)) in [-1, 1], [B, A], and the policy's next carry
+    (`carry`: its carry in `obs`)."""
+    out, carry = comps.net.apply(actor_params, obs, carry)
+    return comps.dist.to_env(out), carry
 
 
 def behaviour(cfg: Config, comps: Components) -> Policy:
@@ -125,10 +128,11 @@ def behaviour(cfg: Config, comps: Components) -> Policy:
     def noise(key, shape):
         return jax.random.normal(key, tuple(shape) + (comps.dist.size,))
 
-    def explore(params, obs, eps):
-        a = jnp.clip(act(comps, params, obs) + cfg.exploration_noise * eps, -1.0, 1.0)
-        return a, a, jnp.zeros(obs.shape[:1])
-    return Policy(noise, explore)
+    def explore(params, obs, carry, eps):
+        a, carry = act(comps, params, obs, carry)
+        a = jnp.clip(a + cfg.exploration_noise * eps, -1.0, 1.0)
+        return a, a, jnp.zeros(obs.shape[:1]), carry
+    return Policy(noise, explore, lambda num_envs: comps.net.initial_carry((num_envs,)))
 
 
 def critic_loss(cfg: Config, comps: Components, critic_params, params, batch: Item, key: PRNGKey) -> Tuple[Array, Metrics]:
@@ -136,7 +140,8 @@ def critic_loss(cfg: Config, comps: Components, critic_params, params, batch: It
     k_noise, k_target, k_loss = jax.random.split(key, 3)
     eps = jax.random.normal(k_noise, batch.action.shape)
     smoothing = jnp.clip(cfg.policy_noise * eps, -cfg.noise_clip, cfg.noise_clip)
-    next_a = jnp.clip(act(comps, params["target_actor"], batch.next_obs) + smoothing, -1.0, 1.0)
+    next_a = act(comps, params["target_actor"], batch.next_obs, batch.next_policy_carry)[0]
+    next_a = jnp.clip(next_a + smoothing, -1.0, 1.0)
     q_next = comps.critic.target(params["target_critic"], batch.next_obs, next_a, k_target)
     discount = cfg.gamma * (1.0 - batch.terminated.astype(jnp.float32))
     target = jax.lax.stop_gradient(q_next.affine(batch.reward * cfg.reward_scale, discount))
@@ -144,9 +149,10 @@ def critic_loss(cfg: Config, comps: Components, critic_params, params, batch: It
     return loss.mean(), {"critic_loss": loss.mean(), "target_mean": target.mean().mean()}
 
 
-def actor_loss(comps: Components, actor_params, critic_params, obs: Array, key: PRNGKey) -> Array:
+def actor_loss(comps: Components, actor_params, critic_params, batch: Item, key: PRNGKey) -> Array:
     """-Q_1(s, tanh(mu(s))): the first member's value of the actor's own actions."""
-    return -comps.critic.values(critic_params, obs, act(comps, actor_params, obs), key)[0].mean()
+    action = act(comps, actor_params, batch.obs, batch.policy_carry)[0]
+    return -comps.critic.values(critic_params, batch.obs, action, key)[0].mean()
 
 
 def gradient_step(cfg: Config, comps: Components, params, opt_state, batch: Item, key: PRNGKey,
@@ -159,7 +165,7 @@ def gradient_step(cfg: Config, comps: Components, params, opt_state, batch: Item
     updates, critic_opt = comps.tx["critic"].update(grads, opt_state["critic"], params["critic"])
     critic = optax.apply_updates(params["critic"], updates)
 
-    loss, grads = jax.value_and_grad(lambda a: actor_loss(comps, a, critic, batch.obs, k_actor))(params["actor"])
+    loss, grads = jax.value_and_grad(lambda a: actor_loss(comps, a, critic, batch, k_actor))(params["actor"])
     updates, actor_opt = comps.tx["actor"].update(grads, opt_state["actor"], params["actor"])
     actor = optax.apply_updates(params["actor"], updates)
     delayed = (step + 1) % cfg.policy_delay == 0

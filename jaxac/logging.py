@@ -56,6 +56,17 @@ def critic_sources(cfg: Any) -> Dict[str, Dict[str, Any]]:
     return out
 
 
+def network_sources(cfg: Any) -> Dict[str, Dict[str, Any]]:
+    """{policy network name: where its module is} of a user-registered policy network that
+    `cfg` uses (`policy.network`), so that a run finds it again."""
+    from jaxac import networks, sources
+
+    network = networks.NETWORKS.get(cfg.policy.network)
+    if network is not None and sources.is_users(network.__module__):
+        return {cfg.policy.network: sources.where(network.__module__)}
+    return {}
+
+
 def update_config(path: str, **extra: Any) -> None:
     """Adds or replaces top-level entries of a written config.json."""
     with open(path) as fh:
@@ -77,13 +88,14 @@ def write_json(path: str, record: Dict[str, Any]) -> None:
 
 
 def write_config(path: str, algo: str, cfg: Any, **extra: Any) -> None:
-    """Writes a run's config.json: algorithm, config, where a user's environment and critics
-    were found (`jaxac.envs.registry.source`, `critic_sources`), versions, commit and `extra`
-    fields."""
+    """Writes a run's config.json: algorithm, config, where a user's environment, critics and
+    policy network were found (`jaxac.envs.registry.source`, `critic_sources`,
+    `network_sources`), versions, commit and `extra` fields."""
     from jaxac.envs import registry
 
     record = {"algorithm": algo, "config": C.to_dict(cfg), "env_source": registry.source(cfg.env),
-              "critic_source": critic_sources(cfg), "versions": versions(), "git_commit": git_commit(), **extra}
+              "critic_source": critic_sources(cfg), "network_source": network_sources(cfg),
+              "versions": versions(), "git_commit": git_commit(), **extra}
     write_json(path, record)
 
 

@@ -16,6 +16,7 @@ import os
 from typing import Any, Callable, Dict, NamedTuple, Optional
 
 from jaxac import config as C
+from jaxac import critics, networks, sources
 
 
 class Run(NamedTuple):
@@ -76,7 +77,8 @@ def config_of(config_cls: Any, rec: Dict[str, Any], where: str, env: Any = None)
             registry.recall(fields.get("env"), src)
         except registry.UnknownEnvironmentError as err:
             raise C.ConfigError(f"{where}: {err}") from None
-    recall_critics(rec.get("critic_source") or {}, where)
+    recall(rec.get("critic_source") or {}, critics.names(), "critic", where)
+    recall(rec.get("network_source") or {}, tuple(networks.NETWORKS), "policy network", where)
     try:
         return C.from_dict(config_cls, fields)
     except (TypeError, C.ConfigError) as err:
@@ -130,15 +132,14 @@ def initial_state(run: Run) -> Any:
     return jax.jit(jax.vmap(run.module.init, in_axes=(axes, 0)))(cfg, keys)
 
 
-def recall_critics(recorded: Dict[str, Dict[str, Any]], where: str) -> None:
-    """Imports the modules of a run's user-registered critics that are not registered here
-    (registration happens at import); ConfigError naming a module that cannot be imported."""
-    from jaxac import critics, sources
-
+def recall(recorded: Dict[str, Dict[str, Any]], registered, what: str, where: str) -> None:
+    """Imports the modules of a run's user-registered parts (`what`: critics, a policy network)
+    that are not `registered` here (registration happens at import); ConfigError naming a
+    module that cannot be imported."""
     for name, src in recorded.items():
-        if name not in critics.names():
+        if name not in registered:
             try:
-                sources.load(src["module"], src.get("path"), f"critic {name!r}")
+                sources.load(src["module"], src.get("path"), f"{what} {name!r}")
             except sources.Missing as err:
                 raise C.ConfigError(f"{where}: {err}") from None
 

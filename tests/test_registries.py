@@ -158,6 +158,16 @@ from jaxac.critics.scalar import ScalarSpec as _ScalarSpec
 @_C.group
 class UserSpec(_ScalarSpec):
     pass
+
+
+from jaxac.networks import PolicyNet as _PolicyNet, register_network as _register_network
+
+
+class UserNet(_PolicyNet):  # the MLP under a user's name, registered when its module is imported
+    pass
+
+
+_register_network("user-net-40", UserNet)
 """
 
 
@@ -184,9 +194,10 @@ def _cli_from(cwd, *commands):
 
 
 def test_a_run_on_a_user_environment_is_evaluated_and_resumed_from_another_directory(tmp_path, monkeypatch):
-    """`module:factory` and a name registered from Python, with a critic the module registers:
-    the run records where the module was imported from (env_source, critic_source), and
-    eval/resume in another directory import it from there."""
+    """`module:factory` and a name registered from Python, with a critic and a policy network
+    another module registers: the run records where the modules were imported from
+    (env_source, critic_source, network_source), and eval/resume in another directory import
+    them from there."""
     import importlib
 
     from jaxac.session import Session
@@ -200,10 +211,11 @@ def test_a_run_on_a_user_environment_is_evaluated_and_resumed_from_another_direc
     for env in ("userenv39:make_env", "test/user-reach"):
         out = str(tmp_path / env.replace("/", "_").replace(":", "_"))
         cfg = ppo.Config(env=env, env_kwargs=(("target", 0.2),), critic="user-scalar-39", **TINY_PPO)
+        cfg = cfg.replace(**{"policy.network": "user-net-40"})
         Session("ppo", cfg, out=out, chunk_updates=1, eval_episodes=0).run(stop=lambda: True)  # half of it
         record = runs.record(out)
         assert record["env_source"]["path"] == record["critic_source"]["user-scalar-39"]["path"] == str(
-            tmp_path / "code")
+            tmp_path / "code") == record["network_source"]["user-net-40"]["path"]
         dirs.append(out)
     (tmp_path / "elsewhere").mkdir()
     codes, err = _cli_from(tmp_path / "elsewhere", *[[c, d, *o] for d in dirs for c, o in

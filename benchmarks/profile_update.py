@@ -100,7 +100,7 @@ def profile_ppo(env_name: str, reps: int) -> dict:
     comps = ppo.components(cfg)
     state = jax.jit(ppo.init)(cfg, jax.random.key(0))
 
-    rollout = rollout_fn(comps, cfg.num_steps)
+    rollout = rollout_fn(comps, cfg.rollout_length)
 
     collect = jax.jit(lambda s, k: onpolicy.collect(cfg, comps, s, k))
     update = jax.jit(functools.partial(ppo.update, cfg))
@@ -118,11 +118,11 @@ def profile_ppo(env_name: str, reps: int) -> dict:
     steps = cfg.update_epochs * cfg.num_minibatches
     sgd_flops = steps * flops(one_step, state.params, state.opt_state, minibatch, jax.random.key(2))
     return dict(
-        algo="ppo", env=env_name, num_envs=cfg.num_envs, rollout_steps=cfg.num_steps,
+        algo="ppo", env=env_name, num_envs=cfg.num_envs, rollout_steps=cfg.rollout_length,
         env_steps=cfg.steps_per_update, gradient_steps=steps, batch=cfg.minibatch_size,
         update_s=t_update, rollout_s=t_rollout, critic_pass_s=t_collect - t_rollout,
         gradient_s=t_update - t_collect, gradient_flops=sgd_flops,
-        raw_env_s=raw_env_seconds(env_name, cfg.num_envs, cfg.num_steps),
+        raw_env_s=raw_env_seconds(env_name, cfg.num_envs, cfg.rollout_length),
         matmul_rows=cfg.minibatch_size)
 
 
@@ -146,12 +146,12 @@ def profile_sac(env_name: str, reps: int) -> dict:
     steps = cfg.gradient_steps_per_update
     return dict(
         algo="sac", env=env_name, num_envs=cfg.num_envs, rollout_steps=cfg.rollout_length,
-        env_steps=cfg.steps_per_update, gradient_steps=steps, batch=cfg.batch_size,
+        env_steps=cfg.steps_per_update, gradient_steps=steps, batch=cfg.minibatch_size,
         update_s=t_update, rollout_s=t_rollout, critic_pass_s=0.0,
         gradient_s=t_update - t_rollout,
         gradient_flops=steps * flops(one_step, state.params, state.opt_state, batch, jax.random.key(2)),
         raw_env_s=raw_env_seconds(env_name, cfg.num_envs, cfg.rollout_length),
-        matmul_rows=cfg.batch_size)
+        matmul_rows=cfg.minibatch_size)
 
 
 TARGETS = {"ppo": 1.5, "sac": 1.2}

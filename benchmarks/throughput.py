@@ -99,7 +99,7 @@ def jaxac_split_job(cfg, seeds: int):
 
 
 def jaxac_result(cfg, seeds, compile_s, run_s, out):
-    steps = seeds * cfg.num_updates * cfg.batch_size
+    steps = seeds * cfg.num_updates * cfg.steps_per_update
     return steps / run_s, compile_s, float(np.nanmean(final_return(jax.device_get(out[1]))))
 
 
@@ -170,7 +170,7 @@ def main() -> None:
     rows.append("|---|---|---|---|---|---|---|---|")
     cfg4 = ppo.Config(total_steps=total)
     ref_cfg = dict(purejaxrl_ppo.CONFIG, TOTAL_TIMESTEPS=total)
-    cfg64 = ppo.Config(total_steps=total, num_envs=64, num_steps=16)
+    cfg64 = ppo.Config(total_steps=total, num_envs=64, rollout_length=16)
     for seeds in (1, 8):
         n = len(parallel.seed_devices(seeds))
         split = n > 1

@@ -35,7 +35,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BRAX_PINS = ["jax==0.9.2", "jaxlib==0.9.2", "brax==0.14.2"]
-# brax's unroll length per env (its published PPO settings); jaxac's num_steps is 8 of them
+# brax's unroll length per env (its published PPO settings); jaxac's rollout_length is 8 of them
 UNROLL = {"inverted_pendulum": 5, "hopper": 5, "halfcheetah": 20, "ant": 5,
           "inverted_double_pendulum": 5}
 # CPU budgets in jaxac updates per brax epoch (brax runs 10 epochs): (PPO, SAC). A budget is
@@ -74,8 +74,8 @@ def brax_kwargs(algo: str, env: str, cfg, small: bool = False) -> dict:
         assert small or (cfg.policy.hidden == (32,) * 4 and cfg.critic.hidden == (256,) * 5)
         assert cfg.policy.activation == "swish"
         unroll = UNROLL[env]
-        batch, rest = divmod(cfg.num_envs * cfg.num_steps, unroll * cfg.num_minibatches)
-        assert rest == 0 and cfg.num_steps % unroll == 0
+        batch, rest = divmod(cfg.num_envs * cfg.rollout_length, unroll * cfg.num_minibatches)
+        assert rest == 0 and cfg.rollout_length % unroll == 0
         return dict(common, learning_rate=cfg.optim.learning_rate, entropy_cost=cfg.ent_coef,
                     unroll_length=unroll, batch_size=batch, num_minibatches=cfg.num_minibatches,
                     num_updates_per_batch=cfg.update_epochs, clipping_epsilon=cfg.clip_eps,
@@ -84,7 +84,7 @@ def brax_kwargs(algo: str, env: str, cfg, small: bool = False) -> dict:
     assert small or cfg.policy.hidden == (256, 256)
     assert cfg.policy.activation == "relu" and cfg.optim.critic_learning_rate in (None, cfg.optim.learning_rate)
     assert cfg.optim.alpha_learning_rate == 3e-4, "brax's temperature optimiser is Adam at 3e-4"
-    return dict(common, learning_rate=cfg.optim.learning_rate, batch_size=cfg.batch_size, tau=cfg.tau,
+    return dict(common, learning_rate=cfg.optim.learning_rate, batch_size=cfg.minibatch_size, tau=cfg.tau,
                 min_replay_size=cfg.learning_starts, max_replay_size=cfg.buffer_capacity,
                 grad_updates_per_step=cfg.gradient_steps_per_update)
 

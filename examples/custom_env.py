@@ -79,7 +79,7 @@ def main(argv=None):
 
     jaxac.register_env("examples/reach", make_reach)
     cfg = jaxac.ppo.Config(env="examples/reach", env_kwargs=(("max_steps", 50),), total_steps=steps,
-                           num_envs=8, num_steps=64)
+                           num_envs=8, rollout_length=64)
     keys = jax.random.split(jax.random.key(0), 4)
     states, metrics = jax.jit(jax.vmap(jaxac.ppo.train, in_axes=(None, 0)))(cfg, keys)
     evaluate = jax.jit(jax.vmap(lambda s, k: jaxac.evaluate.episodes(jaxac.ppo, cfg, s, k, 10)))

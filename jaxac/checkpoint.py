@@ -32,6 +32,8 @@ from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Tu
 import jax
 import numpy as np
 
+from jaxac import config as C
+
 
 class CheckpointError(RuntimeError):
     """A missing, unreadable or incompatible checkpoint, or one that could not be written."""
@@ -323,9 +325,11 @@ EXTENSIBLE = ("total_steps",)  # config fields a run may change when extended (`
 
 
 def _comparable(key: str, value: Any) -> Any:
-    """`value` of meta entry `key` as compared: a config without the fields an extension changes."""
+    """`value` of meta entry `key` as compared: a config without the fields an extension
+    changes, renamed fields under their new names (`jaxac.config.ALIASES`)."""
     if key == "config" and isinstance(value, dict):
-        return {k: v for k, v in value.items() if k not in EXTENSIBLE}
+        renamed = {C.ALIASES.get(k, k) if C.ALIASES.get(k) not in value else k: v for k, v in value.items()}
+        return {k: v for k, v in renamed.items() if k not in EXTENSIBLE}
     return value
 
 
@@ -340,7 +344,7 @@ def _older(saved: Any, want: Any) -> Any:
 def _check_meta(meta: Dict[str, Any], expect: Dict[str, Any], directory: str) -> None:
     for key, want in expect.items():
         if key == "config" and key in meta:
-            want = _older(meta[key], want)
+            want = _older(_comparable(key, meta[key]), want)
         if key in meta and _comparable(key, meta[key]) != _comparable(key, want):
             raise CheckpointError(
                 f"checkpoint in {directory} is incompatible: {key} is {meta[key]!r}, this run has {want!r}"

@@ -57,7 +57,7 @@ def integer(text: str) -> int:
 # other tools' names for jaxac's flags (SB3 / RL Zoo, CleanRL, brax), suggested for a misspelling
 ALIASES = {"--lr": "--optim.learning-rate", "--learning-rate": "--optim.learning-rate",
            "--total-timesteps": "--total-steps", "--timesteps": "--total-steps", "--n-timesteps": "--total-steps",
-           "--num-timesteps": "--total-steps", "--n-envs": "--num-envs", "--n-steps": "--num-steps",
+           "--num-timesteps": "--total-steps", "--n-envs": "--num-envs", "--n-steps": "--rollout-length",
            "--n-epochs": "--update-epochs", "--num-epochs": "--update-epochs", "--episodes": "--eval-episodes",
            "--max-grad-norm": "--optim.max-grad-norm", "--seeds": "--seed", "--env-id": "--env"}
 
@@ -452,6 +452,23 @@ def _config_from_args(args: argparse.Namespace):
         base = dict(presets.preset(args.algo, args.env).get("env_kwargs", ())) if not args.no_preset else {}
         overrides["env_kwargs"] = tuple({**base, **dict(_parse_env_kwargs(args.env_kwarg))}.items())
     return presets.config(args.algo, args.env, use_preset=not args.no_preset, **overrides)
+
+
+def _renamed_flags(argv: List[str], cfg: Any) -> List[str]:
+    """`argv` with the flags of renamed fields (`jaxac.config.ALIASES`: `--num-steps`) under
+    their new names where `cfg` has them, each said in a one-line note."""
+    out = []
+    for arg in argv:
+        flag, eq, value = arg.partition("=")
+        old = flag[2:].replace("-", "_") if flag.startswith("--") else None
+        new = C.ALIASES.get(old)
+        if new and new in type(cfg).__dataclass_fields__:
+            renamed = "--" + new.replace("_", "-")
+            print(f"jaxac: note: {flag} is now {renamed}; the old name is accepted until the next release",
+                  file=sys.stderr)
+            arg = renamed + eq + value
+        out.append(arg)
+    return out
 
 
 def _old_flags(argv: List[str], critic: Optional[str]) -> Optional[str]:
@@ -900,6 +917,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         sys.path.append(os.getcwd())
     context = _train_context(argv)
     if context:
+        argv = _renamed_flags(argv, context[1])
         message = _old_flags(argv, context[1].critic.name)
         if message:
             print(f"jaxac: error: {message}", file=sys.stderr)

@@ -13,6 +13,7 @@ import contextlib
 import contextvars
 import dataclasses
 import functools
+import warnings
 from typing import Any, Callable, Dict, Iterator, Mapping, Tuple
 
 import jax
@@ -140,7 +141,7 @@ def check_types(config: Any, prefix: str = "") -> None:
 
 def check_divides(name: str, value: int, total: int, what: str) -> None:
     """Raises ConfigError unless `value` divides `total` (`what`: how `total` is made, for
-    the message, e.g. "the batch num_envs * num_steps"); the message lists divisors to use."""
+    the message, e.g. "the batch num_envs * rollout_length"); the message lists divisors to use."""
     if total % value:
         raise ConfigError(
             f"{name}={value} is invalid: it must divide {what} = {total}; e.g. use one of "
@@ -187,17 +188,39 @@ RENAMED = {
 }
 
 
+# fields renamed so that one concept has one name in every algorithm: old name -> new name,
+# accepted (with a warning) until the next release wherever the config has the new one
+ALIASES = {"num_steps": "rollout_length", "batch_size": "minibatch_size"}
+
+
+def dealias(kind: type, fields: Mapping[str, Any], warn: bool = True) -> Dict[str, Any]:
+    """`fields` (top-level names of a `kind` config) with old names (`ALIASES`) given their new
+    ones; `warn`: say so once per name (a user's code; records of earlier runs are silent)."""
+    out = dict(fields)
+    for old, new in ALIASES.items():
+        if old in out and old not in kind.__dataclass_fields__ and new in kind.__dataclass_fields__:
+            if new in out:
+                raise ConfigError(f"{old} and {new} are one field ({old} is its old name): give {new} only.")
+            if warn:
+                warnings.warn(f"{old} is now {new}; the old name is accepted until the next release.",
+                              JaxacWarning, stacklevel=3)
+            out[new] = out.pop(old)
+    return out
+
+
 def group(cls: type) -> type:
     """Class decorator of every config and config group: a frozen flax pytree dataclass whose
     `replace` is `jaxac.config.replace` (dotted paths; a dict overlays a group's current
-    fields; a critic also takes a name), and whose constructor names the path of a field
-    given by an old flat name (`Config(learning_rate=...)`: optim.learning_rate)."""
+    fields; a critic also takes a name), and whose constructor takes a renamed field's old name
+    (`ALIASES`, with a warning) and names the path of a field given by an old flat name
+    (`Config(learning_rate=...)`: optim.learning_rate)."""
     cls = struct.dataclass(cls)
     cls.replace = group_replace
     init = cls.__init__
 
     @functools.wraps(init)
     def checked_init(self, *args: Any, **kwargs: Any) -> None:
+        kwargs = dealias(type(self), kwargs)
         for name in kwargs:
             if name not in type(self).__dataclass_fields__:
                 raise ConfigError(unknown_field(self, name))
@@ -275,6 +298,7 @@ def replace(config: Any, **paths: Any) -> Any:
     A group given a dict is that group with those fields replaced; see `coerce_groups`."""
     if not paths:
         return config
+    paths = dealias(type(config), paths)
     check = checking()
     with unchecked():  # the result is checked once: a half-applied change may be invalid
         for path in sorted(paths, key=lambda p: p.count(".")):
@@ -373,8 +397,9 @@ def _tuplify(value):
 
 
 def from_dict(config_cls: Any, fields: Mapping[str, Any]) -> Any:
-    """The inverse of `to_dict`: nested dicts become groups, lists the tuples fields hold."""
-    return config_cls(**{k: _tuplify(v) for k, v in fields.items()})
+    """The inverse of `to_dict`: nested dicts become groups, lists the tuples fields hold (a
+    record of an earlier version may use a field's old name, `ALIASES`)."""
+    return config_cls(**{k: _tuplify(v) for k, v in dealias(config_cls, fields, warn=False).items()})
 
 
 def coerce_groups(config: Any) -> None:

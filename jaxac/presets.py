@@ -41,7 +41,7 @@ def _brax_ppo(unroll_length: int, epochs: int, gamma: float, reward_scale: float
     "vtrace"`: brax's `r + gamma * vs' - V`). docs/benchmarks/brax.md gives the measured returns.
     """
     return dict(
-        num_envs=256, num_steps=8 * unroll_length, num_minibatches=8, update_epochs=epochs,
+        num_envs=256, rollout_length=8 * unroll_length, num_minibatches=8, update_epochs=epochs,
         gamma=gamma, reward_scale=reward_scale, ent_coef=ent_coef, clip_eps=0.3, clip_value_loss=False,
         segment_length=unroll_length,
         advantage=dict(estimator="vtrace", gae_lambda=0.95),
@@ -63,7 +63,7 @@ _BRAX_PPO = {
 }
 
 
-def _brax_sac(reward_scale: float, gamma: float, learning_rate: float, batch_size: int,
+def _brax_sac(reward_scale: float, gamma: float, learning_rate: float, minibatch_size: int,
               utd: float, learning_starts: int) -> Dict[str, Any]:
     """brax.training SAC's settings in jaxac's terms: 128 environments per step, Adam at one
     rate for actor and critic and at 3e-4 for the temperature (brax fixes that one), brax's
@@ -72,7 +72,7 @@ def _brax_sac(reward_scale: float, gamma: float, learning_rate: float, batch_siz
     observations; `utd` = grad_updates_per_step / num_envs. docs/benchmarks/brax.md gives the measured
     returns."""
     return dict(
-        num_envs=128, batch_size=batch_size, utd=utd, learning_starts=learning_starts,
+        num_envs=128, minibatch_size=minibatch_size, utd=utd, learning_starts=learning_starts,
         gamma=gamma, reward_scale=reward_scale, target_entropy_scale=0.5, warmup="policy",
         optim=dict(learning_rate=learning_rate, critic_learning_rate=None, alpha_learning_rate=3e-4),
         policy=dict(hidden=(256, 256), activation="relu", std="softplus", init="lecun_uniform"),
@@ -93,7 +93,7 @@ _BRAX_SAC = {
 # Lot sizing (Felizardo et al. 2025): one 100-period episode per environment and rollout,
 # 128 x 128 networks and entropy about the released code's, and costs of ~100 a period scaled
 # by 1e-3 so the value loss does not swamp the clipped gradient; PPO and PDPPO share it.
-_LOT_SIZING = dict(total_steps=200_000, num_envs=8, num_steps=100, update_epochs=4, num_minibatches=4,
+_LOT_SIZING = dict(total_steps=200_000, num_envs=8, rollout_length=100, update_epochs=4, num_minibatches=4,
                    ent_coef=0.01, reward_scale=1e-3, policy=dict(hidden=(128, 128)), optim=dict(learning_rate=5e-4))
 
 PRESETS: Dict[str, Dict[str, Dict[str, Any]]] = {
@@ -106,7 +106,7 @@ PRESETS: Dict[str, Dict[str, Dict[str, Any]]] = {
         # Many short parallel rollouts, 10 epochs, no value clipping and rewards scaled by 0.1
         # so the value loss does not dominate the clipped global gradient norm.
         "Pendulum-v1": dict(
-            total_steps=300_000, num_envs=16, num_steps=128, update_epochs=10,
+            total_steps=300_000, num_envs=16, rollout_length=128, update_epochs=10,
             num_minibatches=32, gamma=0.95, advantage=dict(gae_lambda=0.95), optim=dict(learning_rate=1e-3),
             ent_coef=0.0, reward_scale=0.1, clip_value_loss=False,
         ),
@@ -114,7 +114,7 @@ PRESETS: Dict[str, Dict[str, Dict[str, Any]]] = {
         # train_test.py: 64 envs, unroll 5, 4 epochs of 8 minibatches, lr 3e-4, entropy 1e-2,
         # gamma 0.95, reward scaling 10, no advantage normalisation, 2^15 steps).
         "brax/fast": dict(
-            env_kwargs=(("episode_length", 128),), total_steps=2**15, num_envs=64, num_steps=5,
+            env_kwargs=(("episode_length", 128),), total_steps=2**15, num_envs=64, rollout_length=5,
             update_epochs=4, num_minibatches=8, ent_coef=1e-2, gamma=0.95, reward_scale=10.0,
             optim=dict(learning_rate=3e-4, schedule="constant"), advantage=dict(normalize=False),
             policy=dict(distribution="tanh_gaussian", hidden=(64, 64)),
@@ -133,7 +133,7 @@ PRESETS: Dict[str, Dict[str, Dict[str, Any]]] = {
         # SB3 zoo's Pendulum budget and learning rate, with rejax's 64x64 networks (the same
         # sizes as the peer in the benchmark) and minibatches of 128, which learn as well as 256
         # at half the compute.
-        "Pendulum-v1": dict(total_steps=20_000, policy=dict(hidden=(64, 64)), batch_size=128,
+        "Pendulum-v1": dict(total_steps=20_000, policy=dict(hidden=(64, 64)), minibatch_size=128,
                             optim=dict(learning_rate=1e-3, alpha_learning_rate=1e-3)),
         # Discrete SAC: exact expectations over the 2 actions, target entropy 0.5 log 2.
         "CartPole-v1": dict(total_steps=200_000, num_envs=4, rollout_length=4, utd=0.25,
@@ -142,18 +142,18 @@ PRESETS: Dict[str, Dict[str, Dict[str, Any]]] = {
         # brax's SAC test configuration for `fast` (64 envs, batch 64, lr 3e-4, reward
         # scaling 10, 2^15 steps) with one gradient step per env step.
         "brax/fast": dict(env_kwargs=(("episode_length", 128),), total_steps=2**15, num_envs=64,
-                          batch_size=64, learning_starts=1024, policy=dict(hidden=(64, 64)),
+                          minibatch_size=64, learning_starts=1024, policy=dict(hidden=(64, 64)),
                           reward_scale=10.0),
         **_BRAX_SAC,
     },
     "td3": {
         # SB3 zoo's Pendulum budget and learning rate, with the SAC preset's 64x64 networks
         # and minibatches of 128.
-        "Pendulum-v1": dict(total_steps=20_000, policy=dict(hidden=(64, 64)), batch_size=128,
+        "Pendulum-v1": dict(total_steps=20_000, policy=dict(hidden=(64, 64)), minibatch_size=128,
                             optim=dict(learning_rate=1e-3)),
         # the SAC preset's setting of brax's `fast` test
         "brax/fast": dict(env_kwargs=(("episode_length", 128),), total_steps=2**15, num_envs=64,
-                          batch_size=64, learning_starts=1024, policy=dict(hidden=(64, 64)),
+                          minibatch_size=64, learning_starts=1024, policy=dict(hidden=(64, 64)),
                           reward_scale=10.0),
     },
 }

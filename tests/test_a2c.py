@@ -28,7 +28,7 @@ def test_cartpole_reaches_450_at_5e5_steps():
 def probe_config(name, continuous=False):
     return a2c.Config(
         env=f"probe/{name}", env_kwargs=(("continuous", continuous),), total_steps=16 * 8 * 400,
-        num_envs=16, num_steps=8, gamma=0.9, advantage=dict(gae_lambda=0.95),
+        num_envs=16, rollout_length=8, gamma=0.9, advantage=dict(gae_lambda=0.95),
         optim=dict(learning_rate=3e-3, name="adam"), policy=dict(hidden=(32, 32)),
     )
 
@@ -76,7 +76,7 @@ def clipped_optimum(sigma: float) -> float:
     (dict(optim=dict(name="sgd")), r"optim\.name"),
     (dict(optim=dict(learning_rate=0.0)), r"optim\.learning_rate"),
     (dict(gamma=-0.5), "gamma"),
-    (dict(num_steps=0), "num_steps"),
+    (dict(rollout_length=0), "rollout_length"),
     (dict(optim=dict(eps=-1.0)), r"optim\.eps"),
 ])
 def test_invalid_config_raises_naming_field(kwargs, field):

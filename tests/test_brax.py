@@ -136,7 +136,7 @@ def test_ppo_preset_balances_inverted_pendulum_within_3e5_steps():
     fn = functools.partial(evaluate.episodes, jaxac.ppo, cfg, num_episodes=8)
     returns, _ = jax.jit(jax.vmap(fn))(state, keys)
     assert float(np.asarray(returns).mean()) >= 900, np.asarray(returns).mean(1)
-    assert np.asarray(state.obs_stats.count).tolist() == [cfg.num_updates * cfg.batch_size] * 4
+    assert np.asarray(state.obs_stats.count).tolist() == [cfg.num_updates * cfg.steps_per_update] * 4
 
 
 def _viewer_frames(page: str) -> list:

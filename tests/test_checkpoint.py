@@ -14,10 +14,10 @@ from jaxac import checkpoint, stream
 from jaxac.algos import ppo, sac
 
 CONFIGS = {
-    "ppo": (ppo, ppo.Config(env="CartPole-v1", total_steps=4 * 32 * 7, num_envs=4, num_steps=32,
+    "ppo": (ppo, ppo.Config(env="CartPole-v1", total_steps=4 * 32 * 7, num_envs=4, rollout_length=32,
                             update_epochs=1, num_minibatches=2, policy=dict(hidden=(16,)))),
     "sac": (sac, sac.Config(env="Pendulum-v1", total_steps=64 + 2 * 7, num_envs=2,
-                            learning_starts=64, batch_size=16, policy=dict(hidden=(16,)))),
+                            learning_starts=64, minibatch_size=16, policy=dict(hidden=(16,)))),
 }
 CHUNK = 2
 KEYS = lambda: jax.random.split(jax.random.key(3), 2)

@@ -11,7 +11,7 @@ import jaxac
 from jaxac import cli
 
 ARGS = ["train", "ppo", "--env", "CartPole-v1", "--seeds", "2", "--total-steps", "2048",
-        "--num-steps", "64", "--policy.hidden", "16", "16"]
+        "--rollout-length", "64", "--policy.hidden", "16", "16"]
 
 
 def run_cli(*args):
@@ -22,7 +22,7 @@ def run_cli(*args):
 # 160 updates of 4 envs x 16 steps in chunks of 4, a checkpoint after every chunk: long enough
 # to interrupt, short to compile
 LONG = ["train", "ppo", "--env", "CartPole-v1", "--seeds", "2", "--total-steps", str(4 * 16 * 160),
-        "--num-envs", "4", "--num-steps", "16", "--policy.hidden", "16", "--checkpoint-every", "1"]
+        "--num-envs", "4", "--rollout-length", "16", "--policy.hidden", "16", "--checkpoint-every", "1"]
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,7 @@ def test_train_writes_metrics_and_config_and_is_reproducible_across_processes(st
     assert {"seed", "step", "episode_return", "loss", "approx_kl"} <= set(rows[0])
     assert rows[-1]["seed"] == "1" and rows[-1]["step"] == "10240"
     record = json.load(open(a / "config.json"))
-    assert record["algorithm"] == "ppo" and record["config"]["num_steps"] == 16
+    assert record["algorithm"] == "ppo" and record["config"]["rollout_length"] == 16
     assert record["config"]["policy"]["hidden"] == [16] and "jax" in record["versions"]
     assert record["run"]["chunk_updates"] == 4 and len(record["final_return_per_seed"]) == 2
     from test_logging import read_events
@@ -138,7 +138,7 @@ def test_presets_apply_and_flags_override():
 
 def test_sac_and_a2c_train_from_the_cli(tmp_path):
     out = run_cli("train", "sac", "--env", "Pendulum-v1", "--seeds", "2", "--total-steps", "320",
-                  "--learning-starts", "256", "--batch-size", "32", "--policy.hidden", "16", "16",
+                  "--learning-starts", "256", "--minibatch-size", "32", "--policy.hidden", "16", "16",
                   "--num-envs", "2", "--utd", "0.5", "--critic", "c51", "--critic.num-bins", "11",
                   "--critic.v-min", "-2000", "--critic.v-max", "0", "--out", str(tmp_path / "sac"))
     assert out.returncode == 0, out.stderr
@@ -158,7 +158,7 @@ def test_sac_and_a2c_train_from_the_cli(tmp_path):
 
 @pytest.mark.parametrize("args,needle", [
     (["train", "sac", "--utd", "0"], "utd"),
-    (["train", "sac", "--batch-size", "2048"], "batch_size"),
+    (["train", "sac", "--minibatch-size", "2048"], "minibatch_size"),
     (["train", "sac", "--tau", "1.5"], "tau"),
     (["train", "a2c", "--optim.name", "sgd"], "optim.name"),
     (["train", "sac", "--critic", "c52"], "critic"),
@@ -318,6 +318,35 @@ def test_old_flat_names_are_named_from_python_too():
         jaxac.ppo.Config().replace(learning_rate=1e-3)
     with pytest.raises(jaxac.ConfigError, match=r"sac.Config has no field 'lr': choose one of env,"):
         jaxac.sac.Config(lr=1e-3)
+
+
+def test_renamed_fields_take_their_old_names_with_a_warning(monkeypatch, capsys):
+    """`num_steps` is `rollout_length`, off-policy `batch_size` is `minibatch_size`: the old names
+    work in a Config, `replace`, a flag (with a note) and a record of an earlier run (silently)."""
+    from jaxac import checkpoint
+    from jaxac import config as C
+
+    with pytest.warns(C.JaxacWarning, match="num_steps is now rollout_length"):
+        assert jaxac.ppo.Config(num_steps=64).rollout_length == 64
+    with pytest.warns(C.JaxacWarning, match="batch_size is now minibatch_size"):
+        assert jaxac.sac.Config(batch_size=32).minibatch_size == 32
+    with pytest.warns(C.JaxacWarning):
+        assert jaxac.a2c.Config().replace(num_steps=7).rollout_length == 7
+    with pytest.raises(jaxac.ConfigError, match="give rollout_length only"):
+        jaxac.ppo.Config(num_steps=64, rollout_length=32)
+    with pytest.raises(jaxac.ConfigError, match="has no field 'batch_size'"):
+        jaxac.ppo.Config(batch_size=64)  # on-policy: steps_per_update, a property
+    record = C.to_dict(jaxac.ppo.Config(rollout_length=16))
+    old = {("num_steps" if k == "rollout_length" else k): v for k, v in record.items()}
+    assert C.from_dict(jaxac.ppo.Config, old).rollout_length == 16
+    checkpoint._check_meta({"config": old}, {"config": record}, "run")  # an earlier run's checkpoint fits
+
+    seen = {}
+    monkeypatch.setattr(cli, "_execute", lambda session, no_progress: seen.setdefault("cfg", session.cfg) and 0)
+    assert cli.main(["train", "sac", "--env", "Pendulum-v1", "--batch-size", "32", "--total-steps", "1200"]) == 0
+    assert seen["cfg"].minibatch_size == 32
+    assert ("jaxac: note: --batch-size is now --minibatch-size; the old name is accepted until the next release"
+            in capsys.readouterr().err)
 
 
 def test_a_discrete_policy_records_no_continuous_distribution():

@@ -10,10 +10,10 @@ import pytest
 import jaxac
 from jaxac.algos import a2c, ppo, sac
 
-PPO_SMALL = dict(total_steps=4 * 16 * 3, num_envs=4, num_steps=16, update_epochs=2,
+PPO_SMALL = dict(total_steps=4 * 16 * 3, num_envs=4, rollout_length=16, update_epochs=2,
                  num_minibatches=2, policy=dict(hidden=(16, 16)))
-A2C_SMALL = dict(total_steps=4 * 5 * 3, num_envs=4, num_steps=5, policy=dict(hidden=(16, 16)))
-SAC_SMALL = dict(total_steps=64 + 2 * 3, num_envs=2, learning_starts=64, batch_size=16,
+A2C_SMALL = dict(total_steps=4 * 5 * 3, num_envs=4, rollout_length=5, policy=dict(hidden=(16, 16)))
+SAC_SMALL = dict(total_steps=64 + 2 * 3, num_envs=2, learning_starts=64, minibatch_size=16,
                  policy=dict(hidden=(16, 16)), buffer_size=128)
 
 SPECS = {

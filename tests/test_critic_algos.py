@@ -60,7 +60,7 @@ def test_sac_probe_q_values(critic):
     """Delayed reward (discounting) with continuous actions: Q(0, a) = gamma, Q(1, a) = 1."""
     cfg = sac.Config(
         env="probe/delayed", env_kwargs=(("continuous", True),), total_steps=3_000, num_envs=4,
-        rollout_length=2, learning_starts=256, batch_size=64, policy=dict(hidden=(32, 32)),
+        rollout_length=2, learning_starts=256, minibatch_size=64, policy=dict(hidden=(32, 32)),
         optim=dict(learning_rate=3e-3, alpha_learning_rate=0.0), init_alpha=1e-4, gamma=0.9, tau=0.05,
         critic=critic_spec(critic, **PROBE_OPTIONS),
     )
@@ -74,7 +74,7 @@ def test_sac_probe_q_values(critic):
 def test_ppo_probe_values(critic):
     """Delayed reward: V(0) = gamma, V(1) = 1 (the lambda-return target is a single atom)."""
     cfg = ppo.Config(
-        env="probe/delayed", total_steps=16 * 16 * 100, num_envs=16, num_steps=16, update_epochs=4,
+        env="probe/delayed", total_steps=16 * 16 * 100, num_envs=16, rollout_length=16, update_epochs=4,
         num_minibatches=4, gamma=0.9, optim=dict(learning_rate=3e-3), ent_coef=0.0, clip_value_loss=False,
         policy=dict(hidden=(32, 32)), critic=critic_spec(critic, **PROBE_OPTIONS),
     )

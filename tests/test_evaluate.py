@@ -21,7 +21,7 @@ def _evaluate(module, cfg, states, num_episodes, max_steps=100_000, seed=1):
 
 
 def test_discrete_episodes_end_where_the_env_ends_them():
-    cfg = ppo.Config(env="CartPole-v1", env_kwargs=(("max_steps", 40),), num_envs=2, num_steps=8,
+    cfg = ppo.Config(env="CartPole-v1", env_kwargs=(("max_steps", 40),), num_envs=2, rollout_length=8,
                      policy=dict(hidden=(8,)), total_steps=16)
     states = _states(ppo, cfg)
     returns, lengths = _evaluate(ppo, cfg, states, 6)
@@ -35,7 +35,7 @@ def test_discrete_episodes_end_where_the_env_ends_them():
 
 
 def test_continuous_episodes_run_to_the_time_limit_with_the_mean_action():
-    cfg = sac.Config(env="Pendulum-v1", total_steps=80, learning_starts=64, batch_size=16, num_envs=2, policy=dict(hidden=(8,)))
+    cfg = sac.Config(env="Pendulum-v1", total_steps=80, learning_starts=64, minibatch_size=16, num_envs=2, policy=dict(hidden=(8,)))
     states = _states(sac, cfg)
     returns, lengths = _evaluate(sac, cfg, states, 3)
     assert (lengths == 200).all() and np.isfinite(returns).all() and (returns < 0).all()
@@ -55,7 +55,7 @@ def test_a_saved_run_is_loaded_and_acts_in_its_own_environment(tmp_path):
 
     from jaxac import Session
 
-    cfg = sac.Config(env="Pendulum-v1", total_steps=64 + 2 * 4, learning_starts=64, batch_size=16, num_envs=2,
+    cfg = sac.Config(env="Pendulum-v1", total_steps=64 + 2 * 4, learning_starts=64, minibatch_size=16, num_envs=2,
                      buffer_size=128, policy=dict(hidden=(8,)))
     result = Session("sac", cfg, seeds=2, out=str(tmp_path / "run"), eval_episodes=0).run()
     comps = sac.components(cfg)

@@ -25,7 +25,7 @@ def test_orthogonal_matches_flax_without_lapack(shape):
 
 def test_vmapped_training_graph_has_no_lapack_custom_calls():
     """Batched LAPACK kernels deadlock XLA's CPU pool when two run at once (see `orthogonal`)."""
-    cfg = ppo.Config(env="Pendulum-v1", total_steps=512, num_envs=4, num_steps=32)
+    cfg = ppo.Config(env="Pendulum-v1", total_steps=512, num_envs=4, rollout_length=32)
     keys = jax.random.split(jax.random.key(0), 4)
     text = jax.jit(jax.vmap(ppo.train, in_axes=(None, 0))).lower(cfg, keys).as_text()
     assert re.findall(r'custom_call_target\s*=\s*"([^"]+)"', text) == []
@@ -134,7 +134,7 @@ def test_ppo_policy_std_is_a_free_parameter_or_a_network_output(state_dependent)
     """PPO's default std is one free parameter per action dimension (PureJaxRL); with
     `state_dependent_std` it is a second output of the network (brax's tanh-normal policy), so
     it differs between observations and the network has no separate log_std parameter."""
-    cfg = ppo.Config(env="Pendulum-v1", total_steps=512, num_envs=4, num_steps=32,
+    cfg = ppo.Config(env="Pendulum-v1", total_steps=512, num_envs=4, rollout_length=32,
                      policy=dict(std="softplus", init="lecun_uniform", state_dependent_std=state_dependent))
     comps = ppo.components(cfg)
     params = ppo.init(cfg, jax.random.key(0)).params["actor"]["params"]

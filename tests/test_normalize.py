@@ -67,7 +67,7 @@ def test_ppo_first_update_sees_ratio_one_with_rollout_time_statistics():
     collected, batch, _, _ = onpolicy.collect(cfg, comps, state, jax.random.key(2))
     m = onpolicy.policy_change(comps, state.params["actor"], batch, cfg.clip_eps)
     assert abs(float(m["approx_kl"])) < 1e-6 and float(m["clip_fraction"]) == 0.0
-    assert float(collected.obs_stats.count) == float(state.obs_stats.count) + cfg.batch_size
+    assert float(collected.obs_stats.count) == float(state.obs_stats.count) + cfg.steps_per_update
 
 
 def test_ppo_obs_stats_before_update_normalises_the_update_with_the_new_statistics():
@@ -103,7 +103,7 @@ def test_a2c_normalises_and_stays_finite():
 
 
 def test_sac_statistics_include_warmup_and_every_collected_step():
-    cfg = sac.Config(env="Pendulum-v1", total_steps=1_200, learning_starts=1_000, batch_size=64,
+    cfg = sac.Config(env="Pendulum-v1", total_steps=1_200, learning_starts=1_000, minibatch_size=64,
                      policy=dict(hidden=(32, 32)), obs=dict(normalize=True))
     state, metrics = jax.jit(sac.train)(cfg, jax.random.key(0))
     assert float(state.obs_stats.count) == cfg.total_steps

@@ -19,7 +19,7 @@ import jaxac
 from jaxac import cli, parallel
 from jaxac.algos import ppo
 
-CFG = ppo.Config(env="CartPole-v1", total_steps=4 * 32 * 3, num_envs=4, num_steps=32,
+CFG = ppo.Config(env="CartPole-v1", total_steps=4 * 32 * 3, num_envs=4, rollout_length=32,
                  update_epochs=1, num_minibatches=2, policy=dict(hidden=(16,)))
 
 
@@ -64,9 +64,9 @@ TWO_DEVICES = textwrap.dedent("""
     parallel.use_cpu_devices(2)
     assert len(jax.devices()) == 2
     cases = [
-        (ppo, ppo.Config(env="CartPole-v1", total_steps=4 * 32 * 3, num_envs=4, num_steps=32,
+        (ppo, ppo.Config(env="CartPole-v1", total_steps=4 * 32 * 3, num_envs=4, rollout_length=32,
                          update_epochs=1, num_minibatches=2, policy=dict(hidden=(16,)))),
-        (sac, sac.Config(env="Pendulum-v1", total_steps=300, learning_starts=200, batch_size=32,
+        (sac, sac.Config(env="Pendulum-v1", total_steps=300, learning_starts=200, minibatch_size=32,
                          policy=dict(hidden=(16,)), num_envs=2, rollout_length=5)),
     ]
     keys = jax.random.split(jax.random.key(0), 4)
@@ -92,7 +92,7 @@ def test_two_cpu_devices_give_each_seed_the_same_results_as_one():
 
 
 ARGS = ["train", "ppo", "--env", "CartPole-v1", "--seeds", "2", "--total-steps", "1536",
-        "--num-steps", "32", "--policy.hidden", "16", "--no-progress"]
+        "--rollout-length", "32", "--policy.hidden", "16", "--no-progress"]
 
 
 def test_the_cli_splits_seeds_over_devices_without_changing_them(tmp_path):

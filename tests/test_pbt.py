@@ -105,7 +105,7 @@ from compile_log import chunk_compiles  # noqa: E402
 from jaxac import Session, cli  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-CFG = ppo.Config(env="CartPole-v1", total_steps=4 * 16 * 12, num_envs=4, num_steps=16, update_epochs=1,
+CFG = ppo.Config(env="CartPole-v1", total_steps=4 * 16 * 12, num_envs=4, rollout_length=16, update_epochs=1,
                  num_minibatches=2, policy=dict(hidden=(16,)))
 POP = pbt.Population((LR, ENT), ready=3, explore=pbt.Explore(fraction=0.25), seed=3)
 RUN = """
@@ -113,7 +113,7 @@ import sys, jax
 jax.config.update("jax_num_cpu_devices", int(sys.argv[2]))
 from jaxac import Session, pbt
 from jaxac.algos import ppo
-cfg = ppo.Config(env="CartPole-v1", total_steps=4 * 16 * 12, num_envs=4, num_steps=16, update_epochs=1,
+cfg = ppo.Config(env="CartPole-v1", total_steps=4 * 16 * 12, num_envs=4, rollout_length=16, update_epochs=1,
                  num_minibatches=2, policy=dict(hidden=(16,)))
 pop = pbt.Population((pbt.Hyper.parse("optim.learning_rate=loguniform:1e-4:1e-2"),
                       pbt.Hyper.parse("ent_coef=uniform:0:0.05")), ready=3, explore=pbt.Explore(fraction=0.25), seed=3)
@@ -270,7 +270,7 @@ def test_a_replaced_member_keeps_the_state_fields_asked_for():
 
 
 PBT_CLI = ["pbt", "ppo", "--env", "CartPole-v1", "--total-steps", str(4 * 16 * 60), "--num-envs", "4",
-           "--num-steps", "16", "--update-epochs", "1", "--num-minibatches", "2", "--policy.hidden", "16",
+           "--rollout-length", "16", "--update-epochs", "1", "--num-minibatches", "2", "--policy.hidden", "16",
            "--population", "4", "--ready", "5", "--hyper", "optim.learning_rate=loguniform:1e-4:1e-2",
            "--checkpoint-every", "1", "--eval-episodes", "2", "--no-progress", "--compile-cache", "off"]
 

@@ -11,7 +11,7 @@ from jaxac.algos import pdppo
 
 
 def test_both_critics_learn_known_values_on_a_probe_with_a_post_decision_state():
-    cfg = pdppo.Config(env="probe/post_decision", total_steps=16 * 16 * 150, num_envs=16, num_steps=16,
+    cfg = pdppo.Config(env="probe/post_decision", total_steps=16 * 16 * 150, num_envs=16, rollout_length=16,
                        update_epochs=4, num_minibatches=4, gamma=0.9, optim=dict(learning_rate=3e-3),
                        ent_coef=0.0, clip_value_loss=False, policy=dict(hidden=(32, 32)))
     state, _ = jax.jit(pdppo.train)(cfg, jax.random.key(0))
@@ -29,7 +29,7 @@ def test_both_critics_learn_known_values_on_a_probe_with_a_post_decision_state()
     (dict(env="CartPole-v1"), "has no post-decision states"),
     (dict(dual_loss="mean"), "dual_loss"),
     (dict(dual_loss="code", post_critic="c51"), "needs squared-error critics"),
-    (dict(segment_length=8, num_steps=16), "segment_length and recompute_advantages are invalid for pdppo"),
+    (dict(segment_length=8, rollout_length=16), "segment_length and recompute_advantages are invalid for pdppo"),
 ])
 def test_bad_pdppo_configs_fail_before_compiling_with_one_line(kwargs, needle):
     with pytest.raises(jaxac.ConfigError, match=needle) as err:
@@ -50,7 +50,7 @@ def test_the_code_variant_trains_only_the_smaller_estimate():
     from jaxac.algos import onpolicy
     from jaxac.critics import Particles
 
-    cfg = pdppo.Config(env="probe/post_decision", dual_loss="code", num_envs=2, num_steps=4, total_steps=8)
+    cfg = pdppo.Config(env="probe/post_decision", dual_loss="code", num_envs=2, rollout_length=4, total_steps=8)
     comps = pdppo.components(cfg)
     state = pdppo.init(cfg, jax.random.key(0))
     obs, post = jnp.array([[1.0], [-1.0]]), jnp.array([[1.0], [1.0]])

@@ -69,7 +69,7 @@ def test_ppo_improves_cartpole_balance():
     200 (balanced all episode; a hand-tuned PD controller gets 199)."""
     cfg = jaxac.ppo.Config(
         env="playground/CartpoleBalance", env_kwargs=(("episode_length", 200),),
-        total_steps=196_608, num_envs=64, num_steps=32, update_epochs=4, num_minibatches=4,
+        total_steps=196_608, num_envs=64, rollout_length=32, update_epochs=4, num_minibatches=4,
         optim=dict(learning_rate=1e-3, schedule="constant"), gamma=0.99, ent_coef=0.0, obs=dict(normalize=True),
         policy=dict(hidden=(64, 64)))
     keys = jax.random.split(jax.random.key(0), 2)

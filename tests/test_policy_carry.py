@@ -59,7 +59,7 @@ ENV = dict(env="CartPole-v1", env_kwargs=(("max_steps", 30),))
 
 
 def ppo_config(network="counter", **kw):
-    return ppo.Config(**ENV, total_steps=256, num_envs=4, num_steps=32, num_minibatches=2,
+    return ppo.Config(**ENV, total_steps=256, num_envs=4, rollout_length=32, num_minibatches=2,
                       update_epochs=1, policy=dict(network=network, hidden=(8,)), **kw)
 
 
@@ -94,7 +94,7 @@ def test_the_on_policy_loss_replays_the_stored_carry():
 
 
 def test_the_off_policy_buffer_stores_and_the_losses_read_the_carry():
-    cfg = sac.Config(**ENV, total_steps=64 + 2 * 8, num_envs=2, learning_starts=64, batch_size=16,
+    cfg = sac.Config(**ENV, total_steps=64 + 2 * 8, num_envs=2, learning_starts=64, minibatch_size=16,
                      buffer_size=128, warmup="policy", policy=dict(network="counter", hidden=(8,)),
                      critic=dict(hidden=(8,)))
     state = jax.jit(sac.init)(cfg, jax.random.key(0))
@@ -111,7 +111,7 @@ def test_evaluation_acts_with_the_carry():
     way (the frozen count's): evaluation that dropped the carry would look like the latter."""
     lengths = {}
     for network in ("counter", "frozen"):
-        cfg = ppo.Config(env="CartPole-v1", total_steps=256, num_envs=4, num_steps=32,
+        cfg = ppo.Config(env="CartPole-v1", total_steps=256, num_envs=4, rollout_length=32,
                          policy=dict(network=network, hidden=(8,)))
         state = jax.jit(ppo.init)(cfg, jax.random.key(0))
         _, length = jax.jit(lambda s, k: evaluate.episodes(ppo, cfg, s, k, num_episodes=8))(state, jax.random.key(2))

@@ -13,7 +13,7 @@ import jaxac
 from jaxac.algos import ppo
 from jaxac.summary import final_return
 
-SMALL = dict(total_steps=4 * 32 * 3, num_envs=4, num_steps=32, update_epochs=2, num_minibatches=2,
+SMALL = dict(total_steps=4 * 32 * 3, num_envs=4, rollout_length=32, update_epochs=2, num_minibatches=2,
              policy=dict(hidden=(16, 16)))
 
 
@@ -61,7 +61,7 @@ def test_pendulum_preset_reaches_minus_250():
 def train_probe(name, continuous=False):
     cfg = ppo.Config(
         env=f"probe/{name}", env_kwargs=(("continuous", continuous),), total_steps=16 * 16 * 100,
-        num_envs=16, num_steps=16, update_epochs=4, num_minibatches=4, gamma=0.9,
+        num_envs=16, rollout_length=16, update_epochs=4, num_minibatches=4, gamma=0.9,
         optim=dict(learning_rate=3e-3), ent_coef=0.0, clip_value_loss=False, policy=dict(hidden=(32, 32)),
     )
     state, _ = jax.jit(ppo.train)(cfg, jax.random.key(0))
@@ -137,7 +137,7 @@ def test_reestimate_reproduces_the_rollout_estimates_under_the_rollout_critic(en
     inside the rollout (CartPole's random policy terminates, Pendulum truncates at 200)."""
     from jaxac.algos import onpolicy
 
-    cfg = ppo.Config(env=env, num_envs=2, num_steps=256, total_steps=512, policy=dict(hidden=(16, 16)))
+    cfg = ppo.Config(env=env, num_envs=2, rollout_length=256, total_steps=512, policy=dict(hidden=(16, 16)))
     comps = ppo.components(cfg)
     state = ppo.init(cfg, jax.random.key(0))
     _, batch, seg, _ = onpolicy.collect(cfg, comps, state, jax.random.key(1))
@@ -186,7 +186,7 @@ def test_segments_bootstrap_from_the_observation_after_them(env, ends):
     observation after it. Longer returns (lambda > 0) stop at segment ends, as in brax."""
     from jaxac.algos import onpolicy
 
-    cfg = ppo.Config(env=env, num_envs=2, num_steps=256, total_steps=512, policy=dict(hidden=(16, 16)),
+    cfg = ppo.Config(env=env, num_envs=2, rollout_length=256, total_steps=512, policy=dict(hidden=(16, 16)),
                      advantage=dict(gae_lambda=0.0), segment_length=32)
     comps = ppo.components(cfg)
     state = ppo.init(cfg, jax.random.key(0))

@@ -22,9 +22,9 @@ from toy_env import Reach
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-TINY_PPO = dict(total_steps=4 * 16 * 2, num_envs=4, num_steps=16, update_epochs=1, num_minibatches=2,
+TINY_PPO = dict(total_steps=4 * 16 * 2, num_envs=4, rollout_length=16, update_epochs=1, num_minibatches=2,
                 policy=dict(hidden=(8,)))
-TINY_SAC = dict(total_steps=64 + 2 * 2, num_envs=2, learning_starts=64, batch_size=16, buffer_size=128,
+TINY_SAC = dict(total_steps=64 + 2 * 2, num_envs=2, learning_starts=64, minibatch_size=16, buffer_size=128,
                 policy=dict(hidden=(8,)))
 
 
@@ -101,8 +101,8 @@ def test_cli_trains_a_user_critic_and_a_user_environment(tmp_path):
     script = ("import sys, test_registries; from jaxac import cli; "
               "sys.exit(cli.main(sys.argv[1:]))")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([HERE, os.environ.get("PYTHONPATH", "")]))
-    for algo, extra in (("ppo", ["--num-steps", "16", "--update-epochs", "1", "--num-minibatches", "2"]),
-                        ("sac", ["--learning-starts", "64", "--batch-size", "16", "--num-envs", "2"])):
+    for algo, extra in (("ppo", ["--rollout-length", "16", "--update-epochs", "1", "--num-minibatches", "2"]),
+                        ("sac", ["--learning-starts", "64", "--minibatch-size", "16", "--num-envs", "2"])):
         out = subprocess.run([sys.executable, "-c", script, "train", algo, "--env", "toy_env:make_env",
                               "--env-kwarg", "target=0.3", "--critic", "meanabs", "--critic.scale", "2",
                               "--total-steps", "128", "--policy.hidden", "8", "--no-progress",

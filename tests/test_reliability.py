@@ -21,9 +21,9 @@ from jaxac.algos import ppo
 HERE = os.path.dirname(os.path.abspath(__file__))
 # 160 updates of 4 envs x 16 steps in chunks of 4, a checkpoint after every chunk
 LONG = ["train", "ppo", "--env", "CartPole-v1", "--seeds", "2", "--total-steps", str(4 * 16 * 160),
-        "--num-envs", "4", "--num-steps", "16", "--policy.hidden", "16", "--checkpoint-every", "1",
+        "--num-envs", "4", "--rollout-length", "16", "--policy.hidden", "16", "--checkpoint-every", "1",
         "--chunk-updates", "4", "--no-progress"]
-SMALL = ppo.Config(env="CartPole-v1", total_steps=4 * 16 * 12, num_envs=4, num_steps=16, update_epochs=1,
+SMALL = ppo.Config(env="CartPole-v1", total_steps=4 * 16 * 12, num_envs=4, rollout_length=16, update_epochs=1,
                    num_minibatches=2, policy=dict(hidden=(16,)))
 
 
@@ -368,7 +368,7 @@ def test_config_fields_are_type_checked_at_construction(kwargs, needle):
 
 def test_the_compilation_cache_is_private_and_reused_by_the_next_process(tmp_path):
     cache = tmp_path / "cache"
-    args = ["train", "ppo", "--total-steps", "1024", "--num-steps", "64", "--policy.hidden", "8",
+    args = ["train", "ppo", "--total-steps", "1024", "--rollout-length", "64", "--policy.hidden", "8",
             "--no-progress", "--eval-episodes", "0", "--compile-cache", str(cache)]
     first, second = run_cli(*args), run_cli(*args)
     assert first.returncode == 0 and "(cached: no)" in first.stdout, first.stderr

@@ -8,9 +8,9 @@ import numpy as np
 from jaxac import evaluate
 from jaxac.algos import ppo, sac
 
-PPO = ppo.Config(env="CartPole-v1", total_steps=4 * 32 * 2, num_envs=4, num_steps=32,
+PPO = ppo.Config(env="CartPole-v1", total_steps=4 * 32 * 2, num_envs=4, rollout_length=32,
                  update_epochs=1, num_minibatches=2, policy=dict(hidden=(16,)))
-SAC = sac.Config(env="Pendulum-v1", total_steps=300, learning_starts=200, batch_size=32,
+SAC = sac.Config(env="Pendulum-v1", total_steps=300, learning_starts=200, minibatch_size=32,
                  policy=dict(hidden=(16,)), num_envs=2, rollout_length=5)
 
 

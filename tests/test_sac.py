@@ -38,7 +38,7 @@ def probe_config(name, continuous=True):
     # alpha pinned near 0: the soft values then equal the known returns
     return sac.Config(
         env=f"probe/{name}", env_kwargs=(("continuous", continuous),), total_steps=3_000,
-        num_envs=4, rollout_length=2, learning_starts=256, batch_size=64, policy=dict(hidden=(32, 32)),
+        num_envs=4, rollout_length=2, learning_starts=256, minibatch_size=64, policy=dict(hidden=(32, 32)),
         optim=dict(learning_rate=3e-3, alpha_learning_rate=0.0), init_alpha=1e-4, gamma=0.9, tau=0.05,
     )
 
@@ -96,7 +96,7 @@ def test_warmup_actions_come_from_the_initial_policy_or_uniform(warmup, z_std):
 
 @pytest.mark.parametrize("kwargs,field", [
     (dict(utd=0), "utd"),
-    (dict(batch_size=2048), "batch_size"),
+    (dict(minibatch_size=2048), "minibatch_size"),
     (dict(tau=0.0), "tau"),
     (dict(tau=1.5), "tau"),
     (dict(gamma=1.2), "gamma"),

@@ -16,10 +16,10 @@ from jaxac.algos import ppo, sac
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CONFIGS = {
-    "ppo": ppo.Config(env="CartPole-v1", total_steps=4 * 16 * 12, num_envs=4, num_steps=16, update_epochs=1,
+    "ppo": ppo.Config(env="CartPole-v1", total_steps=4 * 16 * 12, num_envs=4, rollout_length=16, update_epochs=1,
                       num_minibatches=2, policy=dict(hidden=(16,))),
     "sac": sac.Config(env="Pendulum-v1", total_steps=64 + 2 * 12, num_envs=2, learning_starts=64,
-                      batch_size=16, buffer_size=128, policy=dict(hidden=(16,))),
+                      minibatch_size=16, buffer_size=128, policy=dict(hidden=(16,))),
 }
 RESUME = ("import sys; import jaxac; r = jaxac.Session.resume(sys.argv[1], eval_episodes=2).run(); "
           "print('done', r.updates, r.interrupted)")

@@ -9,7 +9,7 @@ import pytest
 from jaxac import stream
 from jaxac.algos import ppo
 
-PPO_CFG = ppo.Config(env="CartPole-v1", total_steps=4 * 32 * 7, num_envs=4, num_steps=32,
+PPO_CFG = ppo.Config(env="CartPole-v1", total_steps=4 * 32 * 7, num_envs=4, rollout_length=32,
                      update_epochs=1, num_minibatches=2, policy=dict(hidden=(16,)))
 
 

@@ -8,7 +8,7 @@ import jaxac
 from jaxac import sweep
 from jaxac.algos import ppo
 
-CFG = ppo.Config(env="CartPole-v1", total_steps=4 * 16 * 4, num_envs=4, num_steps=16, update_epochs=1,
+CFG = ppo.Config(env="CartPole-v1", total_steps=4 * 16 * 4, num_envs=4, rollout_length=16, update_epochs=1,
                  num_minibatches=2, policy=dict(hidden=(16,)))
 
 
@@ -50,7 +50,7 @@ def test_a_stacked_config_trains_each_member_as_its_own_call():
 
 @pytest.mark.parametrize("grids,samples,trials,needle", [
     (["optim.lerning_rate=1e-4"], [], None, "did you mean optim.learning_rate"),
-    (["num_envs=4"], ["num_steps=uniform:8:16"], 2, "num_steps is not a float field"),
+    (["num_envs=4"], ["rollout_length=uniform:8:16"], 2, "rollout_length is not a float field"),
     ([], ["ent_coef=uniform:0:0.1"], None, "--sample needs --trials N"),
     (["optim.learning_rate="], [], None, "use FIELD=VALUES"),
     (["optim.learning_rate=,"], [], None, "give at least one value"),

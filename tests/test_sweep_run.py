@@ -22,11 +22,11 @@ from jaxac.algos import ppo
 from compile_log import chunk_compiles
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-CFG = ppo.Config(env="CartPole-v1", total_steps=4 * 16 * 12, num_envs=4, num_steps=16, update_epochs=1,
+CFG = ppo.Config(env="CartPole-v1", total_steps=4 * 16 * 12, num_envs=4, rollout_length=16, update_epochs=1,
                  num_minibatches=2, policy=dict(hidden=(16,)))
 LR = sweep.Spec.parse(grids=["optim.learning_rate=1e-4,1e-3,3e-3"])
 OPTIONS = dict(seeds=2, chunk_updates=4, eval_episodes=2, compile_cache=False)
-TINY = ["--total-steps", str(CFG.total_steps), "--num-envs", "4", "--num-steps", "16", "--update-epochs", "1",
+TINY = ["--total-steps", str(CFG.total_steps), "--num-envs", "4", "--rollout-length", "16", "--update-epochs", "1",
         "--num-minibatches", "2", "--policy.hidden", "16", "--seeds", "2", "--eval-episodes", "2",
         "--no-progress", "--compile-cache", "off"]
 
@@ -101,7 +101,7 @@ def test_a_sweep_too_large_for_its_memory_runs_in_batches_with_the_same_results(
 
 def test_sac_members_whose_replay_buffers_do_not_fit_at_once_run_in_batches():
     cfg = jaxac.sac.Config(env="Pendulum-v1", total_steps=64 + 2 * 4, num_envs=2, learning_starts=64,
-                           batch_size=16, buffer_size=4096, policy=dict(hidden=(16,)))
+                           minibatch_size=16, buffer_size=4096, policy=dict(hidden=(16,)))
     spec = sweep.Spec.parse(grids=["optim.learning_rate=1e-4,1e-3"])
     probe = Sweep("sac", cfg, spec, seeds=2, eval_episodes=1, compile_cache=False)
     one = probe._bytes(0, sweep_run.Batch(0, (0,)), jax.devices(), {})
@@ -113,7 +113,7 @@ def test_sac_members_whose_replay_buffers_do_not_fit_at_once_run_in_batches():
 
 @pytest.mark.parametrize("flags,needle", [
     (["--grid", "optim.lerning_rate=1e-4"], "did you mean optim.learning_rate"),
-    (["--sample", "num_steps=uniform:8:16", "--trials", "2"], "num_steps is not a float field"),
+    (["--sample", "rollout_length=uniform:8:16", "--trials", "2"], "rollout_length is not a float field"),
     (["--grid", "optim.learning_rate="], "use FIELD=VALUES"),
     (["--grid", "ent_coef=,"], "give at least one value for ent_coef"),
     (["--sample", "ent_coef=normal:0:1"], "ent_coef=uniform:LOW:HIGH"),

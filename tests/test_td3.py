@@ -38,7 +38,7 @@ def test_cli_pendulum_8_seeds_evaluates_at_least_minus_200(tmp_path, capsys):
 def probe_config(name, **kwargs):
     return td3.Config(
         env=f"probe/{name}", env_kwargs=(("continuous", True),), total_steps=3_000, num_envs=4,
-        rollout_length=2, learning_starts=256, batch_size=64, policy=dict(hidden=(32, 32)),
+        rollout_length=2, learning_starts=256, minibatch_size=64, policy=dict(hidden=(32, 32)),
         optim=dict(learning_rate=3e-3), gamma=0.9, tau=0.05, **kwargs)
 
 

@@ -3,7 +3,7 @@
     cfg = jaxac.a2c.Config(env="CartPole-v1", total_steps=500_000)
     state, metrics = jax.jit(jaxac.a2c.train)(cfg, jax.random.key(0))
 
-One update = a short rollout (`num_steps` x `num_envs`, 5 x 8 by default), n-step returns
+One update = a short rollout (`rollout_length` x `num_envs`, 5 x 8 by default), n-step returns
 (GAE with lambda = 1 by default) bootstrapped through the critic protocol, and one gradient
 step of `-A log pi + vf_coef * value_loss - ent_coef * entropy` on the whole batch.
 Defaults follow Stable-Baselines3 / the RL zoo: RMSprop (decay 0.99, eps 1e-5, eps inside the
@@ -35,7 +35,7 @@ class Config(onpolicy.Config):
 
     num_envs: int = C.static(8)
     optim: Optim = Optim(name="rmsprop", schedule="constant", learning_rate=7e-4, eps=1e-5, max_grad_norm=0.5)
-    num_steps: int = C.static(5)
+    rollout_length: int = C.static(5)
     advantage: onpolicy.AdvantageConfig = onpolicy.AdvantageConfig(normalize=False, gae_lambda=1.0)
     ent_coef: float = 0.0
 
@@ -77,5 +77,5 @@ def train(cfg: Config, key: PRNGKey) -> Tuple[State, Metrics]:
 
 def smoke_config() -> Config:
     """The smallest sensible run (4 updates on CartPole, tiny networks)."""
-    return Config(env="CartPole-v1", total_steps=4 * 5 * 4, num_envs=4, num_steps=5, policy=dict(hidden=(16,)),
+    return Config(env="CartPole-v1", total_steps=4 * 5 * 4, num_envs=4, rollout_length=5, policy=dict(hidden=(16,)),
                   critic=dict(hidden=(16,)))

@@ -60,7 +60,7 @@ class ActorCriticOptim(Optim):
 class Config(common.Config):
     """What every off-policy algorithm's config has, besides the shared ones.
 
-    Static: rollout_length, utd, batch_size, buffer_size, learning_starts, num_critics,
+    Static: rollout_length, utd, minibatch_size, buffer_size, learning_starts, num_critics,
     aggregate, obs_dtype, warmup. Leaf: tau. `aggregate="auto"` is the critic's preferred
     ensemble rule ("truncate" for tqc, "min" otherwise).
     """
@@ -71,7 +71,7 @@ class Config(common.Config):
     optim: ActorCriticOptim = ActorCriticOptim()
     rollout_length: int = C.static(1, 'steps per environment between gradient phases')
     utd: float = C.static(1.0, 'gradient steps per environment step')
-    batch_size: int = C.static(256, 'replay minibatch size')
+    minibatch_size: int = C.static(256, 'replay samples per gradient step')
     buffer_size: int = C.static(1_000_000, 'replay capacity (capped at total_steps)')
     learning_starts: int = C.static(1_000, 'warm-up steps before the first gradient step')
     num_critics: int = C.static(2, 'critic ensemble size')
@@ -81,7 +81,7 @@ class Config(common.Config):
     warmup: str = C.static("uniform", 'warm-up actions: uniform, or from the initial policy', choices=WARMUPS)
     tau: float = C.leaf(0.005, 'Polyak rate of the target networks')
     def size_fields(self):
-        return super().size_fields() + ("rollout_length", "batch_size", "buffer_size", "learning_starts",
+        return super().size_fields() + ("rollout_length", "minibatch_size", "buffer_size", "learning_starts",
                                         "num_critics")
 
     def action_spaces(self):
@@ -101,11 +101,11 @@ class Config(common.Config):
         critics.check_aggregate(self.critic, self.aggregate)
         C.check_choice("obs_dtype", self.obs_dtype, tuple(OBS_DTYPES))
         C.check_choice("warmup", self.warmup, WARMUPS)
-        if self.batch_size > self.learning_starts:
+        if self.minibatch_size > self.learning_starts:
             raise C.ConfigError(
-                f"batch_size={self.batch_size} is invalid: it must not exceed learning_starts="
+                f"minibatch_size={self.minibatch_size} is invalid: it must not exceed learning_starts="
                 f"{self.learning_starts}, the transitions in the buffer at the first gradient "
-                f"step; lower batch_size or raise learning_starts."
+                f"step; lower minibatch_size or raise learning_starts."
             )
         if self.learning_starts > self.buffer_capacity:
             raise C.ConfigError(
@@ -285,7 +285,7 @@ def update(learner: Learner, cfg: Config, state: State) -> Tuple[State, Metrics]
         params, opt_state = carry
         k, index = xs
         k_sample, k_loss = jax.random.split(k)
-        batch = buffers.sample(buf, k_sample, cfg.batch_size)
+        batch = buffers.sample(buf, k_sample, cfg.minibatch_size)
         batch = batch.replace(obs=norm(stats, batch.obs), next_obs=norm(stats, batch.next_obs))
         params, opt_state, metrics = learner.gradient_step(cfg, comps, params, opt_state, batch, k_loss, index)
         return (params, opt_state), metrics

@@ -1,6 +1,6 @@
 """What PPO and A2C share: config fields, state, rollout-and-GAE batch, and the loss.
 
-Both collect `num_steps` x `num_envs` transitions with the one rollout primitive, compute
+Both collect `rollout_length` x `num_envs` transitions with the one rollout primitive, compute
 values through the critic protocol and GAE with separate bootstrap values, and minimise
 
     policy_loss + vf_coef * value_loss - ent_coef * entropy
@@ -56,40 +56,37 @@ class Config(common.Config):
     """Fields every on-policy actor-critic has, besides `common.Config`'s. Subclasses
     override defaults and add fields.
 
-    Static: num_steps (rollout length per environment). Leaves: ent_coef, vf_coef. Group:
+    Static: rollout_length (steps per environment and update). Leaves: ent_coef, vf_coef. Group:
     advantage (`AdvantageConfig`). The default optimiser is Adam with PureJaxRL's settings
     (lr 2.5e-4 decayed linearly, eps 1e-5, gradient clip 0.5).
     """
 
     optim: Optim = Optim(name="adam", schedule="linear", learning_rate=2.5e-4, eps=1e-5, max_grad_norm=0.5)
-    num_steps: int = C.static(128, 'rollout length per environment and update')
+    rollout_length: int = C.static(128, 'steps per environment and update')
     advantage: AdvantageConfig = AdvantageConfig()
     ent_coef: float = C.leaf(0.01, 'entropy bonus coefficient')
     vf_coef: float = C.leaf(0.5, 'value loss coefficient')
     def validate(self, prefix: str = "") -> None:
         super().validate(prefix)
-        if self.total_steps < self.batch_size:
+        if self.total_steps < self.steps_per_update:
             raise C.ConfigError(
-                f"total_steps={self.total_steps} is invalid: it must be at least one batch "
-                f"(num_envs * num_steps = {self.batch_size})."
+                f"total_steps={self.total_steps} is invalid: it must be at least one rollout "
+                f"(num_envs * rollout_length = {self.steps_per_update})."
             )
         C.check_number("ent_coef", self.ent_coef, C.non_negative, ">= 0")
         C.check_number("vf_coef", self.vf_coef, C.non_negative, ">= 0")
 
     def size_fields(self):
-        return super().size_fields() + ("num_steps",)
-
-    @property
-    def batch_size(self) -> int:
-        return self.num_envs * self.num_steps
-
-    @property
-    def num_updates(self) -> int:
-        return self.total_steps // self.batch_size
+        return super().size_fields() + ("rollout_length",)
 
     @property
     def steps_per_update(self) -> int:
-        return self.batch_size
+        """Env steps per seed and update: one rollout, num_envs * rollout_length."""
+        return self.num_envs * self.rollout_length
+
+    @property
+    def num_updates(self) -> int:
+        return self.total_steps // self.steps_per_update
 
     @property
     def warmup_steps(self) -> int:
@@ -195,7 +192,7 @@ def collect(
     policy = normalized_policy(sampling_policy(comps.net, comps.dist), norm, stats)
     dual = comps.post_critic is not None
     carry, traj = unroll(
-        comps.env, comps.env_params, policy, state.params["actor"], state.env, key, cfg.num_steps, post_decision=dual
+        comps.env, comps.env_params, policy, state.params["actor"], state.env, key, cfg.rollout_length, post_decision=dual
     )
     new_stats = norm.update(stats, traj.obs.reshape((-1,) + traj.obs.shape[2:]))
     seen = new_stats if cfg.obs.stats_before_update else stats

@@ -75,6 +75,6 @@ def train(cfg: Config, key: PRNGKey) -> Tuple[State, Metrics]:
 
 def smoke_config() -> Config:
     """The smallest sensible run (4 updates on the post-decision probe, tiny networks)."""
-    return Config(env="probe/post_decision", total_steps=4 * 16 * 4, num_envs=4, num_steps=16, update_epochs=1,
+    return Config(env="probe/post_decision", total_steps=4 * 16 * 4, num_envs=4, rollout_length=16, update_epochs=1,
                   num_minibatches=2, policy=dict(hidden=(16,)), critic=dict(hidden=(16,)),
                   post_critic=dict(hidden=(16,)))

@@ -3,7 +3,7 @@
     cfg = jaxac.ppo.Config(env="CartPole-v1", total_steps=500_000)
     state, metrics = jax.jit(jaxac.ppo.train)(cfg, jax.random.key(0))
 
-One update = one rollout of `num_steps` x `num_envs`, GAE with separate bootstrap values, then
+One update = one rollout of `rollout_length` x `num_envs`, GAE with separate bootstrap values, then
 `update_epochs` passes of `num_minibatches` clipped-objective steps. Minibatches are of single
 transitions, or (`segment_length`) of whole segments of consecutive steps whose advantages each
 minibatch re-estimates with the current critic (brax.training's shape of update). The value function is a
@@ -47,8 +47,8 @@ class Config(onpolicy.Config):
     segment_length: int = C.static(0, 'minibatches of L-step segments (0: of steps)')
     def validate(self, prefix: str = "") -> None:
         super().validate(prefix)
-        C.check_divides("num_minibatches", self.num_minibatches, self.batch_size,
-                        "the batch num_envs * num_steps")
+        C.check_divides("num_minibatches", self.num_minibatches, self.steps_per_update,
+                        "the batch num_envs * rollout_length")
         if self.segment_length:
             self._validate_segments()
         C.check_number("clip_eps", self.clip_eps, C.positive, "> 0")
@@ -58,9 +58,9 @@ class Config(onpolicy.Config):
 
     def _validate_segments(self) -> None:
         C.check_positive_int("segment_length", self.segment_length)
-        C.check_divides("segment_length", self.segment_length, self.num_steps, "num_steps")
+        C.check_divides("segment_length", self.segment_length, self.rollout_length, "rollout_length")
         C.check_divides("num_minibatches", self.num_minibatches, self.num_segments,
-                        f"the number of segments num_envs * num_steps / segment_length="
+                        f"the number of segments num_envs * rollout_length / segment_length="
                         f"{self.segment_length}")
         if self.recompute_advantages:
             raise C.ConfigError(
@@ -71,11 +71,11 @@ class Config(onpolicy.Config):
     @property
     def num_segments(self) -> int:
         """Segments per rollout when `segment_length` > 0."""
-        return self.batch_size // self.segment_length if self.segment_length else 0
+        return self.steps_per_update // self.segment_length if self.segment_length else 0
 
     @property
     def minibatch_size(self) -> int:
-        return self.batch_size // self.num_minibatches
+        return self.steps_per_update // self.num_minibatches
 
 
 def components(cfg: Config) -> onpolicy.Components:
@@ -143,7 +143,7 @@ def update(cfg: Config, state: State) -> Tuple[State, Metrics]:
         if cfg.segment_length:
             perm = jax.random.permutation(k, cfg.num_segments)
             return _shuffled_segments(*segments, perm, cfg.num_minibatches)
-        perm = jax.random.permutation(k, cfg.batch_size)
+        perm = jax.random.permutation(k, cfg.steps_per_update)
         return _shuffled_minibatches(epoch_batch(i, critic_params), perm, cfg.num_minibatches)
 
     def epoch(carry, xs):
@@ -170,5 +170,5 @@ def train(cfg: Config, key: PRNGKey) -> Tuple[State, Metrics]:
 def smoke_config() -> Config:
     """The smallest sensible run (4 updates on CartPole, tiny networks): what the conformance
     suite runs of every registered algorithm."""
-    return Config(env="CartPole-v1", total_steps=4 * 16 * 4, num_envs=4, num_steps=16, update_epochs=1,
+    return Config(env="CartPole-v1", total_steps=4 * 16 * 4, num_envs=4, rollout_length=16, update_epochs=1,
                   num_minibatches=2, policy=dict(hidden=(16,)), critic=dict(hidden=(16,)))

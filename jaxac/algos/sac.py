@@ -76,7 +76,7 @@ class SacOptim(offpolicy.ActorCriticOptim):
 @C.group
 class Config(offpolicy.Config):
     """SAC hyperparameters; defaults are the SAC paper's (2x256 ReLU, lr 3e-4, tau 0.005,
-    batch 256, one gradient step per env step).
+    minibatch 256, one gradient step per env step).
 
     Besides the off-policy ones (`jaxac.algos.offpolicy.Config`), leaves: init_alpha,
     target_entropy_scale, target_entropy_ratio. The policy is a tanh-Gaussian with a
@@ -252,7 +252,7 @@ extend = offpolicy.extend  # a longer run grows the replay buffer (Session.resum
 
 def smoke_config() -> Config:
     """The smallest sensible run (64 warm-up steps and 4 updates on Pendulum, tiny networks)."""
-    return Config(env="Pendulum-v1", total_steps=64 + 2 * 4, num_envs=2, learning_starts=64, batch_size=16,
+    return Config(env="Pendulum-v1", total_steps=64 + 2 * 4, num_envs=2, learning_starts=64, minibatch_size=16,
                   buffer_size=128, policy=dict(hidden=(16,)), critic=dict(hidden=(16,)))
 
 

@@ -45,7 +45,7 @@ from jaxac.types import Array, Metrics, PRNGKey
 @C.group
 class Config(offpolicy.Config):
     """TD3 hyperparameters; defaults are the TD3 paper's (2x256 ReLU, Adam 3e-4, tau 0.005,
-    batch 256, exploration noise 0.1, target noise 0.2 clipped at 0.5, actor every 2nd step).
+    minibatch 256, exploration noise 0.1, target noise 0.2 clipped at 0.5, actor every 2nd step).
 
     Besides the off-policy ones (`jaxac.algos.offpolicy.Config`), static: policy_delay;
     leaves: exploration_noise, policy_noise, noise_clip (in units of the [-1, 1] action
@@ -203,7 +203,7 @@ extend = offpolicy.extend  # a longer run grows the replay buffer (Session.resum
 
 def smoke_config() -> Config:
     """The smallest sensible run (64 warm-up steps and 4 updates on Pendulum, tiny networks)."""
-    return Config(env="Pendulum-v1", total_steps=64 + 2 * 4, num_envs=2, learning_starts=64, batch_size=16,
+    return Config(env="Pendulum-v1", total_steps=64 + 2 * 4, num_envs=2, learning_starts=64, minibatch_size=16,
                   buffer_size=128, policy=dict(hidden=(16,)), critic=dict(hidden=(16,)))
 
 
